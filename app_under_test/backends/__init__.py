@@ -1,0 +1,1 @@
+"""Backends behind the ports: ``local`` (SQLite, the embedded default)."""

@@ -1,0 +1,60 @@
+"""The frontend's durable intake: idempotency claim and enqueue in one SQLite transaction.
+
+A wish is "accepted" when its claim row and its queue message commit together, so a retry
+with the same ``wish_id`` can never enqueue twice nor find a claim without a message. The
+frontend calls :meth:`accept` once per group-commit batch: one fsync-free WAL commit for
+dozens of requests.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app_under_test.backends.local.db import write_txn
+from app_under_test.backends.local.queue import LocalQueue
+from app_under_test.errors import QueueUnavailable
+from app_under_test.ports import OutgoingMessage
+
+QUEUED = "queued"  # new wish, enqueued now
+DUPLICATE = "duplicate"  # same wish_id, same content: already queued, answer 202 again
+CONFLICT = "conflict"  # same wish_id, different content: 409
+
+
+@dataclass(frozen=True)
+class Submission:
+    wish_id: str
+    digest: str
+    body: str
+
+
+class LocalIntake:
+    def __init__(self, queue: LocalQueue) -> None:
+        self.queue = queue
+
+    def accept(self, submissions: Sequence[Submission]) -> list[str]:
+        """Claim and enqueue each submission atomically; one outcome per submission."""
+        outcomes: list[str] = []
+        fresh: list[Submission] = []
+        now = time.time()
+        try:
+            with write_txn(self.queue.connection) as conn:
+                for sub in submissions:
+                    row = conn.execute(
+                        "SELECT digest FROM accepted WHERE wish_id = ?", (sub.wish_id,)
+                    ).fetchone()
+                    if row is None:
+                        conn.execute(
+                            "INSERT INTO accepted (wish_id, digest, accepted_at) VALUES (?, ?, ?)",
+                            (sub.wish_id, sub.digest, now),
+                        )
+                        fresh.append(sub)
+                        outcomes.append(QUEUED)
+                    else:
+                        outcomes.append(DUPLICATE if row[0] == sub.digest else CONFLICT)
+                self.queue.insert_rows(conn, [OutgoingMessage(s.body) for s in fresh], now)
+        except sqlite3.OperationalError as exc:
+            raise QueueUnavailable(f"{self.queue.name}: enqueue failed: {exc}") from exc
+        return outcomes

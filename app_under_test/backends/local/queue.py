@@ -1,0 +1,214 @@
+"""An SQS standard queue on SQLite: visibility timeout, receive count, redrive, long poll.
+
+One table holds a queue and its dead-letter queue (``queue`` column), so redrive is a single
+UPDATE in the same transaction as the receive that exceeded maxReceiveCount: a message is
+never in both, never in neither.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from app_under_test.backends.local.db import connect, write_txn
+from app_under_test.errors import QueueUnavailable
+from app_under_test.ports import Message, OutgoingMessage, QueueDepth
+from app_under_test.settings import QueueConfig
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    message_id TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    sent_at REAL NOT NULL,
+    visible_at REAL NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_visible ON messages(queue, visible_at);
+CREATE INDEX IF NOT EXISTS messages_receipt ON messages(receipt);
+CREATE TABLE IF NOT EXISTS accepted (
+    wish_id TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    accepted_at REAL NOT NULL
+);
+"""
+
+# Long-poll backoff between empty looks; capped so a new message waits at most this long.
+_POLL_MIN_S = 0.005
+_POLL_MAX_S = 0.05
+
+
+class LocalQueue:
+    """A named queue in an SQLite file. Safe to share one instance within one thread."""
+
+    def __init__(self, path: Path, name: str, config: QueueConfig | None = None) -> None:
+        self.path = Path(path)
+        self.name = name
+        self.dlq_name = f"{name}-dlq"
+        self.config = config or QueueConfig()
+        self._conn = connect(self.path, SCHEMA)
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._conn
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- producing ---------------------------------------------------------------------
+    def insert_rows(self, conn: sqlite3.Connection, messages: Sequence[OutgoingMessage], now: float) -> list[str]:
+        """Insert inside the caller's transaction (the intake commits claim + send together)."""
+        ids = [str(uuid.uuid4()) for _ in messages]
+        conn.executemany(
+            "INSERT INTO messages (queue, message_id, body, attributes, sent_at, visible_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (self.name, mid, m.body, json.dumps(dict(m.attributes)), now, now)
+                for mid, m in zip(ids, messages, strict=True)
+            ],
+        )
+        return ids
+
+    def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[str]:
+        if not messages:
+            return []
+        try:
+            with write_txn(self._conn) as conn:
+                return self.insert_rows(conn, messages, time.time())
+        except sqlite3.OperationalError as exc:
+            raise QueueUnavailable(f"{self.name}: send failed: {exc}") from exc
+
+    def send_dead_letter(self, body: str, reason: str) -> str:
+        mid = str(uuid.uuid4())
+        now = time.time()
+        try:
+            with write_txn(self._conn) as conn:
+                conn.execute(
+                    "INSERT INTO messages (queue, message_id, body, sent_at, visible_at, reason)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (self.dlq_name, mid, body, now, now, reason),
+                )
+        except sqlite3.OperationalError as exc:
+            raise QueueUnavailable(f"{self.dlq_name}: send failed: {exc}") from exc
+        return mid
+
+    # -- consuming ---------------------------------------------------------------------
+    def receive(
+        self,
+        max_messages: int = 10,
+        wait_time_s: float = 0.0,
+        visibility_timeout: float | None = None,
+    ) -> list[Message]:
+        deadline = time.monotonic() + max(0.0, wait_time_s)
+        pause = _POLL_MIN_S
+        while True:
+            messages = self._receive_once(max_messages, visibility_timeout)
+            if messages or time.monotonic() >= deadline:
+                return messages
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, _POLL_MAX_S)
+
+    def _receive_once(self, max_messages: int, visibility_timeout: float | None) -> list[Message]:
+        vt = self.config.visibility_timeout if visibility_timeout is None else visibility_timeout
+        now = time.time()
+        try:
+            # A cheap read first: an idle poller must not take the write lock every look.
+            if not self._conn.execute(
+                "SELECT 1 FROM messages WHERE queue = ? AND visible_at <= ? LIMIT 1",
+                (self.name, now),
+            ).fetchone():
+                return []
+            out: list[Message] = []
+            with write_txn(self._conn) as conn:
+                rows = conn.execute(
+                    "SELECT seq, message_id, body, attributes, sent_at, receive_count"
+                    " FROM messages WHERE queue = ? AND visible_at <= ?"
+                    " ORDER BY visible_at LIMIT ?",
+                    (self.name, now, max_messages),
+                ).fetchall()
+                for seq, mid, body, attrs, sent_at, count in rows:
+                    count += 1
+                    if self.config.dead_letter and count > self.config.max_receive_count:
+                        conn.execute(
+                            "UPDATE messages SET queue = ?, receipt = NULL, reason = ?"
+                            " WHERE seq = ?",
+                            (self.dlq_name, f"maxReceiveCount {self.config.max_receive_count}"
+                             " exceeded", seq),
+                        )
+                        continue
+                    receipt = uuid.uuid4().hex
+                    conn.execute(
+                        "UPDATE messages SET visible_at = ?, receive_count = ?, receipt = ?"
+                        " WHERE seq = ?",
+                        (now + vt, count, receipt, seq),
+                    )
+                    out.append(
+                        Message(mid, body, receipt, count, sent_at, json.loads(attrs or "{}"))
+                    )
+            return out
+        except sqlite3.OperationalError as exc:
+            raise QueueUnavailable(f"{self.name}: receive failed: {exc}") from exc
+
+    def delete_batch(self, receipt_handles: Sequence[str]) -> int:
+        if not receipt_handles:
+            return 0
+        try:
+            with write_txn(self._conn) as conn:
+                marks = ",".join("?" * len(receipt_handles))
+                cur = conn.execute(
+                    f"DELETE FROM messages WHERE queue = ? AND receipt IN ({marks})",
+                    (self.name, *receipt_handles),
+                )
+                return cur.rowcount
+        except sqlite3.OperationalError as exc:
+            raise QueueUnavailable(f"{self.name}: delete failed: {exc}") from exc
+
+    def change_visibility(self, receipt_handle: str, timeout_s: float) -> bool:
+        try:
+            with write_txn(self._conn) as conn:
+                cur = conn.execute(
+                    "UPDATE messages SET visible_at = ? WHERE queue = ? AND receipt = ?",
+                    (time.time() + timeout_s, self.name, receipt_handle),
+                )
+                return cur.rowcount == 1
+        except sqlite3.OperationalError as exc:
+            raise QueueUnavailable(f"{self.name}: change visibility failed: {exc}") from exc
+
+    # -- observing ---------------------------------------------------------------------
+    def depth(self) -> QueueDepth:
+        now = time.time()
+
+        def count(sql: str, *args: Any) -> int:
+            return self._conn.execute(sql, args).fetchone()[0]
+
+        base = "SELECT COUNT(*) FROM messages WHERE queue = ?"
+        return QueueDepth(
+            visible=count(base + " AND visible_at <= ?", self.name, now),
+            in_flight=count(base + " AND visible_at > ?", self.name, now),
+            dead_letters=count(base, self.dlq_name),
+        )
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        rows = self._conn.execute(
+            "SELECT message_id, body, reason, receive_count, sent_at FROM messages"
+            " WHERE queue = ? ORDER BY seq",
+            (self.dlq_name,),
+        ).fetchall()
+        return [
+            {"message_id": r[0], "body": r[1], "reason": r[2], "receive_count": r[3],
+             "sent_at": r[4]}
+            for r in rows
+        ]
+
+    def purge(self) -> None:
+        with write_txn(self._conn) as conn:
+            conn.execute("DELETE FROM messages WHERE queue IN (?, ?)", (self.name, self.dlq_name))

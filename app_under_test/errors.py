@@ -1,0 +1,49 @@
+"""The one exception root of Exodus.
+
+Every package raises a subclass of :class:`ExodusError`; the CLI turns any of them into a
+one-line message and exit code 2 ("could not run"). Anything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+
+class ExodusError(Exception):
+    """Root of every error Exodus raises on purpose."""
+
+
+class ConfigError(ExodusError):
+    """A setting, flag or file is wrong; the message names which and why."""
+
+
+class StateDirError(ExodusError):
+    """A state dir is missing, locked by another stack, or not a stack's."""
+
+
+class QueueUnavailable(ExodusError):
+    """The queue could not take or give messages right now: a transient, retryable failure.
+
+    ``code`` mirrors what AWS would say (ThrottlingException, InternalError, ...), so an
+    injected fault and a real one look alike to the handlers.
+    """
+
+    def __init__(self, message: str, code: str = "ServiceUnavailable") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class StoreUnavailable(ExodusError):
+    """The wish store could not complete a write or read right now: transient, retryable."""
+
+    def __init__(self, message: str, code: str = "ServiceUnavailable") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class InvalidWish(ExodusError):
+    """A wish breaks the contract. ``field`` names the offending field for the 4xx body."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+        self.detail = detail

@@ -1,0 +1,87 @@
+"""The pod worker: store each parsed wish once and bump its tally, atomically.
+
+``decode_body`` is pure; ``make_handler`` binds it to a store. Storing is idempotent (the
+store's put-once-and-tally), so a redelivered message changes nothing and the handler can
+safely report success only after the store committed. The ``lossy-worker`` flaw replays
+the 2019 demo: fire-and-forget writes whose failures, and some wishes, are silently lost.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from app_under_test.batch import BatchOutcome, PermanentFailure
+from app_under_test.errors import ExodusError
+from app_under_test.ports import Queue, WishStore
+from app_under_test.wish import DESTINATIONS, MESSAGE_MAX
+
+REQUIRED = ("wish_id", "evacuee", "destination", "message")
+
+
+def decode_body(body: str, *, strict: bool = True) -> dict[str, Any]:
+    """One parsed-queue message -> the wish to store. PermanentFailure if it never fits."""
+    try:
+        wish = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PermanentFailure(f"malformed JSON: {exc}") from None
+    if not isinstance(wish, dict):
+        raise PermanentFailure(f"wrong schema: body is {type(wish).__name__}, not an object")
+    missing = [k for k in REQUIRED if not isinstance(wish.get(k), str)]
+    if missing:
+        raise PermanentFailure(f"wrong schema: {missing[0]} missing or not a string")
+    if strict and wish["destination"] not in DESTINATIONS:
+        raise PermanentFailure(f"wrong schema: unknown destination {wish['destination'][:20]!r}")
+    if strict and len(wish["message"]) > MESSAGE_MAX:
+        raise PermanentFailure(
+            f"oversize: message is {len(wish['message'])} characters, the store takes {MESSAGE_MAX}"
+        )
+    return wish
+
+
+def _dropped_by_lossy_worker(wish_id: str) -> bool:
+    return zlib.crc32(wish_id.encode("utf-8", "replace")) % 25 == 0  # about 4%
+
+
+def make_handler(
+    store: WishStore, dead_letters: Queue, flaws: frozenset[str] = frozenset()
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    strict = "no-validation" not in flaws
+    lossy = "lossy-worker" in flaws
+    drop_poison = "no-dlq" in flaws
+
+    def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        outcome = BatchOutcome()
+        wishes: list[tuple[str, dict[str, Any]]] = []
+        for record in event.get("Records", []):
+            mid = record["messageId"]
+            try:
+                wishes.append((mid, decode_body(record["body"], strict=strict)))
+            except PermanentFailure as exc:
+                if drop_poison:
+                    outcome.failures.append(mid)
+                    continue
+                try:
+                    dead_letters.send_dead_letter(record["body"], exc.reason)
+                    outcome.dead_lettered.append((mid, exc.reason))
+                except ExodusError:
+                    outcome.failures.append(mid)
+        if lossy:
+            keep = [(m, w) for m, w in wishes if not _dropped_by_lossy_worker(w["wish_id"])]
+            outcome.done.extend(m for m, _ in wishes)  # "deleted" before storing
+            try:
+                store.put_wishes([w for _, w in keep])
+            except ExodusError:
+                pass  # the promise nobody awaited
+            return outcome.response()
+        if wishes:
+            try:
+                store.put_wishes([w for _, w in wishes])
+                outcome.done.extend(m for m, _ in wishes)
+            except ExodusError:
+                outcome.failures.extend(m for m, _ in wishes)
+        return outcome.response()
+
+    return handler

@@ -1,0 +1,1 @@
+"""Faults: validated plans, one module per fault, applied on a timeline."""

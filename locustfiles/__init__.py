@@ -1,0 +1,1 @@
+"""The swarm: evacuees, infiltrators and the ledger, driven by Locust."""

@@ -1,0 +1,1 @@
+"""The audit (checks -> verdict) and the renderers of a run folder."""

@@ -1,0 +1,1 @@
+"""One module per ``exodus`` subcommand; each defines ``register(subparsers)``."""
