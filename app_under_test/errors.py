@@ -32,6 +32,10 @@ class QueueUnavailable(ExodusError):
         self.code = code
 
 
+class InvalidMessageContents(ExodusError):
+    """A message body SQS would refuse (not valid UTF-8): a caller bug, never retried."""
+
+
 class StoreUnavailable(ExodusError):
     """The wish store could not complete a write or read right now: transient, retryable."""
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app_under_test.backends.local.db import connect, write_txn
-from app_under_test.errors import QueueUnavailable
+from app_under_test.errors import InvalidMessageContents, QueueUnavailable
 from app_under_test.ports import Message, OutgoingMessage, QueueDepth
 from app_under_test.settings import QueueConfig
 
@@ -81,6 +81,11 @@ class LocalQueue:
     def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[str]:
         if not messages:
             return []
+        for m in messages:
+            try:
+                m.body.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidMessageContents(f"{self.name}: body is not valid UTF-8") from None
         try:
             with write_txn(self._conn) as conn:
                 return self.insert_rows(conn, messages, time.time())
@@ -88,6 +93,8 @@ class LocalQueue:
             raise QueueUnavailable(f"{self.name}: send failed: {exc}") from exc
 
     def send_dead_letter(self, body: str, reason: str) -> str:
+        # A poison body may hold what UTF-8 cannot (lone surrogates): keep it as evidence.
+        body = body.encode("utf-8", "backslashreplace").decode("utf-8")
         mid = str(uuid.uuid4())
         now = time.time()
         try:

@@ -1,0 +1,79 @@
+"""The two Lambda functions as runnable processes: ``python -m app_under_test.functions ROLE``.
+
+Wires a role's handler to its queues and store (clients are built here, in the process
+that runs, never at import) and runs a :class:`Poller` until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+
+from app_under_test import parser as parser_fn
+from app_under_test import pod_worker as pod_worker_fn
+from app_under_test.backends.local import LocalBackend, open_local
+from app_under_test.errors import ExodusError
+from app_under_test.poller import Poller
+from app_under_test.settings import PollerConfig
+from app_under_test.statedir import StateDir
+
+ROLES = ("parser", "pod-worker")
+
+#: Hook for chaos: wraps the backend's ports and the poller before it runs.
+PollerDecorator = Callable[[Poller, LocalBackend, PollerConfig], Poller]
+
+
+def build_poller(config: PollerConfig, backend: LocalBackend) -> Poller:
+    name = f"{config.role}:{config.index}"
+    if config.role == "parser":
+        handler = parser_fn.make_handler(backend.parsed, backend.wishes, config.flaws)
+        queue = backend.wishes
+    elif config.role == "pod-worker":
+        handler = pod_worker_fn.make_handler(backend.store, backend.parsed, config.flaws)
+        queue = backend.parsed
+    else:
+        raise ExodusError(f"unknown role {config.role!r}; expected one of {', '.join(ROLES)}")
+    return Poller(queue, handler, name, config.batch_size, config.wait_time_s)
+
+
+def decorate(poller: Poller, backend: LocalBackend, config: PollerConfig) -> Poller:
+    """Let chaos wrap the poller's ports when the chaos package provides a hook."""
+    try:
+        from chaos.runtime import instrument_poller  # noqa: PLC0415 (optional at runtime)
+    except ImportError:
+        return poller
+    return instrument_poller(poller, backend, config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = argparse.ArgumentParser(prog="python -m app_under_test.functions")
+    cli.add_argument("role", choices=ROLES)
+    cli.add_argument("--index", type=int, default=0)
+    args = cli.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s {args.role}:{args.index} %(levelname)s %(message)s"
+    )
+    try:
+        config = PollerConfig.from_env(args.role, os.environ, index=args.index)
+        backend = open_local(StateDir(config.state_dir), config.queue, config.flaws)
+    except ExodusError as exc:
+        print(f"{args.role}: {exc}", file=sys.stderr)
+        return 2
+    poller = decorate(build_poller(config, backend), backend, config)
+
+    def stop(signum: int, frame: object) -> None:
+        poller.stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    poller.run()
+    backend.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""The queue contract against the embedded SQLite backend, plus crash-safety."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from app_under_test.backends.local.queue import LocalQueue
+from app_under_test.ports import OutgoingMessage
+from app_under_test.settings import QueueConfig
+from tests.queue_contract import QueueContract
+
+
+class TestLocalQueueContract(QueueContract):
+    @pytest.fixture
+    def queue_factory(self, tmp_path):
+        made = []
+
+        def make(visibility: float, max_receive: int) -> LocalQueue:
+            q = LocalQueue(tmp_path / f"q{len(made)}.db", "wishes",
+                           QueueConfig(visibility_timeout=visibility, max_receive_count=max_receive))
+            made.append(q)
+            return q
+
+        yield make
+        for q in made:
+            q.close()
+
+
+def test_no_dlq_flaw_retries_forever(tmp_path):
+    """GIVEN the no-dlq flaw, WHEN a message keeps failing, THEN it is never redriven."""
+    q = LocalQueue(tmp_path / "q.db", "wishes",
+                   QueueConfig(visibility_timeout=0.05, max_receive_count=1, dead_letter=False))
+    q.send_batch([OutgoingMessage("x")])
+    counts = [m.receive_count for _ in range(4) for m in q.receive(1, wait_time_s=1.0)]
+    assert counts == [1, 2, 3, 4]
+    assert q.depth().dead_letters == 0
+
+
+def test_kill_9_mid_stream_loses_no_committed_message(tmp_path):
+    """GIVEN a writer process that prints each id once send_batch returned,
+    WHEN it is SIGKILLed mid-stream, THEN every id it reported is in the queue."""
+    db = tmp_path / "q.db"
+    script = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from app_under_test.backends.local.queue import LocalQueue
+        from app_under_test.ports import OutgoingMessage
+        q = LocalQueue(Path({str(db)!r}), "wishes")
+        n = 0
+        while True:
+            ids = q.send_batch([OutgoingMessage(str(n + i)) for i in range(10)])
+            n += 10
+            print(" ".join(ids), flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ})
+    acknowledged: list[str] = []
+    for line in proc.stdout:
+        acknowledged.extend(line.split())
+        if len(acknowledged) >= 3000:
+            proc.kill()
+            break
+    proc.wait()
+    q = LocalQueue(db, "wishes")
+    stored = {r[0] for r in q.connection.execute("SELECT message_id FROM messages")}
+    q.close()
+    assert set(acknowledged) <= stored
+    assert len(acknowledged) >= 3000
