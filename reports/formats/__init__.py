@@ -1,0 +1,250 @@
+"""The report formats of a run: one interface, one module per format (pip-audit style).
+
+A format is a class with a ``name`` (what a user types), a ``filename`` (what it writes in
+the run folder) and ``render(ctx) -> str``. Every format reads the same
+:class:`RenderContext`, built once per folder by :mod:`reports.render`, so the HTML, the
+Markdown and the JUnit file cannot disagree about what a run did. Adding a format is adding
+a module here and one line in :data:`FORMAT_MODULES`.
+
+The text helpers below (evidence flattening, excerpts, figure flattening) live here because
+every format needs the *same* words for the same evidence; each format then escapes those
+words for its own context (HTML, Markdown, XML), which is the only part that differs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json as jsonlib  # a bare `json` would be shadowed by .json
+import math
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app_under_test.errors import ExodusError
+
+#: Modules of :mod:`reports.formats`, in the order ``render_all`` writes them. verdict.json
+#: goes last so a half-written report never sits next to a fresh verdict.
+FORMAT_MODULES: tuple[str, ...] = ("html", "markdown", "junit", "json")
+
+
+class UnknownFormat(ExodusError):
+    """A report format was asked for by a name no module registers."""
+
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Window:
+    """A fault window from timeline.jsonl, in seconds since run start.
+
+    ``end`` is None for an ``on`` that never got its ``off`` (a single kill, or a run cut
+    short): charts draw it as a marker rather than guess how long it lasted.
+    """
+
+    start: float
+    end: float | None
+    label: str
+
+
+@dataclass(frozen=True)
+class RunSeries:
+    """Everything the charts plot, derived once from the ledger, store snapshot and metrics.
+
+    Times are seconds since run start (run.json ``started_at``), the same clock as
+    timeline.jsonl ``t``, so fault windows line up with the curves they explain.
+    """
+
+    bucket_s: float = 1.0
+    span_s: float = 0.0
+    arrivals: list[Point] = field(default_factory=list)
+    acks: list[Point] = field(default_factory=list)
+    latency_p50: list[Point] = field(default_factory=list)
+    latency_p95: list[Point] = field(default_factory=list)
+    response_p50: list[Point] = field(default_factory=list)
+    response_p95: list[Point] = field(default_factory=list)
+    e2e_p50: list[Point] = field(default_factory=list)
+    e2e_p95: list[Point] = field(default_factory=list)
+    queue_depths: dict[str, list[Point]] = field(default_factory=dict)
+    destinations: dict[str, dict[str, float]] = field(default_factory=dict)
+    windows: list[Window] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What a run folder says, loaded once: the verdict plus the evidence the charts need.
+
+    ``failure_modes`` is None when no FMEA could be computed (the module is absent), which
+    the formats say in words instead of showing an empty table that looks like "no risk".
+    ``files`` lists the run-folder files that exist, relative, for links.
+    """
+
+    run_dir: Path
+    verdict: dict[str, Any]
+    run: dict[str, Any]
+    series: RunSeries
+    metrics: list[dict[str, Any]]
+    timeline: list[dict[str, Any]]
+    failure_modes: list[dict[str, Any]] | None
+    files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def scenario(self) -> str:
+        """The scenario name, from the verdict first (it is the contract), then run.json."""
+        name = self.verdict.get("scenario")
+        if isinstance(name, Mapping):
+            name = name.get("name")
+        if not name:
+            scenario = self.run.get("scenario")
+            name = scenario.get("name") if isinstance(scenario, Mapping) else scenario
+        return str(name or "unnamed")
+
+    @property
+    def description(self) -> str:
+        scenario = self.run.get("scenario")
+        return str(scenario.get("description") or "") if isinstance(scenario, Mapping) else ""
+
+    @property
+    def sound(self) -> bool:
+        return self.verdict.get("sound") is True
+
+    @property
+    def checks(self) -> list[dict[str, Any]]:
+        return [c for c in self.verdict.get("checks") or [] if isinstance(c, Mapping)]
+
+
+class ReportFormat(ABC):
+    """One output format: a name, the file it writes, and a pure ``render``.
+
+    ``render`` must be deterministic (no clock, no randomness, sorted keys) so the golden
+    tests can compare its output byte for byte.
+    """
+
+    name: str
+    filename: str
+
+    @abstractmethod
+    def render(self, ctx: RenderContext) -> str:
+        """Return the whole file as text."""
+
+
+def all_formats() -> list[ReportFormat]:
+    """One instance of every registered format, in writing order.
+
+    Imported lazily so ``reports.formats.json`` and friends can import this module for
+    the interface without an import cycle.
+    """
+    found = []
+    for module_name in FORMAT_MODULES:
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        found.append(module.FORMAT)
+    return found
+
+
+def get_format(name: str) -> ReportFormat:
+    for fmt in all_formats():
+        if fmt.name == name:
+            return fmt
+    known = ", ".join(f.name for f in all_formats())
+    raise UnknownFormat(f"unknown report format {name!r}; known formats: {known}")
+
+
+# -- shared words -------------------------------------------------------------------------
+
+
+def status_of(check: Mapping[str, Any]) -> str:
+    """``passed`` / ``failed`` / ``skipped``; an unknown status counts as failed, loudly."""
+    status = check.get("status")
+    if status in ("passed", "failed", "skipped"):
+        return str(status)
+    if status is None and isinstance(check.get("passed"), bool):
+        return "passed" if check["passed"] else "failed"
+    return "failed"
+
+
+def evidence_text(evidence: Any) -> str:
+    """Evidence as one deterministic line a person can read.
+
+    The audit's evidence is a JSON object of capped lists and counts
+    (``{"missing": [...], "missing_total": 3}``): shown as ``missing: a, b; missing_total:
+    3``, keys sorted. Anything deeper stays compact JSON, so nothing is ever dropped.
+    """
+    if evidence is None:
+        return ""
+    if isinstance(evidence, Mapping):
+        return "; ".join(f"{key}: {_evidence_value(evidence[key])}" for key in sorted(evidence))
+    return _evidence_value(evidence)
+
+
+def _evidence_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple | Mapping) and not value:
+        return "none"
+    if isinstance(value, list | tuple) and all(
+        isinstance(item, str | int | float) and not isinstance(item, bool) for item in value
+    ):
+        return ", ".join(str(item) for item in value)
+    return jsonlib.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def excerpt(text: str, limit: int) -> str:
+    """At most ``limit`` characters; a cut says so with an ellipsis."""
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def format_value(value: Any) -> str:
+    """A figure as text: floats to at most 3 decimals, so goldens do not churn on noise."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        return f"{value:,.3f}".rstrip("0").rstrip(".") if value % 1 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if value is None:
+        return "–"
+    if isinstance(value, str):
+        return value
+    return jsonlib.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def flatten_figures(figures: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """Nested figures as (dotted key, text) rows, keys sorted, for tables of any format."""
+    if not isinstance(figures, Mapping):
+        if prefix:
+            yield prefix, format_value(figures)
+        return
+    for key in sorted(figures, key=str):
+        value = figures[key]
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping) and value:
+            yield from flatten_figures(value, name)
+        else:
+            yield name, format_value(value)
+
+
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """Drop what XML 1.0 forbids (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/FFFF).
+
+    junit.xml must parse, and the HTML report's inline SVG is XML-shaped: one rule for both.
+    """
+    return _XML_FORBIDDEN.sub("", text)
+
+
+def ranked_failure_modes(modes: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Highest RPN first; ties broken by mode then check so the order never flickers."""
+
+    def rpn(mode: Mapping[str, Any]) -> float:
+        value = mode.get("rpn")
+        return float(value) if isinstance(value, int | float) else 0.0
+
+    return sorted(modes or [], key=lambda m: (-rpn(m), str(m.get("mode")), str(m.get("check"))))

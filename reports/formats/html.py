@@ -1,0 +1,262 @@
+"""report.html: one self-contained page a human reads after a run.
+
+Self-contained means no script at all, no web font, no remote image: CSS sits in one
+``<style>`` element, charts are inline SVG, and a Content-Security-Policy meta element
+(``default-src 'none'``) would stop anything that slipped through anyway. The run is hostile
+input (infiltrators send XSS on purpose, and evidence quotes what they sent), so every value
+from the run passes :func:`esc` for HTML text and attributes, and links are built only by
+:func:`href` from run-folder file names: relative, percent-encoded, never a scheme.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from reports import charts
+from reports.formats import (
+    RenderContext,
+    ReportFormat,
+    evidence_text,
+    excerpt,
+    flatten_figures,
+    format_value,
+    ranked_failure_modes,
+    status_of,
+    xml_safe,
+)
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+EXCERPT_CHARS = 200
+EVIDENCE_CHARS = 4000
+NUM = ' class="num"'
+OUR_OUTPUTS = ("verdict.json", "summary.md", "junit.xml")
+STYLE = """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;
+max-width:1100px;padding:1rem 1.5rem;color:#1a202c;background:#fff}
+h1{font-size:1.6rem;margin:.2rem 0}h2{font-size:1.2rem;margin-top:2rem;
+border-bottom:1px solid #e2e8f0}
+.verdict{display:inline-block;padding:.3rem .9rem;border-radius:4px;font-weight:700;
+letter-spacing:.05em;color:#fff}.verdict.sound{background:#2f855a}
+.verdict.unsound{background:#c53030}.verdict.interrupted{background:#b7791f}
+table{border-collapse:collapse;width:100%;margin:.5rem 0}
+th,td{border:1px solid #e2e8f0;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f7fafc}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.passed{color:#2f855a;font-weight:700}.failed{color:#c53030;font-weight:700}
+.skipped{color:#718096;font-weight:700}
+code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85em}
+pre{white-space:pre-wrap;word-break:break-all;background:#f7fafc;padding:.5rem;margin:0}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}
+dd{margin:0;word-break:break-word}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:1rem}
+figure.chart{margin:0;border:1px solid #e2e8f0;padding:.3rem}
+figure.chart svg{width:100%;height:auto}
+figure.chart figcaption{font-weight:600;font-size:.9rem}
+svg text{font:11px system-ui,sans-serif;fill:#2d3748}svg .grid{stroke:#edf2f7}
+svg .axis{stroke:#a0aec0}svg polyline{stroke-width:1.6}
+svg .fault{fill:#e53e3e;fill-opacity:.12}
+svg .fault-mark{stroke:#e53e3e;stroke-dasharray:4 3}
+svg .fault-label{fill:#c53030;font-size:10px}svg .empty{fill:#a0aec0;font-size:14px}
+.muted{color:#718096}
+"""
+
+
+def esc(value: Any) -> str:
+    """Escape for HTML text *and* quoted attributes; drop characters HTML/XML forbid."""
+    return html.escape(xml_safe(str(value)), quote=True)
+
+
+def href(relative: str) -> str | None:
+    """A link to a file in the run folder, or None if the name could leave the folder.
+
+    Only relative paths without a scheme, a leading slash or ``..``; percent-encoded so a
+    quote, a space or a colon in a name can never become markup or a ``javascript:`` URL.
+    """
+    parts = relative.split("/")
+    if not relative or relative.startswith("/") or ":" in relative or "\\" in relative:
+        return None
+    if any(part in ("", ".", "..") for part in parts):
+        return None
+    return quote(relative, safe="/")
+
+
+def _utc(epoch: Any) -> str:
+    if isinstance(epoch, int | float) and not isinstance(epoch, bool):
+        return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "–"
+
+
+class HtmlReport(ReportFormat):
+    name = "html"
+    filename = "report.html"
+
+    def render(self, ctx: RenderContext) -> str:
+        title = f"Exodus 2045 — {ctx.scenario}"
+        parts = [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f'<meta http-equiv="Content-Security-Policy" content="{esc(CSP)}">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            '<meta name="referrer" content="no-referrer">',
+            f"<title>{esc(title)}</title>",
+            f"<style>{STYLE}</style></head><body>",
+            f"<header><h1>{esc(title)}</h1>{self._banner(ctx)}</header>",
+            self._meta(ctx),
+            self._checks(ctx),
+            self._failure_modes(ctx),
+            self._figures(ctx),
+            self._charts(ctx),
+            self._timeline(ctx),
+            self._files(ctx),
+            "</body></html>",
+        ]
+        return "\n".join(part for part in parts if part) + "\n"
+
+    def _banner(self, ctx: RenderContext) -> str:
+        word, cls = ("SOUND", "sound") if ctx.sound else ("UNSOUND", "unsound")
+        banner = f'<p><span class="verdict {cls}">{word}</span>'
+        if ctx.verdict.get("interrupted") or ctx.run.get("interrupted"):
+            banner += ' <span class="verdict interrupted">INTERRUPTED</span>'
+        return banner + "</p>"
+
+    def _meta(self, ctx: RenderContext) -> str:
+        run, verdict = ctx.run, ctx.verdict
+        scenario = run.get("scenario") if isinstance(run.get("scenario"), dict) else {}
+        stack = scenario.get("stack") if isinstance(scenario.get("stack"), dict) else {}
+        flaws = run.get("flaws") or stack.get("flaws") or []
+        started, ended = run.get("started_at"), run.get("ended_at")
+        timed = all(isinstance(v, int | float) for v in (started, ended))
+        rows = [
+            ("run id", verdict.get("run_id") or run.get("run_id") or "–"),
+            ("scenario", ctx.scenario),
+            ("description", ctx.description or "–"),
+            ("seed", verdict.get("seed", run.get("seed"))),
+            ("target", run.get("target") or "–"),
+            ("started", _utc(started)),
+            ("duration", f"{ended - started:.1f} s" if timed else "–"),
+            ("flaws", ", ".join(map(str, flaws)) if isinstance(flaws, list) and flaws else "none"),
+        ]
+        items = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows)
+        return f"<dl>{items}</dl>"
+
+    def _checks(self, ctx: RenderContext) -> str:
+        counts = {"passed": 0, "failed": 0, "skipped": 0}
+        rows = []
+        for check in ctx.checks:
+            status = status_of(check)
+            counts[status] += 1
+            evidence = evidence_text(check.get("evidence"))
+            cell = f"<code>{esc(excerpt(evidence, EXCERPT_CHARS))}</code>" if evidence else ""
+            if len(evidence) > EXCERPT_CHARS:
+                cell += (
+                    "<details><summary>all evidence</summary>"
+                    f"<pre>{esc(excerpt(evidence, EVIDENCE_CHARS))}</pre></details>"
+                )
+            rows.append(
+                f'<tr><td class="{status}">{status.upper()}</td>'
+                f"<td><code>{esc(check.get('id', '?'))}</code></td>"
+                f"<td>{esc(check.get('summary', ''))}</td><td>{cell}</td></tr>"
+            )
+        tally = ", ".join(f"{n} {status}" for status, n in counts.items())
+        head = "<tr><th>status</th><th>check</th><th>summary</th><th>evidence</th></tr>"
+        body = "".join(rows) or '<tr><td colspan="4" class="muted">no checks</td></tr>'
+        return f"<h2>Checks</h2><p>{esc(tally)}</p><table>{head}{body}</table>"
+
+    def _failure_modes(self, ctx: RenderContext) -> str:
+        heading = "<h2>Failure modes (FMEA, ranked by RPN)</h2>"
+        if ctx.failure_modes is None:
+            return heading + '<p class="muted">No failure modes computed.</p>'
+        modes = ranked_failure_modes(ctx.failure_modes)
+        if not modes:
+            return heading + "<p>No failure modes: nothing went wrong.</p>"
+        cols = ("mode", "check", "severity", "occurrence", "detection", "rpn",
+                "evidence_count", "cause")
+        numeric = {"severity", "occurrence", "detection", "rpn", "evidence_count"}
+        head = "<tr><th>#</th>" + "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr>"
+        rows = []
+        for rank, mode in enumerate(modes, 1):
+            cells = "".join(
+                f"<td{NUM if c in numeric else ''}>{esc(format_value(mode.get(c)))}</td>"
+                for c in cols
+            )
+            rows.append(f'<tr><td class="num">{rank}</td>{cells}</tr>')
+        return f"{heading}<table>{head}{''.join(rows)}</table>"
+
+    def _figures(self, ctx: RenderContext) -> str:
+        rows = "".join(
+            f'<tr><td><code>{esc(k)}</code></td><td class="num">{esc(v)}</td></tr>'
+            for k, v in flatten_figures(ctx.verdict.get("figures") or {})
+        )
+        body = rows or '<tr><td colspan="2" class="muted">no figures</td></tr>'
+        return f"<h2>Figures</h2><table><tr><th>figure</th><th>value</th></tr>{body}</table>"
+
+    def _charts(self, ctx: RenderContext) -> str:
+        s = ctx.series
+        common = {"x_max": s.span_s, "windows": s.windows}
+        bucket = f"{s.bucket_s:g} s buckets"
+        figures = [
+            charts.line_chart(
+                f"Arrivals (intended) and acknowledgements per second ({bucket})",
+                {"arrivals": s.arrivals, "acknowledged": s.acks},
+                y_label="per second", **common,
+            ),
+            charts.line_chart(
+                "Service time (latency_ms): p50 and p95",
+                {"p50": s.latency_p50, "p95": s.latency_p95}, y_label="ms", **common,
+            ),
+            charts.line_chart(
+                "Response time from intended start (response_ms): p50 and p95",
+                {"p50": s.response_p50, "p95": s.response_p95}, y_label="ms", **common,
+            ),
+            charts.line_chart(
+                "End-to-end latency (stored_at − accepted_at) by store time",
+                {"p50": s.e2e_p50, "p95": s.e2e_p95}, y_label="seconds", **common,
+            ),
+            charts.line_chart(
+                "Queue depths (visible + in flight)", s.queue_depths,
+                y_label="messages", **common,
+            ),
+            charts.bar_chart("Mars vs Jupiter", s.destinations, y_label="wishes"),
+        ]
+        note = "Shaded: fault windows from timeline.jsonl; dashed: a fault with no off."
+        return (
+            f'<h2>Charts</h2><p class="muted">{esc(note)}</p>'
+            f'<div class="charts">{"".join(figures)}</div>'
+        )
+
+    def _timeline(self, ctx: RenderContext) -> str:
+        if not ctx.timeline:
+            return '<h2>Timeline</h2><p class="muted">No fault was injected.</p>'
+        cols = ("t", "event", "fault", "target", "source")
+        head = "".join(f"<th>{c}</th>" for c in cols) + "<th>params</th>"
+        rows = []
+        for event in ctx.timeline:
+            cells = "".join(f"<td>{esc(format_value(event.get(c)))}</td>" for c in cols)
+            params = json.dumps(event.get("params"), sort_keys=True, ensure_ascii=False,
+                                default=str)
+            rows.append(f"<tr>{cells}<td><code>{esc(params)}</code></td></tr>")
+        return f"<h2>Timeline</h2><table><tr>{head}</tr>{''.join(rows)}</table>"
+
+    def _files(self, ctx: RenderContext) -> str:
+        items = []
+        for name in [*OUR_OUTPUTS, *ctx.files]:
+            link = href(name)
+            if link is not None:
+                items.append(f'<li><a href="{esc(link)}">{esc(name)}</a></li>')
+        pages = sorted(
+            p.name for p in (ctx.run_dir / "pages").glob("*.html") if p.is_file()
+        ) if (ctx.run_dir / "pages").is_dir() else []
+        if pages:
+            items.append(
+                "<li>pages judged by the oracle (not linked: they may hold live payloads): "
+                + ", ".join(f"<code>pages/{esc(p)}</code>" for p in pages) + "</li>"
+            )
+        notes = "".join(f"<li>{esc(n)}</li>" for n in ctx.notes)
+        notes_html = f"<h2>Notes</h2><ul>{notes}</ul>" if notes else ""
+        return f"{notes_html}<h2>Files in this run folder</h2><ul>{''.join(items)}</ul>"
+
+
+FORMAT = HtmlReport()

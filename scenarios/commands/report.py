@@ -1,0 +1,34 @@
+"""``exodus report RUN_DIR``: re-render every report of a run folder from its verdict.
+
+It re-audits nothing: verdict.json is the audit's word and the folder holds the evidence,
+so a run can be re-rendered later (after a renderer fix, or on another machine) and says the
+same thing. Exit 0 if the verdict is sound, 1 if not, 2 if there is no folder or verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from reports.render import load_verdict, render_all
+from reports.terminal import print_verdict, safe
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "report",
+        help="re-render report.html, summary.md, junit.xml and verdict.json of a run folder",
+    )
+    parser.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a runs/<time>-<name>/ folder")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    verdict = load_verdict(args.run_dir)
+    written = render_all(args.run_dir)
+    console = Console()
+    print_verdict(verdict, args.run_dir, console)
+    console.print("wrote: " + ", ".join(safe(path.name) for path in written), soft_wrap=True)
+    return 0 if verdict.get("sound") is True else 1

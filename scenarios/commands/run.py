@@ -1,0 +1,73 @@
+"""``exodus run SCENARIO``: drive, drain, audit, report; exit 0 sound, 1 unsound, 2 could not run."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from app_under_test.flaws import parse_flaws
+from app_under_test.settings import ENV_RUNS_DIR
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", help="drive and audit this pipeline URL (HTTP only)")
+    parser.add_argument("--state-dir", type=Path,
+                        help="a stack started by `exodus up --state-dir DIR`: drive it and read "
+                             "its store and queues directly")
+    parser.add_argument("--out", type=Path, help="run folder (default runs/<UTC>-<scenario>)")
+    parser.add_argument("--runs-dir", type=Path,
+                        default=Path(os.environ.get(ENV_RUNS_DIR) or "runs"),
+                        help="where run folders go (default $EXODUS_RUNS_DIR or runs)")
+    parser.add_argument("--seed", type=int, help="override the scenario's seed")
+    parser.add_argument("--evacuees", type=int, help="override [load] evacuees")
+    parser.add_argument("--arrival-rate", type=float, help="override [load] arrival_rate")
+    parser.add_argument("--mars-share", type=float, help="override [load] mars_share")
+    parser.add_argument("--infiltrator-share", type=float,
+                        help="override [load] infiltrator_share")
+    parser.add_argument("--flaws", help="seeded flaws for the run's own stack (e.g. raw-wall)")
+    parser.add_argument("--browser", action="store_true", default=None,
+                        help="also judge pages in headless Chromium")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("run", help="run a scenario and audit it (exit 0 sound, 1 unsound)")
+    parser.add_argument("scenario", help="a scenario file, or a name from scenarios/")
+    add_run_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def options_from(args: argparse.Namespace, scenario_spec: str):
+    from app_under_test.errors import ConfigError
+    from scenarios.runner import RunOptions
+    from scenarios.scenario import load_scenario
+
+    scenario = load_scenario(scenario_spec)
+    if args.flaws and (args.target or args.state_dir):
+        raise ConfigError("--flaws applies to the run's own stack; for an attached stack "
+                          "start it with `exodus up --flaws ...`")
+    for name in ("evacuees",):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name} must be at least 1")
+    for name in ("mars_share", "infiltrator_share"):
+        value = getattr(args, name)
+        if value is not None and not 0 <= value <= 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be between 0 and 1")
+    scenario = scenario.with_overrides(
+        seed=args.seed, evacuees=args.evacuees, arrival_rate=args.arrival_rate,
+        mars_share=args.mars_share, infiltrator_share=args.infiltrator_share,
+        flaws=parse_flaws(args.flaws) if args.flaws else None, browser=args.browser)
+    return RunOptions(scenario=scenario, target=args.target, state_dir=args.state_dir,
+                      out=args.out, runs_dir=args.runs_dir)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reports.terminal import print_verdict
+
+    from scenarios.runner import run_scenario
+
+    options = options_from(args, args.scenario)
+    result = run_scenario(options)
+    print_verdict(result.verdict, result.run_dir)
+    return result.exit_code

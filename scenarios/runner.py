@@ -1,0 +1,270 @@
+"""Play one scenario: stack up, swarm, chaos, drain, evidence, audit, reports, exit code.
+
+The runner owns the order of a run (DESIGN "Data flow of one run") and nothing else: the
+swarm, the chaos schedule, the audit and the renderers are separate modules it calls. Every
+phase is timed into ``run.json``; Ctrl-C at any point still writes what there is, marks the
+verdict interrupted, and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app_under_test.errors import ExodusError, StateDirError
+from app_under_test.settings import StackConfig
+from app_under_test.statedir import StateDir
+from scenarios.evidence import Evidence, Sampler
+from scenarios.scenario import Scenario
+from scenarios.swarm_process import LedgerTail, SwarmProcess, locust_command
+
+EXIT_SOUND, EXIT_UNSOUND, EXIT_COULD_NOT_RUN = 0, 1, 2
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    scenario: Scenario
+    target: str | None = None
+    state_dir: Path | None = None
+    out: Path | None = None
+    runs_dir: Path = Path("runs")
+    host: str = "127.0.0.1"
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    verdict: dict[str, Any]
+    exit_code: int
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+def new_run_id() -> str:
+    return f"r-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+
+
+def run_folder(options: RunOptions, started: datetime) -> Path:
+    if options.out:
+        path = options.out
+    else:
+        path = options.runs_dir / f"{started:%Y%m%dT%H%M%SZ}-{options.scenario.name}"
+        suffix = 1
+        while path.exists():
+            suffix += 1
+            path = options.runs_dir / f"{started:%Y%m%dT%H%M%SZ}-{options.scenario.name}-{suffix}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class _Stack:
+    """The pipeline a run drives: its own embedded stack, an attached one, or a bare URL."""
+
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.supervisor = None
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self.url = ""
+        self.state: StateDir | None = None
+
+    def __enter__(self) -> _Stack:
+        o, spec = self.options, self.options.scenario.stack
+        if o.target:
+            self.url = o.target.rstrip("/")
+            self.state = StateDir(o.state_dir) if o.state_dir else None
+        elif o.state_dir:
+            self.state = StateDir(o.state_dir)
+            stack = self.state.read_stack()
+            if stack.get("stopped") or not stack.get("url"):
+                raise StateDirError(f"{o.state_dir}: the stack there is stopped; run "
+                                    f"`exodus up --state-dir {o.state_dir}` first")
+            self.url = stack["url"]
+        else:
+            from app_under_test.supervisor import Supervisor
+
+            self._tmp = tempfile.TemporaryDirectory(prefix="exodus-stack-")
+            config = StackConfig.from_env(
+                os.environ, state_dir=Path(self._tmp.name), host=o.host, port=0,
+                frontends=spec.frontends, parsers=spec.parsers, pod_workers=spec.pod_workers,
+                flaws=spec.flaws)
+            self.state = StateDir(config.state_dir)
+            self.supervisor = Supervisor(config, held=_chaos_hold(config.state_dir))
+            self.url = self.supervisor.start()
+            try:
+                self.supervisor.wait_ready()
+            except BaseException:
+                self.supervisor.stop()
+                raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.supervisor:
+            self.supervisor.stop()
+        if self._tmp:
+            self._tmp.cleanup()
+
+
+def _chaos_hold(state_dir: Path):
+    try:
+        from chaos.runtime import held_down_predicate
+    except ImportError:
+        return None
+    return held_down_predicate(state_dir)
+
+
+def _chaos_schedule(scenario: Scenario, stack: _Stack, run_dir: Path, t0: float):
+    """The scenario's fault timeline, when the chaos package provides one."""
+    try:
+        from chaos.schedule import ChaosSchedule
+    except ImportError:
+        return None
+    return ChaosSchedule(scenario.chaos, stack.state, run_dir / "timeline.jsonl", t0,
+                         seed=scenario.seed)
+
+
+def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunResult:
+    scenario = options.scenario
+    started = datetime.now(UTC)
+    run_dir = run_folder(options, started)
+    run_id = new_run_id()
+    phases: dict[str, float] = {}
+    meta: dict[str, Any] = {
+        "schema_version": 1, "run_id": run_id, "scenario": scenario.to_json(),
+        "seed": scenario.seed, "started_at": time.time(), "interrupted": False,
+        "flaws": sorted(scenario.stack.flaws), "phases": phases,
+    }
+    (run_dir / "timeline.jsonl").touch()
+    interrupted = False
+    tick = time.perf_counter()
+    with _Stack(options) as stack:
+        phases["stack_s"] = round(time.perf_counter() - tick, 3)
+        meta.update(target=stack.url, state_dir=str(stack.state.root) if stack.state else None,
+                    visibility={"store": stack.state is not None, "queues": stack.state is not None})
+        evidence = Evidence(run_dir, stack.url, stack.state)
+        tail = LedgerTail(run_dir / "ledger.jsonl")
+        tally_before = evidence.tally()
+        t0 = time.time()
+        meta["started_at"] = t0
+
+        def on_sample(sample: dict[str, Any]) -> None:
+            if progress:
+                tail.read()
+                progress({"phase": phase, "sample": sample, "ledger": tail,
+                          "evacuees": scenario.load.evacuees})
+
+        phase = "swarm"
+        sampler = Sampler(evidence, run_dir / "metrics.jsonl", t0, on_sample)
+        sampler.start()
+        chaos = _chaos_schedule(scenario, stack, run_dir, t0)
+        swarm = None
+        try:
+            if chaos:
+                chaos.start()
+            tick = time.perf_counter()
+            swarm = SwarmProcess(locust_command(scenario, stack.url, run_id, run_dir),
+                                 run_dir / "locust.log")
+            code = swarm.wait()
+            phases["swarm_s"] = round(time.perf_counter() - tick, 3)
+            meta["swarm_ended_at"] = time.time()
+            if code not in (0, 1) or not (run_dir / "ledger.jsonl").exists():
+                raise ExodusError(f"the swarm failed (locust exit {code}); see "
+                                  f"{run_dir / 'locust.log'}")
+            phase = "drain"
+            tick = time.perf_counter()
+            tail.read()
+            meta["drain"] = _drain(evidence, scenario, tail, chaos)
+            phases["drain_s"] = round(time.perf_counter() - tick, 3)
+            meta["drained_at"] = time.time()
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            if swarm:
+                swarm.interrupt()
+            if chaos:
+                chaos.stop()
+            sampler.stop()
+        phase = "audit"
+        tick = time.perf_counter()
+        tail.read()
+        try:
+            _collect(evidence, run_dir, run_id, t0, tail, tally_before)
+        finally:
+            evidence.close()
+    meta["interrupted"] = interrupted
+    meta["ended_at"] = time.time()
+    verdict = _audit_and_render(run_dir, meta, phases, tick)
+    if interrupted:
+        code = EXIT_COULD_NOT_RUN
+    else:
+        code = EXIT_SOUND if verdict.get("sound") else EXIT_UNSOUND
+    return RunResult(run_dir, verdict, code, phases)
+
+
+def _drain(evidence: Evidence, scenario: Scenario, tail: LedgerTail, chaos) -> dict[str, Any]:
+    """Wait until the pipeline has nothing left in flight, or the scenario's deadline."""
+    deadline_s = scenario.slo.drain_within_s
+    start = time.monotonic()
+    if chaos:
+        chaos.wait_until_quiet(timeout_s=deadline_s)
+    drained = False
+    while time.monotonic() - start < deadline_s:
+        backlog = evidence.backlog()
+        if backlog is None:  # HTTP only: every acknowledged wish readable back
+            missing = [i for i in tail.acked_ids[:2000]
+                       if evidence.http.get(f"/api/wishes/{i}").status_code != 200]
+            drained = not missing
+        else:
+            drained = backlog == 0
+        if drained:
+            break
+        time.sleep(0.1)
+    return {"drained": drained, "seconds": round(time.monotonic() - start, 3),
+            "deadline_s": deadline_s}
+
+
+def _collect(evidence: Evidence, run_dir: Path, run_id: str, t0: float, tail: LedgerTail,
+             tally_before: dict[str, Any]) -> None:
+    evidence.write_store_snapshot(run_id, tail.acked_ids, since=t0)
+    evidence.write_queues()
+    (run_dir / "tally.json").write_text(json.dumps(
+        {"before": tally_before, "after": evidence.tally()}, indent=2))
+    infiltrators = _infiltrator_ids(run_dir / "ledger.jsonl")
+    evidence.write_pages(infiltrators)
+
+
+def _infiltrator_ids(ledger: Path) -> list[str]:
+    ids: list[str] = []
+    if ledger.exists():
+        with ledger.open(encoding="utf-8") as f:
+            for raw in f:
+                try:
+                    line = json.loads(raw)
+                except ValueError:
+                    continue
+                if line.get("kind") == "infiltrator" and line.get("status") == 202:
+                    ids.append(line["wish_id"])
+    return list(dict.fromkeys(ids))
+
+
+def _audit_and_render(run_dir: Path, meta: dict[str, Any], phases: dict[str, float],
+                      tick: float) -> dict[str, Any]:
+    from reports.audit import audit_run, write_verdict
+
+    from reports.render import render_all
+
+    (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
+    verdict = audit_run(run_dir)
+    write_verdict(run_dir, verdict)
+    phases["audit_s"] = round(time.perf_counter() - tick, 3)
+    (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
+    render_all(run_dir)
+    return json.loads((run_dir / "verdict.json").read_text())

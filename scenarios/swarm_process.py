@@ -1,0 +1,125 @@
+"""Start the Locust swarm as a subprocess and follow its ledger while it runs.
+
+Locust runs in its own process (gevent monkey-patches everything it imports, which must not
+leak into the runner's threads and subprocess handling). The runner talks to it through the
+command line and reads what it writes: ``ledger.jsonl``, ``swarm.json``, the CSV stats.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import locustfiles
+from scenarios.scenario import Scenario
+
+LOCUSTFILE = Path(locustfiles.__file__).resolve().parent / "exodus.py"
+
+
+def locust_command(scenario: Scenario, url: str, run_id: str, run_dir: Path,
+                   extra: Sequence[str] = ()) -> list[str]:
+    load = scenario.load
+    users = max(1, load.max_in_flight)
+    bound_s = int(scenario.swarm_seconds * 1.5 + 60)
+    cmd = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+        "-u", str(users), "-r", str(users), "--host", url,
+        "--run-time", f"{bound_s}s", "--stop-timeout", "10",
+        "--csv", str(run_dir / "locust"), "--csv-full-history", "--only-summary",
+        "--loglevel", "WARNING",
+        "--scenario", scenario.name, "--evacuees", str(load.evacuees),
+        "--mars-share", str(load.mars_share), "--infiltrator-share", str(load.infiltrator_share),
+        "--run-id", run_id, "--ledger", str(run_dir / "ledger.jsonl"), "--seed", str(scenario.seed),
+    ]
+    if load.stages:
+        cmd += ["--exodus-stages",
+                json.dumps([{"duration_s": s.duration_s, "rate": s.rate} for s in load.stages])]
+    else:
+        cmd += ["--arrival-rate", str(load.arrival_rate)]
+    return cmd + list(extra)
+
+
+class SwarmProcess:
+    def __init__(self, cmd: list[str], log_path: Path) -> None:
+        self.cmd = cmd
+        self.log = log_path.open("ab")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def interrupt(self, grace_s: float = 15.0) -> None:
+        """Ask Locust to stop and flush (SIGINT), then make sure it is gone."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def close(self) -> None:
+        self.interrupt()
+
+
+@dataclass
+class LedgerTail:
+    """Incremental reader of ledger.jsonl for the live view: counts, never the whole file."""
+
+    path: Path
+    offset: int = 0
+    sent: int = 0
+    acknowledged: int = 0
+    rejected: int = 0
+    errors: int = 0
+    mars: int = 0
+    jupiter: int = 0
+    latencies: list[float] = field(default_factory=list)
+    _acked_ids: set[str] = field(default_factory=set)
+
+    def read(self) -> None:
+        if not self.path.exists():
+            return
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            chunk = f.read()
+        end = chunk.rfind(b"\n") + 1  # only whole lines; the rest waits for the next read
+        self.offset += end
+        for raw in chunk[:end].splitlines():
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            status = line.get("status", 0)
+            if line.get("attempt", 1) == 1:
+                self.sent += 1
+            if status == 202 and line["wish_id"] not in self._acked_ids:
+                self._acked_ids.add(line["wish_id"])
+                self.acknowledged += 1
+                if line.get("destination") == "mars":
+                    self.mars += 1
+                elif line.get("destination") == "jupiter":
+                    self.jupiter += 1
+                self.latencies.append(float(line.get("latency_ms") or 0.0))
+            elif 400 <= status < 500:
+                self.rejected += 1
+            elif status == 0 or status >= 500:
+                self.errors += 1
+
+    @property
+    def acked_ids(self) -> list[str]:
+        return list(self._acked_ids)
+
+    def p95_ms(self) -> float:
+        recent = sorted(self.latencies[-2000:])
+        return recent[int(0.95 * (len(recent) - 1))] if recent else 0.0

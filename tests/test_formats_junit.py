@@ -1,0 +1,55 @@
+"""junit.xml parses with xml.etree whatever the run quoted, and counts like the verdict."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from reports.render import render_all
+from tests.golden_folder import make_golden_folder
+
+FORBIDDEN = "nul\x00 bell\x07 esc\x1b surrogate\ud800 nonchar\ufffe\uffff ok\u00e9\U0001f680"
+
+
+def _render(tmp_path: Path, checks: list[dict]) -> ET.Element:
+    run_dir = make_golden_folder(tmp_path, scenario="xss<storm>", checks=checks)
+    render_all(run_dir, failure_modes=[])
+    return ET.parse(run_dir / "junit.xml").getroot()
+
+
+def test_counts_and_cases_follow_the_verdict(tmp_path: Path):
+    root = _render(tmp_path, [
+        {"id": "exactly-once", "status": "failed", "summary": "1 missing",
+         "evidence": {"missing": ["w-1"], "missing_total": 1}},
+        {"id": "browser-oracle", "status": "skipped", "summary": "no browser", "evidence": {}},
+        {"id": "tally", "status": "passed", "summary": "ok", "evidence": {}},
+    ])
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert suite.get("name") == "exodus.xss<storm>"
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == ["exactly-once", "browser-oracle", "tally"]
+    assert {c.get("classname") for c in cases} == {"exodus.audit"}
+    failure = cases[0].find("failure")
+    assert failure is not None and failure.get("message") == "1 missing"
+    assert failure.text == "missing: w-1; missing_total: 1"
+    skipped = cases[1].find("skipped")
+    assert skipped is not None and skipped.get("message") == "no browser"
+    assert list(cases[2]) == []
+
+
+def test_characters_xml_forbids_are_stripped(tmp_path: Path):
+    root = _render(tmp_path, [
+        {"id": f"content{FORBIDDEN}", "status": "failed", "summary": f"a\nb {FORBIDDEN}",
+         "evidence": FORBIDDEN + "</failure><x>"},
+        {"id": "bad-input", "status": "skipped", "summary": FORBIDDEN, "evidence": {}},
+    ])
+    case = root.find("testsuite/testcase")
+    assert case is not None
+    clean = "nul bell esc surrogate nonchar oké\U0001f680"
+    assert case.get("name") == f"content{clean}"
+    failure = case.find("failure")
+    assert failure is not None
+    assert failure.get("message") == f"a\nb {clean}"
+    assert failure.text == clean + "</failure><x>"
