@@ -1,0 +1,90 @@
+"""Scenario files are validated before anything runs: file, key and problem named, exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scenarios.durations import parse_duration
+from scenarios.scenario import ScenarioError, available, load_scenario, parse_scenario
+
+
+def exodus(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "scenarios.cli", *args], capture_output=True,
+                          text=True, timeout=60, cwd=cwd)
+
+
+@pytest.mark.parametrize("text,seconds", [("500ms", 0.5), ("20s", 20), ("2m", 120), (3, 3.0),
+                                          ("1.5s", 1.5), ("1h", 3600)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["20", "fast", "-1s", "5 minutes", True, -2])
+def test_bad_durations_say_what_a_duration_looks_like(bad):
+    with pytest.raises(ValueError, match="duration|negative"):
+        parse_duration(bad)
+
+
+def test_every_bundled_scenario_parses():
+    names = available()
+    assert {"smoke", "exodus-65k", "xss-storm"} <= set(names)
+    for name in names:
+        scenario = load_scenario(name)
+        assert scenario.name and scenario.load.evacuees >= 1
+
+
+def test_smoke_fits_ci():
+    smoke = load_scenario("smoke")
+    assert smoke.load.evacuees >= 500 and smoke.load.infiltrator_share >= 0.05
+    assert smoke.swarm_seconds <= 60
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"name": "x", "load": {"evacuess": 5}}, "load.evacuess: unknown key"),
+    ({"name": "x", "load": {"evacuees": "many"}}, "load.evacuees: must be int, got str"),
+    ({"name": "x", "load": {"evacuees": 0}}, "load.evacuees: must be at least 1"),
+    ({"name": "x", "load": {"mars_share": 1.5}}, "load.mars_share: must be at most 1"),
+    ({"name": "x", "slo": {"drain_within": "soon"}}, "slo.drain_within: expected a duration"),
+    ({"name": "x", "stack": {"flaws": ["nope"]}}, "stack.flaws: unknown flaw 'nope'"),
+    ({"name": "x", "bogus": 1}, "bogus: unknown key"),
+    ({"description": "no name"}, "name: is required"),
+    ({"name": "x", "load": {"arrival_rate": 5, "stages": [{"duration": "5s", "rate": 1}]}},
+     "give either arrival_rate or stages"),
+    ({"name": "x", "load": {"stages": [{"duration": "5s"}]}}, "needs both duration and rate"),
+    ({"name": "x", "chaos": [{"at": "1s", "fault": "kill"}]}, "chaos[0].target: is required"),
+    ({"name": "x", "audit": {"browser": "yes"}}, "audit.browser: must be bool"),
+])
+def test_bad_scenarios_name_key_and_problem(data, message):
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(data, "bad.toml")
+    assert str(err.value).startswith("bad.toml: ")
+    assert message in str(err.value)
+
+
+def test_cli_rejects_bad_scenario_file_with_exit_2(tmp_path):
+    bad = tmp_path / "typo.toml"
+    bad.write_text('name = "typo"\n[load]\nevacuees = 10\narival_rate = 5\n')
+    result = exodus("run", str(bad), "--runs-dir", str(tmp_path / "runs"))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0  # one line, no traceback
+    assert f"{bad}: load.arival_rate: unknown key" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cli_rejects_invalid_toml_with_line(tmp_path):
+    bad = tmp_path / "broken.toml"
+    bad.write_text('name = "broken"\n[load\n')
+    result = exodus("run", str(bad))
+    assert result.returncode == 2
+    assert "broken.toml: not valid TOML" in result.stderr and "line 2" in result.stderr
+
+
+def test_cli_unknown_scenario_name_lists_known(tmp_path):
+    result = exodus("run", "no-such-scenario")
+    assert result.returncode == 2
+    assert "no scenario named 'no-such-scenario'; known:" in result.stderr
+    assert "smoke" in result.stderr
