@@ -82,14 +82,14 @@ def env_float(env: Mapping[str, str], name: str, default: float, minimum: float 
 class QueueConfig:
     """SQS-like queue attributes for the local backend (per queue, same for both queues)."""
 
-    visibility_timeout: float = 30.0
+    visibility_timeout: float = 10.0
     max_receive_count: int = 5
     dead_letter: bool = True  # False only under the ``no-dlq`` flaw
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, flaws: frozenset[str] = frozenset()):
         return cls(
-            visibility_timeout=env_float(env, ENV_VISIBILITY_TIMEOUT, 30.0, minimum=0.05),
+            visibility_timeout=env_float(env, ENV_VISIBILITY_TIMEOUT, 10.0, minimum=0.05),
             max_receive_count=env_int(env, ENV_MAX_RECEIVE_COUNT, 5, minimum=1),
             dead_letter="no-dlq" not in flaws,
         )

@@ -1,0 +1,23 @@
+"""A real stack (frontend + pollers under the supervisor) on 127.0.0.1:0 for a test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from app_under_test.settings import StackConfig
+from app_under_test.supervisor import Supervisor
+
+
+@contextmanager
+def running_stack(state_dir: Path, **config) -> Iterator[Supervisor]:
+    values = {"state_dir": state_dir, "port": 0, "frontends": 1, "parsers": 1, "pod_workers": 1}
+    values.update(config)
+    supervisor = Supervisor(StackConfig(**values))
+    supervisor.start()
+    try:
+        supervisor.wait_ready()
+        yield supervisor
+    finally:
+        supervisor.stop()
