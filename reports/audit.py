@@ -1,0 +1,104 @@
+"""The audit: a run folder in, a verdict out.
+
+The oracle is deliberately separate from the run: it reads only the folder
+(:mod:`reports.runfolder`), runs every registered check (:mod:`reports.checks`), and adds
+the figures a report shows next to the checks. A check that crashes is itself a finding --
+it is reported as failed with the error, never allowed to take the whole verdict down --
+while a folder that cannot be read at all raises :class:`~reports.runfolder.RunFolderError`
+(the CLI turns it into exit 2, "could not run").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from reports.checks import registered
+from reports.checks._stats import percentiles
+from reports.checks.slo import e2e_seconds
+from reports.runfolder import RunData
+from reports.verdict import CheckResult, Verdict
+
+VERDICT_FILE = "verdict.json"
+
+
+def run_checks(run: RunData, modules: Iterable[Any] | None = None) -> list[CheckResult]:
+    """Every check's results, in registry order; a check that raises becomes a failure."""
+    results: list[CheckResult] = []
+    for module in registered() if modules is None else modules:
+        try:
+            outcome = module.check(run)
+        except Exception as exc:  # a buggy check is a finding, not a crashed audit
+            outcome = CheckResult.fail(
+                module.ID,
+                f"the check itself failed: {type(exc).__name__}: {exc}",
+                error=repr(exc),
+            )
+        results.extend(outcome if isinstance(outcome, list) else [outcome])
+    return results
+
+
+def _swarm_seconds(run: RunData) -> float | None:
+    swarm = run.swarm or {}
+    start = swarm.get("started_at") or run.meta.get("started_at")
+    end = swarm.get("ended_at") or run.meta.get("swarm_ended_at")
+    if isinstance(start, (int, float)) and isinstance(end, (int, float)) and end > start:
+        return float(end) - float(start)
+    sent = [a.sent_at for a in run.ledger if a.sent_at is not None]
+    return (max(sent) - min(sent)) if len(sent) > 1 and max(sent) > min(sent) else None
+
+
+def figures(run: RunData) -> dict[str, Any]:
+    """Throughput, latency percentiles and counts: what a report shows beside the checks."""
+    acked = run.acknowledged()
+    seconds = _swarm_seconds(run)
+    answered = [a for a in run.ledger if a.status != 0]
+    rejected = [
+        w for w in run.wishes.values() if not w.acknowledged and 400 <= w.attempts[-1].status < 500
+    ]
+    swarm = run.swarm or {}
+    stored = run.run_store() if run.store is not None else None
+    letters = (run.queues or {}).get("dead_letters")
+    return {
+        "throughput": round(len(acked) / seconds, 3) if seconds else None,
+        "swarm_s": round(seconds, 3) if seconds else None,
+        "service_ms": percentiles(a.latency_ms for a in answered if a.latency_ms is not None),
+        "response_ms": percentiles(a.response_ms for a in answered if a.response_ms is not None),
+        "e2e_s": percentiles(e2e_seconds(stored)) if stored is not None else None,
+        "counts": {
+            "evacuees": len(run.wishes),
+            "attempts": len(run.ledger),
+            "acknowledged": len(acked),
+            "rejected": len(rejected),
+            "stored": len(stored) if stored is not None else None,
+            "audience": len(run.audience) if run.audience is not None else None,
+            "dead_letters": len(letters) if isinstance(letters, list) else None,
+            "late": swarm.get("late"),
+            "dropped": swarm.get("dropped"),
+        },
+    }
+
+
+def audit_run(run_dir: Path | str) -> Verdict:
+    """Judge one run folder. Raises RunFolderError if the folder cannot be read."""
+    run = RunData.load(run_dir)
+    return Verdict.judge(
+        run_id=run.run_id,
+        scenario=run.scenario_name,
+        seed=run.seed,
+        interrupted=run.interrupted,
+        checks=run_checks(run),
+        figures=figures(run),
+    )
+
+
+def write_verdict(run_dir: Path | str, verdict: Verdict) -> Path:
+    """Write verdict.json atomically (a reader never sees half a verdict)."""
+    path = Path(run_dir) / VERDICT_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(verdict.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path

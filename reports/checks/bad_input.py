@@ -1,0 +1,71 @@
+"""``bad-input``: what an infiltrator sends to be rejected is rejected, loudly and for good.
+
+Every wish the swarm planned as invalid (``expect == "reject"``) must get a 4xx on every
+attempt: a 2xx means the pipeline took it, a 5xx or connection error means the pipeline
+broke on it instead of refusing it. And none of it may be stored -- matched by ``wish_id``
+and, because a lax frontend may mint a fresh id, by the payload marker in stored text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reports.checks._markers import markers_in
+from reports.runfolder import RunData, WishSummary
+from reports.verdict import CheckResult, capped
+
+ID = "bad-input"
+
+
+def _wrong_answers(wish: WishSummary) -> list[int]:
+    return [s for s in wish.statuses if not 400 <= s < 500]
+
+
+def check(run: RunData) -> CheckResult:
+    rejects = [w for w in run.wishes.values() if w.expect == "reject"]
+    if not rejects:
+        return CheckResult.skip(ID, "the ledger holds no wish planned to be rejected")
+    answered_wrong: list[dict[str, Any]] = [
+        {"wish_id": w.wish_id, "payload": w.payload, "statuses": list(w.statuses)}
+        for w in rejects
+        if _wrong_answers(w)
+    ]
+    stored: list[dict[str, Any]] = []
+    store_note = ""
+    if run.store is None:
+        store_note = f" (whether any was stored was not judged: {run.why_missing('store')})"
+    else:
+        by_marker = {w.payload: w for w in rejects if w.payload}
+        reject_ids = {w.wish_id for w in rejects}
+        for row in run.run_store():
+            wish_id = str(row.get("wish_id"))
+            found = markers_in(f"{row.get('evacuee')}\n{row.get('message')}") & set(by_marker)
+            if wish_id in reject_ids or found:
+                stored.append(
+                    {
+                        "wish_id": wish_id,
+                        "markers": sorted(
+                            found or {m for m, w in by_marker.items() if w.wish_id == wish_id}
+                        ),
+                    }
+                )
+    good = not answered_wrong and not stored
+    if good:
+        summary = f"all {len(rejects)} bad inputs got a 4xx on every attempt and none was stored"
+    else:
+        summary = (
+            f"{len(answered_wrong)} of {len(rejects)} bad inputs got a non-4xx answer, "
+            f"{len(stored)} stored wishes carry bad input"
+        )
+    markers = {w["payload"] for w in answered_wrong if w["payload"]}
+    markers.update(m for s in stored for m in s["markers"])
+    return CheckResult.judge(
+        ID,
+        good,
+        summary + store_note,
+        rejects=len(rejects),
+        store_judged=run.store is not None,
+        **capped("answered_wrong", answered_wrong),
+        **capped("stored", stored),
+        markers=sorted(markers),
+    )

@@ -1,0 +1,139 @@
+"""``content``: every stored wish of this run says exactly what its evacuee sent.
+
+The markup policy (DESIGN "Contracts") makes this an exact comparison: the stored text is
+the sent text after Unicode NFC and removal of control characters (the evacuee's name also
+trimmed), destination lower-cased, markup kept literal. A sanitiser that strips tags, a
+parser that upper-cases (as the 2019 demo did) or a wrong ``markup`` flag all show up here.
+
+What was sent comes from ``sent.jsonl`` when the runner kept it; otherwise it is regenerated
+from the seed through :func:`regenerate_sent`, the one place that knows the swarm's planner.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from app_under_test.wish import has_markup, normalise_text
+from reports.runfolder import RunData
+from reports.verdict import CheckResult, capped
+
+ID = "content"
+FIELDS = ("evacuee", "destination", "message")
+_SHOW = 200  # characters of a text shown in evidence
+
+
+def regenerate_sent(run: RunData, wish_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Re-plan what the swarm sent for ``wish_ids`` from the seed (the swarm is deterministic).
+
+    Imports the swarm's planner lazily so the audit runs without it; any failure (planner
+    absent, changed signature, a regenerated id that disagrees with the ledger) raises and
+    the caller skips the check with the reason, rather than judge against a wrong oracle.
+    """
+    from locustfiles.generate import SwarmPlan, build_pools, plan_wish
+
+    load = run.scenario.get("load") or {}
+    plan = SwarmPlan(
+        seed=run.seed,
+        run_id=run.run_id,
+        evacuees=load["evacuees"],
+        mars_share=load["mars_share"],
+        infiltrator_share=load["infiltrator_share"],
+    )
+    pools = build_pools(run.seed)
+    sent: dict[str, dict[str, Any]] = {}
+    for wish_id in wish_ids:
+        wish = run.wishes.get(wish_id)
+        if wish is None or wish.n is None:
+            continue
+        planned = plan_wish(plan, wish.n, pools)
+        if planned.wish_id != wish_id:
+            raise ValueError(
+                f"evacuee n={wish.n} regenerates as {planned.wish_id}, ledger has {wish_id}"
+            )
+        body = planned.body if isinstance(planned.body, dict) else {}  # None: not even JSON
+        sent[wish_id] = {"wish_id": wish_id, **{f: body.get(f) for f in FIELDS}}
+    return sent
+
+
+def _expected(sent: dict[str, Any]) -> dict[str, Any] | None:
+    values = [sent.get(f) for f in FIELDS]
+    if not all(isinstance(v, str) for v in values):
+        return None
+    evacuee, destination, message = values
+    message = normalise_text(message)
+    return {
+        "evacuee": normalise_text(evacuee).strip(),
+        "destination": destination.strip().lower(),
+        "message": message,
+        "markup": has_markup(message),
+    }
+
+
+def _short(value: Any) -> Any:
+    return value[:_SHOW] + "…" if isinstance(value, str) and len(value) > _SHOW else value
+
+
+def check(run: RunData) -> CheckResult:
+    if run.store is None:
+        return CheckResult.skip(ID, f"cannot see stored wishes: {run.why_missing('store')}")
+    stored = run.run_store()
+    source = "sent.jsonl"
+    sent = run.sent
+    if sent is None:
+        try:
+            sent = regenerate_sent(run, [str(w.get("wish_id")) for w in stored])
+            source = "regenerated from the seed"
+        except Exception as exc:  # any planner failure means "no oracle", not a crash
+            return CheckResult.skip(
+                ID,
+                f"sent.jsonl is missing and what was sent could not be regenerated: {exc!r}",
+            )
+    mismatches: list[dict[str, Any]] = []
+    unsent: list[str] = []
+    uncomparable: list[str] = []
+    for row in stored:
+        wish_id = str(row.get("wish_id"))
+        payload = run.wishes[wish_id].payload if wish_id in run.wishes else None
+        record = sent.get(wish_id)
+        if record is None:
+            unsent.append(wish_id)
+            continue
+        expected = _expected(record)
+        if expected is None:
+            uncomparable.append(wish_id)
+            continue
+        for name, want in expected.items():
+            got = bool(row.get(name)) if name == "markup" else row.get(name)
+            if got != want:
+                mismatch = {
+                    "wish_id": wish_id,
+                    "field": name,
+                    "payload": payload,
+                    "expected": _short(want),
+                    "stored": _short(got),
+                }
+                if isinstance(got, str) and unicodedata.normalize("NFC", got) == want:
+                    mismatch["note"] = "stored text is not NFC-normalised"  # looks identical
+                mismatches.append(mismatch)
+    good = not mismatches and not unsent
+    if good:
+        summary = (
+            f"all {len(stored) - len(uncomparable)} stored wishes match what was sent ({source})"
+        )
+    else:
+        summary = (
+            f"{len({m['wish_id'] for m in mismatches})} stored wishes differ from what was sent, "
+            f"{len(unsent)} have no record of being sent ({source})"
+        )
+    return CheckResult.judge(
+        ID,
+        good,
+        summary,
+        source=source,
+        compared=len(stored) - len(unsent) - len(uncomparable),
+        **capped("mismatches", mismatches),
+        **capped("unsent", unsent),
+        **capped("uncomparable", uncomparable),
+        markers=sorted({m["payload"] for m in mismatches if m["payload"]}),
+    )

@@ -1,0 +1,44 @@
+"""``exactly-once``: every acknowledged wish is stored exactly once.
+
+A 202 is a promise ("durably enqueued"); the store is where the promise is kept. A missing
+row is a lost wish (lossy worker, early ack, overwritten key); a second row is a duplicate
+that a redelivery slipped past the put-once step. Both are judged by ``wish_id``, the
+client-chosen idempotency key, over this run's stored wishes only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from reports.runfolder import RunData
+from reports.verdict import CheckResult, capped
+
+ID = "exactly-once"
+
+
+def check(run: RunData) -> CheckResult:
+    if run.store is None:
+        return CheckResult.skip(ID, f"cannot see stored wishes: {run.why_missing('store')}")
+    rows = Counter(w.get("wish_id") for w in run.run_store())
+    acked = run.acknowledged()
+    missing = [w for w in acked if rows[w.wish_id] == 0]
+    duplicated = [w for w in acked if rows[w.wish_id] > 1]
+    good = not missing and not duplicated
+    if good:
+        summary = f"all {len(acked)} acknowledged wishes are stored exactly once"
+    else:
+        summary = (
+            f"{len(missing)} of {len(acked)} acknowledged wishes are not stored, "
+            f"{len(duplicated)} are stored more than once"
+        )
+    return CheckResult.judge(
+        ID,
+        good,
+        summary,
+        acknowledged=len(acked),
+        **capped("missing", [w.wish_id for w in missing]),
+        **capped(
+            "duplicated", [{"wish_id": w.wish_id, "rows": rows[w.wish_id]} for w in duplicated]
+        ),
+        markers=sorted({w.payload for w in (*missing, *duplicated) if w.payload}),
+    )
