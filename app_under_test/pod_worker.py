@@ -33,6 +33,11 @@ def decode_body(body: str, *, strict: bool = True) -> dict[str, Any]:
     missing = [k for k in REQUIRED if not isinstance(wish.get(k), str)]
     if missing:
         raise PermanentFailure(f"wrong schema: {missing[0]} missing or not a string")
+    for key in REQUIRED:
+        try:
+            wish[key].encode("utf-8")
+        except UnicodeEncodeError:
+            raise PermanentFailure(f"invalid unicode: {key} holds a lone surrogate") from None
     if strict and wish["destination"] not in DESTINATIONS:
         raise PermanentFailure(f"wrong schema: unknown destination {wish['destination'][:20]!r}")
     if strict and len(wish["message"]) > MESSAGE_MAX:

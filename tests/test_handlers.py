@@ -81,11 +81,14 @@ def test_pod_worker_dead_letters_oversize_and_wrong_schema(backend, make_sqs_eve
     handler = pod_worker.make_handler(backend.store, backend.parsed)
     big = parser.parse_body(json.dumps(frontend_body(0)))
     big["message"] = "y" * 500_000
-    event = make_sqs_event([big, {"wish_id": 3}, "\udcff not json"], queue="parsed")
+    surrogate = parser.parse_body(json.dumps(frontend_body(1)))
+    surrogate["message"] = "lone \udcff surrogate"
+    event = make_sqs_event([big, {"wish_id": 3}, "\udcff not json", surrogate], queue="parsed")
     assert failures(handler(event)) == []
     reasons = [d["reason"] for d in backend.parsed.dead_letters()]
     assert reasons[0].startswith("oversize") and reasons[1].startswith("wrong schema")
     assert reasons[2].startswith("malformed JSON")
+    assert reasons[3] == "invalid unicode: message holds a lone surrogate"
     assert backend.store.count() == 0
 
 
