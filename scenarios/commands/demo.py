@@ -54,7 +54,6 @@ class LiveView:
 
 def run(args: argparse.Namespace) -> int:
     from reports.terminal import print_verdict
-
     from scenarios.runner import run_scenario
 
     options = options_from(args, args.scenario)

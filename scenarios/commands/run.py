@@ -64,7 +64,6 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
 
 def run(args: argparse.Namespace) -> int:
     from reports.terminal import print_verdict
-
     from scenarios.runner import run_scenario
 
     options = options_from(args, args.scenario)
