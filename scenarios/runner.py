@@ -197,6 +197,8 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
         tail.read()
         try:
             _collect(evidence, run_dir, run_id, t0, tail, tally_before)
+            if scenario.browser:
+                _judge_in_browser(stack.url, run_dir)
         finally:
             evidence.close()
     meta["interrupted"] = interrupted
@@ -241,24 +243,40 @@ def _collect(evidence: Evidence, run_dir: Path, run_id: str, t0: float, tail: Le
     evidence.write_pages(infiltrators)
 
 
-def _infiltrator_ids(ledger: Path) -> list[str]:
-    ids: list[str] = []
+def _judge_in_browser(url: str, run_dir: Path) -> None:
+    """Render every HTML page that shows wishes in headless Chromium (pages/browser.json)."""
+    from reports.browser_launch import browser_available
+    from reports.oracle_browser import judge_pages, write_browser_json
+
+    reason = browser_available()
+    if reason:
+        raise ExodusError(f"--browser asked for the real-browser oracle, but {reason}")
+    index = json.loads((run_dir / "pages" / "index.json").read_text())
+    paths = [p["url"] for p in index if "html" in p.get("content_type", "")]
+    markers = {m for line in _ledger_lines(run_dir / "ledger.jsonl")
+               if (m := line.get("payload"))}
+    write_browser_json(run_dir, judge_pages(url, paths, markers_hint=markers))
+
+
+def _ledger_lines(ledger: Path):
     if ledger.exists():
         with ledger.open(encoding="utf-8") as f:
             for raw in f:
                 try:
-                    line = json.loads(raw)
+                    yield json.loads(raw)
                 except ValueError:
                     continue
-                if line.get("kind") == "infiltrator" and line.get("status") == 202:
-                    ids.append(line["wish_id"])
+
+
+def _infiltrator_ids(ledger: Path) -> list[str]:
+    ids = [line["wish_id"] for line in _ledger_lines(ledger)
+           if line.get("kind") == "infiltrator" and line.get("status") == 202]
     return list(dict.fromkeys(ids))
 
 
 def _audit_and_render(run_dir: Path, meta: dict[str, Any], phases: dict[str, float],
                       tick: float) -> dict[str, Any]:
     from reports.audit import audit_run, write_verdict
-
     from reports.render import render_all
 
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))

@@ -79,6 +79,17 @@ def test_clean_browser_report_is_mentioned(tmp_path: Path):
     assert result.status == "passed" and "real browser (2 pages rendered" in result.summary
 
 
+def test_page_the_browser_could_not_render_fails(tmp_path: Path):
+    def broken_browser(files):
+        files["pages/browser.json"] = {"findings": [], "pages_rendered": 1,
+                                       "errors": [{"page": "/wall?limit=200", "error": "timeout"}]}
+
+    result = no_executable_markup.check(load(tmp_path, mutate=broken_browser))
+    assert result.status == "failed"
+    assert "could not judge 1 page" in result.summary
+    assert result.evidence["browser_errors"][0]["page"] == "/wall?limit=200"
+
+
 def test_markup_skipped_without_pages(tmp_path: Path):
     result = no_executable_markup.check(load(tmp_path, omit=["pages"]))
     assert result.status == "skipped" and "pages/index.json is missing" in result.summary

@@ -47,9 +47,12 @@ def check(run: RunData) -> CheckResult:
         errors = len(run.browser.get("errors") or ())
         trouble = f", {errors} browser errors" if errors else ""
         oracles += f" and the real browser ({rendered} pages rendered{trouble}, findings merged)"
-    good = not findings
+    browser_errors = list((run.browser or {}).get("errors") or ())
+    good = not findings and not browser_errors  # a page the browser could not judge is no pass
     if good:
         summary = f"nothing executable found by the {oracles}"
+    elif not findings:
+        summary = f"the real browser could not judge {len(browser_errors)} page(s): {oracles}"
     else:
         pages = sorted({str(f["page"]) for f in findings})
         summary = (
@@ -62,7 +65,7 @@ def check(run: RunData) -> CheckResult:
         pages=[p.url for p in run.pages],
         static_findings=static_count,
         browser=run.browser is not None,
-        browser_errors=list((run.browser or {}).get("errors") or ())[:10],
+        browser_errors=browser_errors[:10],
         **capped("findings", findings),
         markers=sorted({m for f in findings for m in f["markers"]}),
     )
