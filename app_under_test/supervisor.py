@@ -107,7 +107,8 @@ class Supervisor:
         py = sys.executable
         for i in range(self.config.frontends):
             self.components.append(Component(
-                f"frontend:{i}", "frontend", [py, "-m", "app_under_test.frontend", "--fd", str(fd)],
+                f"frontend:{i}", "frontend",
+                [py, "-m", "app_under_test.frontend", "--fd", str(fd), "--index", str(i)],
                 pass_fds=(fd,)))
         for i in range(self.config.parsers):
             self.components.append(Component(

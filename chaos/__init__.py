@@ -1,1 +1,6 @@
-"""Faults: validated plans, one module per fault, applied on a timeline."""
+"""Faults: validated plans, one module per fault, applied on a timeline.
+
+Entry points: :mod:`chaos.plan` (validate a step), :mod:`chaos.schedule` (a scenario's
+faults in a run), :mod:`chaos.runtime` (hooks the pipeline calls), and ``exodus chaos``.
+See ``chaos/README.md`` for the map of modules and the ``faults.json`` format.
+"""

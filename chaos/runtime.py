@@ -1,0 +1,101 @@
+"""The hooks the pipeline calls into, so faults reach the running components.
+
+- :func:`instrument_poller`: ``app_under_test.functions.decorate`` calls it in every parser
+  and pod-worker process. ``build_poller`` bound the handler to the raw ports before we run,
+  so we rebuild the handler around wrapped ports (the handler code itself is unchanged).
+- :func:`instrument_intake`: the frontend wraps its intake, so ``frontend/queue.send``
+  faults hit the one commit that makes a wish "accepted".
+- :func:`held_down_predicate`: the supervisor asks it every 50 ms per component whether a
+  ``kill`` with a duration holds that component down.
+
+All of them read the state dir's ``faults.json`` through a cached
+:class:`~chaos.source.FileFaultSource`, so a change reaches a running process within a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app_under_test import parser as parser_fn
+from app_under_test import pod_worker as pod_worker_fn
+from app_under_test.poller import Poller
+from app_under_test.statedir import StateDir
+from chaos.injector import Injector
+from chaos.source import FaultSource, FileFaultSource
+from chaos.targets import Target, parse_target
+from chaos.wrappers import ChaosIntake, ChaosQueue, ChaosStore
+
+HOLD_CHECK_EVERY_S = 0.05  # the supervisor looks every 50 ms; a hold should not lag more
+
+
+def injector_for(state_dir: Path, component: str, source: FaultSource | None = None) -> Injector:
+    return Injector(source or FileFaultSource(StateDir(Path(state_dir)).faults_file), component)
+
+
+def instrument_poller(poller: Poller, backend: Any, config: Any,
+                      source: FaultSource | None = None) -> Poller:
+    """Wrap the poller's queue and its handler's ports; arm crash-after-store.
+
+    ``backend`` is a LocalBackend (``wishes``, ``parsed``, ``store``); ``config`` a
+    PollerConfig (``role``, ``index``, ``state_dir``, ``flaws``).
+    """
+    component = f"{config.role}:{config.index}"
+    injector = injector_for(config.state_dir, component, source)
+    if config.role == "parser":
+        inbox = ChaosQueue(backend.wishes, injector)
+        handler = parser_fn.make_handler(ChaosQueue(backend.parsed, injector), inbox,
+                                         config.flaws)
+    elif config.role == "pod-worker":
+        inbox = ChaosQueue(backend.parsed, injector)
+        handler = pod_worker_fn.make_handler(ChaosStore(backend.store, injector), inbox,
+                                             config.flaws)
+        earlier = poller.before_delete
+
+        def before_delete(done: list) -> None:
+            if earlier is not None:
+                earlier(done)
+            injector.crash_if_due(len(done))
+
+        poller.before_delete = before_delete
+    else:
+        return poller
+    poller.queue = inbox
+    poller.handler = handler
+    return poller
+
+
+def instrument_intake(intake: Any, component_name: str, state_dir: Path,
+                      source: FaultSource | None = None) -> Any:
+    """The frontend's intake with ``frontend/queue.send`` faults in front of ``accept``."""
+    return ChaosIntake(intake, injector_for(state_dir, component_name, source))
+
+
+def held_down_predicate(state_dir: Path) -> Callable[[str, str], bool]:
+    """``held(name, kind)``: True while a ``kill`` with a duration holds that component.
+
+    Cheap enough for every 50 ms per component: one ``stat`` per 50 ms in all, a re-read only
+    when ``faults.json`` changed, target strings parsed once.
+    """
+    source = FileFaultSource(StateDir(Path(state_dir)).faults_file,
+                             check_every_s=HOLD_CHECK_EVERY_S)
+    targets: dict[str, Target | None] = {}
+
+    def parsed(text: str) -> Target | None:
+        if text not in targets:
+            try:
+                targets[text] = parse_target(text)
+            except Exception:  # a bad hand edit holds nothing rather than crash the supervisor
+                targets[text] = None
+        return targets[text]
+
+    def held(name: str, kind: str) -> bool:
+        for entry in source.active():
+            if entry.fault == "kill":
+                target = parsed(entry.target)
+                if target is not None and target.matches(name, kind):
+                    return True
+        return False
+
+    return held

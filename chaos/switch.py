@@ -1,0 +1,89 @@
+"""Switch one occurrence of a fault on, and later off, with its timeline lines.
+
+Shared by the schedule (a scenario's ``[[chaos]]`` steps) and ``exodus chaos apply`` (one
+step from the command line), so a fault behaves and is recorded the same whoever drives it:
+roll the dice (for faults rolled per occurrence), apply, write ``on``; revert, write ``off``.
+An instant fault (a single kill, poison) gets its ``off`` right after its ``on``.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from app_under_test.statedir import StateDir
+from chaos import faults
+from chaos.faults.base import Fault, FaultContext
+from chaos.targets import parse_target
+from chaos.timeline import Timeline
+from scenarios.scenario import ChaosStep
+
+
+def line_params(step: ChaosStep, params: dict[str, Any]) -> dict[str, Any]:
+    """What the timeline records about a step: its keys, plus probability and duration."""
+    out = dict(params)
+    out["probability"] = step.probability
+    if step.duration_s is not None:
+        out["duration_s"] = step.duration_s
+    return out
+
+
+@dataclass
+class Activation:
+    """A fault that is on; :meth:`off` reverts it once (later calls do nothing)."""
+
+    fault: Fault
+    step: ChaosStep
+    ctx: FaultContext
+    timeline: Timeline
+    params: dict[str, Any]
+    _done: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def off(self) -> dict[str, Any] | None:
+        with self._lock:
+            if self._done:
+                return None
+            self._done = True
+        evidence: dict[str, Any] = {}
+        try:
+            evidence = self.fault.revert(self.ctx)
+        finally:  # the off line is written even if the revert half-failed: it is over
+            line = self.timeline.write("off", self.fault.name, self.step.target,
+                                       {**self.params, **evidence})
+        return line
+
+    @property
+    def active(self) -> bool:
+        return not self._done
+
+
+def switch_on(step: ChaosStep, state: StateDir, timeline: Timeline, seed: int,
+              dice: random.Random | None = None) -> Activation | None:
+    """Turn ``step`` on now. None if the dice skipped it (a ``note`` says so).
+
+    Errors from applying it (no such process, a stopped stack) propagate; the caller decides
+    whether that is fatal (the CLI) or a note on the timeline (the schedule).
+    """
+    fault = faults.get(step.fault)
+    params = fault.resolve_params(step.params)
+    recorded = line_params(step, params)
+    if not fault.per_call and step.probability < 1.0:
+        roll = (dice or random.Random(seed)).random()
+        if roll >= step.probability:
+            timeline.write("note", fault.name, step.target,
+                           {**recorded, "skipped": f"dice {roll:.3f} >= {step.probability:g}"})
+            return None
+    until = time.time() + step.duration_s if step.duration_s is not None else None
+    ctx = FaultContext(state=state, target=parse_target(step.target), params=params,
+                       probability=step.probability, duration_s=step.duration_s, seed=seed,
+                       source=timeline.source, until=until)
+    evidence = fault.apply(ctx)
+    timeline.write("on", fault.name, step.target, {**recorded, **evidence})
+    activation = Activation(fault, step, ctx, timeline, recorded)
+    if fault.is_instant(step.duration_s):
+        activation.off()
+    return activation
