@@ -1,0 +1,43 @@
+"""Presenter routes: hide a wish from the wall (it stays stored and audited).
+
+A room will post things nobody wants on the projector. Only the presenter, holding the
+token ``exodus stage`` printed (or ``EXODUS_PRESENTER_TOKEN``), may hide one; with no
+token configured the routes refuse everyone, so a forgotten setting fails closed.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import FastAPI, Header
+from starlette.responses import Response
+
+from app_under_test.frontend.problems import Problem
+from app_under_test.frontend.responses import json_response
+from app_under_test.frontend.state import FrontendState
+
+CHALLENGE = {"www-authenticate": 'Bearer realm="exodus-presenter"'}
+
+
+def check_presenter(authorization: str | None, token: str | None) -> None:
+    """Pass, or raise 401 (no bearer credentials) / 403 (wrong token, or none configured)."""
+    if not token:
+        raise Problem(403, "forbidden", "presenter routes are off: no presenter token is set")
+    scheme, _, given = (authorization or "").strip().partition(" ")
+    given = given.strip()
+    if scheme.lower() != "bearer" or not given:
+        raise Problem(401, "unauthorized", "send Authorization: Bearer <presenter token>",
+                      headers=CHALLENGE)
+    if not hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8")):
+        raise Problem(403, "forbidden", "that is not the presenter token")
+
+
+def add_admin_routes(app: FastAPI, state: FrontendState) -> None:
+    @app.post("/api/admin/wishes/{wish_id}/hide", response_class=Response,
+              summary="Hide a wish from the wall (presenter token required)")
+    async def hide(wish_id: str, authorization: str | None = Header(None)) -> Response:
+        check_presenter(authorization, state.config.presenter_token)
+        assert state.backend is not None, "the frontend was not opened"
+        if not await state.store(state.backend.store.hide, wish_id):
+            raise Problem(404, "wish-not-found", "no wish is stored with this id")
+        return json_response({"wish_id": wish_id, "hidden": True})

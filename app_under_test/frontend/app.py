@@ -1,0 +1,61 @@
+"""The frontend application: ``create_app(config, backend=None) -> FastAPI``.
+
+Building the app opens nothing: the backend (when not given) is opened by the lifespan, in
+the process that serves, so N frontend processes forked by the supervisor each hold their
+own SQLite connections, and importing this module is free of side effects. On shutdown
+(SIGTERM through uvicorn) in-flight requests finish first, then the group commit drains,
+then the backend closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app_under_test.backends.local import LocalBackend
+from app_under_test.frontend.admin import add_admin_routes
+from app_under_test.frontend.problems import install_problem_handlers
+from app_under_test.frontend.security import SecurityHeaders
+from app_under_test.frontend.state import FrontendState
+from app_under_test.frontend.views import FLAWED_MESSAGE_PATH, add_view_routes
+from app_under_test.frontend.wishes import add_wish_routes
+from app_under_test.settings import FrontendConfig
+
+TITLE = "Exodus 2045 frontend"
+
+
+def create_app(
+    config: FrontendConfig, backend: LocalBackend | None = None, *, component: str = "frontend:0"
+) -> FastAPI:
+    """The ASGI app of one frontend; ``backend`` given means the caller owns (and closes) it.
+
+    ``component`` is this process's name for fault targets (``frontend:1/queue.send``).
+    """
+    state = FrontendState(config, backend, component)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await state.open()
+        try:
+            yield
+        finally:
+            await state.close()
+
+    app = FastAPI(
+        title=TITLE,
+        version="1",
+        description="Evacuees leave one last wish; 202 means it is durably queued.",
+        docs_url=None,  # the docs pages load script from a CDN: the CSP forbids both
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.frontend = state
+    install_problem_handlers(app)
+    add_wish_routes(app, state)
+    add_view_routes(app, state)
+    add_admin_routes(app, state)
+    exempt = frozenset({FLAWED_MESSAGE_PATH}) if "html-api" in config.flaws else frozenset()
+    app.add_middleware(SecurityHeaders, csp_exempt=exempt)
+    return app

@@ -1,0 +1,176 @@
+"""Reading a submitted wish off the wire: size limits, content types, decoding.
+
+Everything here turns hostile bytes into either a plain ``dict`` for
+:func:`app_under_test.wish.validate_submission` or a :class:`Problem` naming what was
+wrong, so the route never sees a RecursionError, a UnicodeDecodeError or a 20 MB body.
+The size limit is enforced twice: on the declared Content-Length (answer before reading)
+and on the bytes actually streamed (a chunked body declares nothing), and reading stops
+as soon as the limit is passed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.types import Receive
+
+from app_under_test.frontend.problems import Problem
+
+JSON = "json"
+FORM = "form"
+#: The ``no-validation`` flaw skips our limit but not this one: no server reads forever.
+HARD_BODY_MAX_BYTES = 1024 * 1024
+RUN_ID_MAX = 100
+_FORM_FIELDS_MAX = 16
+
+
+def content_kind(content_type: str | None, *, lenient: bool = False) -> str:
+    """``json`` or ``form`` from a Content-Type header; 415 for anything else.
+
+    ``lenient`` (the ``no-validation`` flaw) treats every unknown type as JSON-or-text.
+    """
+    media, _, params = (content_type or "").partition(";")
+    media = media.strip().lower()
+    charset = ""
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    if charset not in ("", "utf-8", "utf8") and not lenient:
+        raise Problem(415, "unsupported-media-type", f"charset {charset[:40]!r} is not UTF-8",
+                      field="content-type")
+    if media == "application/x-www-form-urlencoded":
+        return FORM
+    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+        return JSON
+    if lenient:
+        return JSON
+    shown = media[:60] or "none"
+    raise Problem(415, "unsupported-media-type",
+                  f"content type {shown!r} is not supported; send application/json or a form",
+                  field="content-type")
+
+
+def declared_length(value: str | None, limit: int) -> int | None:
+    """Check Content-Length before reading a byte: 400 if unreadable, 413 if too big."""
+    if value is None:
+        return None
+    if not value.strip().isdigit():
+        raise Problem(400, "bad-request", "Content-Length is not a number", field="content-length")
+    length = int(value)
+    if length > limit:
+        raise too_large(limit)
+    return length
+
+
+def too_large(limit: int) -> Problem:
+    return Problem(413, "body-too-large", f"the body is larger than {limit} bytes", field="body")
+
+
+async def read_limited(receive: Receive, limit: int) -> bytes:
+    """Collect the request body, giving up (413) as soon as it passes ``limit`` bytes.
+
+    Reads ASGI messages directly: Starlette's ``stream()`` generator costs more than the
+    body of a typical wish takes to parse.
+    """
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect: nobody will read an answer
+            raise Problem(400, "client-disconnected", "the client went away", field="body")
+        chunk = message.get("body", b"")
+        if chunk:
+            total += len(chunk)
+            if total > limit:
+                raise too_large(limit)
+            parts.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def decode_json(raw: bytes) -> Any:
+    """Strict UTF-8, then JSON; 400 naming ``body`` for anything that is not JSON text."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Problem(400, "invalid-encoding", f"the body is not UTF-8 (byte {exc.start})",
+                      field="body") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Problem(400, "invalid-json", f"the body is not JSON: {exc.msg} at {exc.pos}",
+                      field="body") from None
+    except RecursionError:
+        raise Problem(400, "invalid-json", "the body nests too deeply", field="body") from None
+
+
+def decode_form(raw: bytes) -> dict[str, str]:
+    """A urlencoded form; every field once, every value UTF-8."""
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8",
+                          errors="strict", max_num_fields=_FORM_FIELDS_MAX)
+    except UnicodeDecodeError:
+        raise Problem(400, "invalid-encoding", "the form is not UTF-8", field="body") from None
+    except ValueError:
+        raise Problem(400, "bad-request", "the form has too many fields", field="body") from None
+    data: dict[str, str] = {}
+    for name, value in pairs:
+        if name in data:
+            raise Problem(422, "invalid-wish", "is given more than once", field=name)
+        data[name] = value
+    return data
+
+
+def decode_lenient(raw: bytes, kind: str) -> Any:
+    """The ``no-validation`` flaw: whatever arrived becomes a wish, text if nothing else."""
+    text = raw.decode("utf-8", "replace")
+    if kind == FORM:
+        return dict(parse_qsl(text, keep_blank_values=True))
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
+#: The request headers the submit route looks at (ASGI header names are lower-case).
+WANTED_HEADERS = frozenset(
+    {b"content-type", b"content-length", b"accept", b"user-agent", b"x-exodus-run"}
+)
+
+
+def wanted_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """One pass over the raw ASGI headers, keeping the few the submit route reads."""
+    return {name.decode("latin-1"): value.decode("latin-1")
+            for name, value in raw if name in WANTED_HEADERS}
+
+
+def run_scope(headers: Mapping[str, str]) -> tuple[str | None, str]:
+    """``(run_id, source)`` from ``X-Exodus-Run``: a swarm run names itself, the audience not."""
+    run = headers.get("x-exodus-run")
+    if not run:
+        return None, "audience"
+    return (run if len(run) <= RUN_ID_MAX else None), "swarm"
+
+
+def queued_body(
+    clean: Mapping[str, Any], run_id: str | None, source: str, accepted_at: float
+) -> str:
+    """The message the parser consumes (``app_under_test.parser.parse_body``)."""
+    return json.dumps(
+        {
+            "wish_id": clean["wish_id"],
+            "run_id": run_id,
+            "source": source,
+            "evacuee": clean["evacuee"],
+            "destination": clean["destination"],
+            "message": clean["message"],
+            "accepted_at": accepted_at,
+        },
+        ensure_ascii=False,
+    )
+

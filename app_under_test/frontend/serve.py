@@ -1,0 +1,61 @@
+"""Run the frontend under uvicorn: on an inherited listening socket, or on host:port.
+
+The supervisor binds one socket and passes its fd to N frontend processes, which all
+``accept()`` on it: a killed frontend never takes the port with it. uvicorn runs with
+httptools and no access log (a log line per wish would cost more than the wish), and
+handles SIGTERM by finishing in-flight requests before the lifespan closes the backend.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import uvicorn
+from fastapi import FastAPI
+
+from app_under_test.frontend.app import create_app
+from app_under_test.settings import FrontendConfig
+
+GRACEFUL_SHUTDOWN_S = 10
+
+
+def build_server(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8045) -> uvicorn.Server:
+    """The one uvicorn configuration every frontend (process, test, benchmark) runs with."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http="httptools",
+        loop="auto",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        backlog=2048,
+    )
+    return uvicorn.Server(config)
+
+
+def inherited_socket(fd: int) -> socket.socket:
+    """Adopt a listening socket fd; family and type are read from the fd itself."""
+    sock = socket.socket(fileno=fd)
+    if sock.type != socket.SOCK_STREAM:
+        raise OSError(f"fd {fd} is not a stream socket")
+    return sock
+
+
+def serve(
+    config: FrontendConfig,
+    *,
+    fd: int | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8045,
+    component: str = "frontend:0",
+) -> None:
+    """Serve until SIGTERM/SIGINT; blocks. ``fd`` wins over ``host``/``port``."""
+    server = build_server(create_app(config, component=component), host=host, port=port)
+    if fd is None:
+        server.run()
+    else:
+        server.run(sockets=[inherited_socket(fd)])

@@ -1,0 +1,98 @@
+"""What one frontend process holds while it serves: backend, group commit, metrics.
+
+Opened on startup in the serving process (never at import: the supervisor's N frontend
+processes each open their own SQLite connections) and closed after the last request.
+Store reads and writes run in a worker thread, one at a time: they may wait on SQLite and
+the event loop must not, and one sqlite3 connection must not be used by two threads at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from app_under_test.backends.local import LocalBackend, open_local
+from app_under_test.frontend.batcher import GroupCommit, Intake
+from app_under_test.frontend.metrics import FrontendMetrics
+from app_under_test.frontend.ratelimit import TokenBuckets
+from app_under_test.ports import QueueDepth
+from app_under_test.settings import FrontendConfig
+from app_under_test.statedir import StateDir
+
+T = TypeVar("T")
+
+
+def chaos_hook(intake: Intake, component: str, state_dir: Path) -> Intake:
+    """Let chaos put ``frontend/queue.send`` faults in front of the intake, when installed.
+
+    The same optional hook as ``app_under_test.functions.decorate`` for the pollers: the
+    pipeline runs unchanged without the chaos package.
+    """
+    try:
+        from chaos.runtime import instrument_intake
+    except ImportError:
+        return intake
+    return instrument_intake(intake, component, state_dir)
+
+
+class FrontendState:
+    """Everything the routes share; ``backend`` is None until :meth:`open`."""
+
+    def __init__(
+        self, config: FrontendConfig, backend: LocalBackend | None = None,
+        component: str = "frontend:0",
+    ) -> None:
+        self.config = config
+        self.component = component
+        self.flaws = config.flaws
+        self.backend = backend
+        self._owns_backend = backend is None
+        self.metrics = FrontendMetrics(self._read_depths)
+        self.buckets = TokenBuckets(config.rate_limit_per_s)
+        self.batcher: GroupCommit | None = None
+        self._store_limiter: anyio.CapacityLimiter | None = None
+        self._parsed_lock = threading.Lock()
+
+    async def open(self) -> None:
+        intake: Intake
+        if self.backend is None:
+            self.backend = open_local(StateDir(self.config.state_dir), self.config.queue,
+                                      self.config.flaws)
+            intake = chaos_hook(self.backend.intake, self.component, self.config.state_dir)
+        else:  # the caller built the backend, faults and all
+            intake = self.backend.intake
+        self._store_limiter = anyio.CapacityLimiter(1)
+        self.batcher = GroupCommit(
+            intake,
+            linger_s=self.config.linger_ms / 1000.0,
+            max_batch=self.config.max_batch,
+            on_batch=self.metrics.batch_size.observe,
+        )
+        self.batcher.start()
+
+    async def close(self) -> None:
+        if self.batcher is not None:
+            await self.batcher.drain()
+        if self._owns_backend and self.backend is not None:
+            self.backend.close()
+            self.backend = None
+
+    async def store(self, call: Callable[..., T], *args: Any) -> T:
+        """Run a store method off the event loop, one at a time."""
+        return await anyio.to_thread.run_sync(call, *args, limiter=self._store_limiter)
+
+    def _read_depths(self) -> dict[str, QueueDepth]:
+        """Both queues' depths; the wishes queue shares the writer's connection and lock."""
+        backend, batcher = self.backend, self.batcher
+        if backend is None or batcher is None:
+            return {}
+        with batcher.lock:
+            wishes = backend.wishes.depth()
+        with self._parsed_lock:
+            parsed = backend.parsed.depth()
+        return {backend.wishes.name: wishes, backend.parsed.name: parsed}

@@ -1,0 +1,213 @@
+"""``POST /api/wishes`` and ``GET /api/wishes/{id}``: the hot path of every run.
+
+A wish is answered 202 only after its group commit returned (claim + queue message in one
+SQLite transaction), so a 202 can never be lost by a ``kill -9``. The path avoids per-request
+Pydantic models and FastAPI's dependency solving (the POST is a plain Starlette route,
+documented in the OpenAPI schema by hand): raw body, ``json.loads``,
+:func:`validate_submission`, bytes out. The seeded
+flaws ``early-ack``, ``ua-500`` and ``no-validation`` live here, each at the one line whose
+sound behaviour it replaces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app_under_test.backends.local.intake import CONFLICT, QUEUED, Submission
+from app_under_test.errors import InvalidWish, QueueUnavailable
+from app_under_test.frontend import pages
+from app_under_test.frontend.body import (
+    FORM,
+    HARD_BODY_MAX_BYTES,
+    content_kind,
+    declared_length,
+    decode_form,
+    decode_json,
+    decode_lenient,
+    queued_body,
+    read_limited,
+    run_scope,
+    wanted_headers,
+)
+from app_under_test.frontend.problems import Problem
+from app_under_test.frontend.responses import (
+    JSON_TYPE,
+    NO_STORE,
+    html_response,
+    json_response,
+    prefers_html,
+    problem_answer,
+)
+from app_under_test.frontend.state import FrontendState
+from app_under_test.wish import BODY_MAX_BYTES, content_digest, validate_submission
+
+RETRY_AFTER_S = "1"
+WISH_ID_LOOKUP_MAX = 200
+
+SUBMISSION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["evacuee", "destination", "message"],
+    "additionalProperties": False,
+    "properties": {
+        "wish_id": {"type": "string", "format": "uuid",
+                    "description": "idempotency key; minted by the server if absent"},
+        "evacuee": {"type": "string", "minLength": 1, "maxLength": 100},
+        "destination": {"type": "string", "enum": ["mars", "jupiter"]},
+        "message": {"type": "string", "minLength": 1, "maxLength": 2000},
+    },
+}
+OPENAPI_POST = {
+    "summary": "Submit a wish (JSON or form); 202 once durably queued",
+    "operationId": "submit_wish",
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": SUBMISSION_SCHEMA},
+            "application/x-www-form-urlencoded": {"schema": SUBMISSION_SCHEMA},
+        },
+    },
+    "responses": {
+        "202": {"description": "durably queued (or already queued with the same content)"},
+        "409": {"description": "this wish_id was queued with different content"},
+        "503": {"description": "the queue cannot take wishes now; retry with the same wish_id"},
+    },
+}
+
+
+class WishIntake:
+    """The submit route, bound to one frontend's state."""
+
+    def __init__(self, state: FrontendState) -> None:
+        self.state = state
+        self.metrics = state.metrics
+        self.lenient = "no-validation" in state.flaws
+        self.early_ack = "early-ack" in state.flaws
+        self.ua_500 = "ua-500" in state.flaws
+        self.limit = HARD_BODY_MAX_BYTES if self.lenient else BODY_MAX_BYTES
+
+    async def post(self, request: Request) -> Response:
+        headers = wanted_headers(request.scope["headers"])
+        run_id, source = run_scope(headers)
+        html = False
+        try:
+            kind = content_kind(headers.get("content-type"), lenient=self.lenient)
+            html = kind == FORM and prefers_html(headers.get("accept"))
+            if source == "audience":
+                self._rate_limit(request)
+            declared_length(headers.get("content-length"), self.limit)
+            raw = await read_limited(request.receive, self.limit)
+            clean = self._validate(raw, kind)
+        except Problem as problem:
+            self.metrics.rejected(problem.status)
+            return problem_answer(problem, html=html)
+        return await self._enqueue(clean, run_id, source, headers.get("user-agent", ""), html)
+
+    def _rate_limit(self, request: Request) -> None:
+        buckets = self.state.buckets
+        if not buckets.enabled:
+            return
+        wait = buckets.take(request.client.host if request.client else "?")
+        if wait > 0:
+            raise Problem(429, "too-many-wishes", "one wish at a time, please",
+                          headers={"retry-after": str(max(1, math.ceil(wait)))})
+
+    def _validate(self, raw: bytes, kind: str) -> dict[str, Any]:
+        try:
+            if self.lenient:  # the no-validation flaw: anything that arrived is a wish
+                return validate_submission(decode_lenient(raw, kind), strict=False)
+            data = decode_form(raw) if kind == FORM else decode_json(raw)
+            return validate_submission(data)
+        except InvalidWish as exc:
+            raise Problem(422, "invalid-wish", exc.detail, field=exc.field) from None
+        except RecursionError:
+            raise Problem(400, "invalid-json", "the body nests too deeply", field="body") from None
+
+    async def _enqueue(
+        self, clean: dict[str, Any], run_id: str | None, source: str, agent: str, html: bool
+    ) -> Response:
+        wish_id = clean["wish_id"]
+        body = queued_body(clean, run_id, source, time.time())
+        submission = Submission(wish_id, content_digest(clean), body)
+        batcher = self.state.batcher
+        assert batcher is not None, "the frontend was not opened"
+        if self.early_ack:  # the flaw: 202 now, enqueue later, failures ignored
+            _fire_and_forget(batcher, submission)
+            outcome = QUEUED
+        else:
+            started = time.perf_counter()
+            try:
+                outcome = await batcher.submit(submission)
+            except QueueUnavailable as exc:
+                self.metrics.outcome["unavailable"].inc()
+                problem = Problem(503, "queue-unavailable",
+                                  f"the wish was not queued ({exc.code}); retry with the same wish_id",
+                                  headers={"retry-after": RETRY_AFTER_S})
+                return problem_answer(problem, html=html)
+            self.metrics.enqueue_seconds.observe(time.perf_counter() - started)
+        if outcome == CONFLICT:
+            self.metrics.outcome["conflict"].inc()
+            problem = Problem(409, "wish-id-conflict",
+                              "this wish_id was already used for a different wish", field="wish_id")
+            return problem_answer(problem, html=html)
+        self.metrics.outcome["accepted" if outcome == QUEUED else "duplicate"].inc()
+        if self.ua_500 and "Android" in agent:  # the flaw: queued, yet the client hears 500
+            self.metrics.outcome["failed"].inc()
+            return problem_answer(Problem(500, "http", "something went wrong"), html=html)
+        location = {"location": "/api/wishes/" + quote(wish_id, safe="")}
+        if html:
+            return html_response(pages.queued_page(wish_id), 202, {**location, **NO_STORE})
+        return Response(b'{"wish_id":%s,"status":"queued"}' % json.dumps(wish_id).encode(), 202,
+                        location, media_type=JSON_TYPE)
+
+    async def get(self, wish_id: str) -> Response:
+        backend = self.state.backend
+        assert backend is not None, "the frontend was not opened"
+        wish = None
+        if len(wish_id) <= WISH_ID_LOOKUP_MAX:
+            wish = await self.state.store(backend.store.get, wish_id)
+        if wish is None:
+            raise Problem(404, "wish-not-found", "no wish is stored with this id (yet)")
+        return json_response(wish)
+
+
+def _fire_and_forget(batcher: Any, submission: Submission) -> None:
+    try:
+        future: asyncio.Future = batcher.submit_nowait(submission)
+    except QueueUnavailable:
+        return
+    future.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+
+def add_wish_routes(app: FastAPI, state: FrontendState) -> None:
+    """POST as a plain Starlette route (FastAPI's per-request dependency solving is a
+    sizeable share of a 202 and buys nothing here), documented in OpenAPI by hand; GET as
+    an ordinary FastAPI route."""
+    intake = WishIntake(state)
+    app.router.routes.append(Route("/api/wishes", intake.post, methods=["POST"],
+                                   name="submit_wish"))
+    _document(app, "/api/wishes", "post", OPENAPI_POST)
+    app.add_api_route(
+        "/api/wishes/{wish_id}", intake.get, methods=["GET"],
+        summary="A stored wish, or 404 until it is stored", response_class=Response,
+    )
+
+
+def _document(app: FastAPI, path: str, method: str, operation: dict[str, Any]) -> None:
+    """Add an operation FastAPI cannot see (a plain route) to the generated schema."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            generate()["paths"].setdefault(path, {})[method] = operation
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

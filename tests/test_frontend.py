@@ -1,0 +1,345 @@
+"""The frontend end to end: a real uvicorn on 127.0.0.1:0, a real SQLite queue behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+from app_under_test.backends.local import LocalBackend, open_local
+from app_under_test.parser import parse_body
+from app_under_test.statedir import StateDir
+from tests.frontend_fixtures import (
+    RunningFrontend,
+    config_for,
+    drain_bodies,
+    problem_of,
+    queued_count,
+    running_frontend,
+    stored_wish,
+    wait_for,
+    wish,
+    with_failing_intake,
+)
+
+RUN = {"X-Exodus-Run": "r-frontend-test"}
+
+
+@pytest.fixture
+def frontend(state: StateDir, backend: LocalBackend) -> Iterator[RunningFrontend]:
+    with running_frontend(config_for(state.root), backend) as running:
+        yield running
+
+
+# -- accepting -------------------------------------------------------------------------------
+def test_a_json_wish_is_queued_with_the_body_the_parser_reads(
+    frontend: RunningFrontend, backend: LocalBackend
+) -> None:
+    sent = wish(1, destination="Jupiter", message="Tell them <b>we</b> tried.\nTwice.")
+    before = time.time()
+    response = frontend.client.post("/api/wishes", json=sent, headers=RUN)
+    assert response.status_code == 202, response.text
+    assert response.json() == {"wish_id": sent["wish_id"], "status": "queued"}
+    assert response.headers["location"] == f"/api/wishes/{sent['wish_id']}"
+
+    [body] = drain_bodies(backend)
+    assert set(body) == {"wish_id", "run_id", "source", "evacuee", "destination", "message",
+                         "accepted_at"}
+    assert body["run_id"] == "r-frontend-test" and body["source"] == "swarm"
+    assert body["destination"] == "jupiter"
+    assert before <= body["accepted_at"] <= time.time()
+    parsed = parse_body(json.dumps(body))  # the parser consumes exactly this
+    assert parsed["wish_id"] == sent["wish_id"]
+    assert parsed["message"] == sent["message"] and parsed["markup"] is True
+    assert parsed["run_id"] == "r-frontend-test" and parsed["source"] == "swarm"
+
+
+def test_an_audience_wish_gets_a_minted_id_and_no_run(
+    frontend: RunningFrontend, backend: LocalBackend
+) -> None:
+    sent = wish(2)
+    del sent["wish_id"]
+    response = frontend.client.post("/api/wishes", json=sent)
+    assert response.status_code == 202
+    minted = response.json()["wish_id"]
+    assert str(uuid.UUID(minted)) == minted
+    [body] = drain_bodies(backend)
+    assert (body["wish_id"], body["run_id"], body["source"]) == (minted, None, "audience")
+
+
+def test_an_overlong_run_header_is_a_swarm_wish_without_run_id(
+    frontend: RunningFrontend, backend: LocalBackend
+) -> None:
+    response = frontend.client.post("/api/wishes", json=wish(3),
+                                    headers={"X-Exodus-Run": "r" * 101})
+    assert response.status_code == 202
+    [body] = drain_bodies(backend)
+    assert (body["run_id"], body["source"]) == (None, "swarm")
+
+
+def test_a_retry_is_not_a_second_wish_and_a_reused_id_is_a_conflict(
+    frontend: RunningFrontend, backend: LocalBackend
+) -> None:
+    sent = wish(4)
+    first = frontend.client.post("/api/wishes", json=sent, headers=RUN)
+    again = frontend.client.post("/api/wishes", json=sent, headers=RUN)
+    assert first.status_code == again.status_code == 202
+    assert first.json() == again.json() == {"wish_id": sent["wish_id"], "status": "queued"}
+
+    other = frontend.client.post("/api/wishes", json={**sent, "message": "something else"})
+    assert other.status_code == 409
+    problem = problem_of(other)
+    assert problem["field"] == "wish_id"
+    assert problem["errors"] == [{"field": "wish_id", "detail": problem["detail"]}]
+    assert [b["wish_id"] for b in drain_bodies(backend)] == [sent["wish_id"]]
+    assert 'exodus_frontend_wishes_total{outcome="duplicate"} 1.0' in frontend.metrics_text
+
+
+def test_concurrent_wishes_are_each_queued_exactly_once(
+    frontend: RunningFrontend, backend: LocalBackend
+) -> None:
+    wishes = [wish(n) for n in range(60)]
+
+    async def post_all() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=30)
+        async with httpx.AsyncClient(base_url=frontend.url, limits=limits, timeout=20) as c:
+            return await asyncio.gather(*(c.post("/api/wishes", json=w) for w in wishes))
+
+    responses = asyncio.run(post_all())
+    assert [r.status_code for r in responses] == [202] * len(wishes)
+    assert sorted(r.json()["wish_id"] for r in responses) == sorted(w["wish_id"] for w in wishes)
+    bodies = drain_bodies(backend)
+    assert sorted(b["wish_id"] for b in bodies) == sorted(w["wish_id"] for w in wishes)
+    metrics = frontend.metrics_text
+    assert "exodus_frontend_batch_size_sum 60.0" in metrics
+    assert 'exodus_frontend_wishes_total{outcome="accepted"} 60.0' in metrics
+
+
+def test_a_form_post_answers_a_page_and_queues_the_wish(
+    frontend: RunningFrontend, backend: LocalBackend
+) -> None:
+    wish_id = str(uuid.uuid4())
+    form = {"wish_id": wish_id, "evacuee": "Zoë <i>", "destination": "mars",
+            "message": "See you in nine months & more"}
+    response = frontend.client.post("/api/wishes", data=form,
+                                    headers={"Accept": "text/html,*/*;q=0.8"})
+    assert response.status_code == 202
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    page = HTMLParser(response.text)
+    assert "queued" in page.css_first("h1").text()
+    assert wish_id in page.body.text()
+    assert page.css_first('a[href="/"]') is not None
+    [body] = drain_bodies(backend)
+    assert (body["wish_id"], body["evacuee"], body["message"]) == (
+        wish_id, "Zoë <i>", "See you in nine months & more")
+
+
+def test_a_bad_form_post_answers_an_error_page_naming_the_field(
+    frontend: RunningFrontend, backend: LocalBackend
+) -> None:
+    form = {"evacuee": "Ann", "destination": "<b>venus</b>", "message": "hi"}
+    response = frontend.client.post("/api/wishes", data=form, headers={"Accept": "text/html"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert "destination" in HTMLParser(response.text).body.text()
+    assert "<b>" not in response.text
+    assert queued_count(backend) == 0
+
+
+def test_a_form_client_asking_for_json_gets_json(
+    frontend: RunningFrontend, backend: LocalBackend
+) -> None:
+    response = frontend.client.post("/api/wishes", data=wish(5),
+                                    headers={"Accept": "application/json"})
+    assert response.status_code == 202 and response.json()["status"] == "queued"
+
+
+def test_the_queue_refusing_answers_503_with_retry_after(
+    state: StateDir, backend: LocalBackend
+) -> None:
+    failing, intake = with_failing_intake(backend)
+    with running_frontend(config_for(state.root), failing) as frontend:
+        response = frontend.client.post("/api/wishes", json=wish(6), headers=RUN)
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert "ThrottlingException" in problem_of(response)["detail"]
+        assert 'exodus_frontend_wishes_total{outcome="unavailable"} 1.0' in frontend.metrics_text
+    assert intake.calls == 1
+    assert queued_count(backend) == 0
+
+
+# -- reading ---------------------------------------------------------------------------------
+def test_a_wish_is_404_until_stored_then_served_as_stored(
+    frontend: RunningFrontend, backend: LocalBackend
+) -> None:
+    stored = stored_wish(7)
+    missing = frontend.client.get(f"/api/wishes/{stored['wish_id']}")
+    assert missing.status_code == 404
+    problem_of(missing)
+    backend.store.put_wishes([stored])
+    found = frontend.client.get(f"/api/wishes/{stored['wish_id']}")
+    assert found.status_code == 200
+    doc = found.json()
+    assert doc["wish_id"] == stored["wish_id"] and doc["message"] == stored["message"]
+    assert isinstance(doc["stored_at"], float)
+
+
+def test_the_wall_escapes_a_stored_script(frontend: RunningFrontend, backend: LocalBackend) -> None:
+    payload = '<script>alert("wall")</script><img src=x onerror=alert(1)>'
+    backend.store.put_wishes([stored_wish(8, message=payload, evacuee="<b>Mallory</b>",
+                                          markup=True)])
+    response = frontend.client.get("/wall")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    page = HTMLParser(response.text)
+    assert page.css("script") == [] and page.css("img") == [] and page.css("main b") == []
+    assert payload in page.css_first("li.wish .message").text()
+    assert "&lt;script&gt;" in response.text
+    wall = frontend.client.get("/api/wall").json()
+    assert isinstance(wall, list) and wall[0]["message"] == payload
+
+
+def test_the_wall_shows_newest_first_within_the_limit(
+    frontend: RunningFrontend, backend: LocalBackend
+) -> None:
+    backend.store.put_wishes([stored_wish(n, message=f"wish {n}") for n in range(5)])
+    wall = frontend.client.get("/api/wall", params={"limit": 3}).json()
+    assert [w["message"] for w in wall] == ["wish 4", "wish 3", "wish 2"]
+    page = HTMLParser(frontend.client.get("/wall", params={"limit": 2}).text)
+    assert [li.css_first(".message").text() for li in page.css("li.wish")] == ["wish 4", "wish 3"]
+
+
+@pytest.mark.parametrize("path", ["/wall", "/api/wall"])
+@pytest.mark.parametrize("limit", ["0", "201", "-1", "lots"])
+def test_a_wall_limit_out_of_range_is_a_422_problem(
+    frontend: RunningFrontend, path: str, limit: str
+) -> None:
+    response = frontend.client.get(path, params={"limit": limit})
+    assert response.status_code == 422
+    assert problem_of(response)["field"] == "limit"
+
+
+def test_tally_counts_stored_wishes(frontend: RunningFrontend, backend: LocalBackend) -> None:
+    assert frontend.client.get("/api/tally").json() == {"tally": {"mars": 0, "jupiter": 0}}
+    backend.store.put_wishes([stored_wish(n) for n in range(5)])  # 0, 2, 4 -> mars
+    assert frontend.client.get("/api/tally").json() == {"tally": {"mars": 3, "jupiter": 2}}
+    page = HTMLParser(frontend.client.get("/wall").text)
+    assert page.css_first(".count-mars strong").text() == "3"
+
+
+def test_health_metrics_and_openapi(frontend: RunningFrontend, backend: LocalBackend) -> None:
+    health = frontend.client.get("/healthz")
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    assert frontend.client.post("/api/wishes", json=wish(9)).status_code == 202
+    assert frontend.client.post("/api/wishes", content=b"{", headers={
+        "content-type": "application/json"}).status_code == 400
+    metrics = frontend.client.get("/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    text = metrics.text
+    assert 'exodus_frontend_wishes_total{outcome="accepted"} 1.0' in text
+    assert 'exodus_frontend_rejected_total{status="400"} 1.0' in text
+    assert "exodus_frontend_enqueue_seconds_count 1.0" in text
+    assert 'exodus_queue_depth{queue="wishes",state="visible"} 1.0' in text
+    assert 'exodus_queue_depth{queue="parsed",state="visible"} 0.0' in text
+    schema = frontend.client.get("/openapi.json").json()
+    assert "post" in schema["paths"]["/api/wishes"]
+    assert {"/api/wishes/{wish_id}", "/wall", "/api/tally", "/healthz"} <= schema["paths"].keys()
+
+
+def test_the_join_page_is_a_form_that_needs_no_script(frontend: RunningFrontend) -> None:
+    response = frontend.client.get("/")
+    assert response.status_code == 200
+    page = HTMLParser(response.text)
+    form = page.css_first("form")
+    assert form.attributes["method"] == "post" and form.attributes["action"] == "/api/wishes"
+    names = {node.attributes.get("name") for node in form.css("input, textarea")}
+    assert names == {"wish_id", "evacuee", "destination", "message"}
+    assert {n.attributes["value"] for n in form.css('input[name="destination"]')} == {
+        "mars", "jupiter"}
+    assert page.css("script") == [] and "style=" not in response.text
+    other = HTMLParser(frontend.client.get("/").text).css_first('input[name="wish_id"]')
+    assert other.attributes["value"] != form.css_first('input[name="wish_id"]').attributes["value"]
+    css = frontend.client.get("/static/exodus.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+
+
+# -- presenter -------------------------------------------------------------------------------
+def test_hiding_needs_the_presenter_token(state: StateDir, backend: LocalBackend) -> None:
+    stored = stored_wish(10, message="not for the projector")
+    backend.store.put_wishes([stored, stored_wish(11, message="fine")])
+    path = f"/api/admin/wishes/{stored['wish_id']}/hide"
+    with running_frontend(config_for(state.root, presenter_token="s3cret"), backend) as fe:
+        missing = fe.client.post(path)
+        assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith(
+            "Bearer")
+        problem_of(missing)
+        wrong = fe.client.post(path, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 403
+        problem_of(wrong)
+        assert "not for the projector" in fe.client.get("/wall").text
+        hidden = fe.client.post(path, headers={"Authorization": "Bearer s3cret"})
+        assert hidden.status_code == 200 and hidden.json() == {
+            "wish_id": stored["wish_id"], "hidden": True}
+        assert "not for the projector" not in fe.client.get("/wall").text
+        assert [w["message"] for w in fe.client.get("/api/wall").json()] == ["fine"]
+        unknown = fe.client.post(f"/api/admin/wishes/{uuid.uuid4()}/hide",
+                                 headers={"Authorization": "Bearer s3cret"})
+        assert unknown.status_code == 404
+    assert backend.store.get(stored["wish_id"])["hidden"] is True  # stays stored
+
+
+def test_without_a_token_admin_routes_refuse_everyone(
+    frontend: RunningFrontend, backend: LocalBackend
+) -> None:
+    stored = stored_wish(12)
+    backend.store.put_wishes([stored])
+    response = frontend.client.post(f"/api/admin/wishes/{stored['wish_id']}/hide",
+                                    headers={"Authorization": "Bearer anything"})
+    assert response.status_code == 403
+    problem_of(response)
+    assert backend.store.get(stored["wish_id"])["hidden"] is False
+
+
+def test_audience_wishes_are_rate_limited_per_client(state: StateDir, backend: LocalBackend) -> None:
+    with running_frontend(config_for(state.root, rate_limit_per_s=0.01), backend) as fe:
+        assert fe.client.post("/api/wishes", json=wish(13)).status_code == 202
+        limited = fe.client.post("/api/wishes", json=wish(14))
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        problem_of(limited)
+        assert fe.client.post("/api/wishes", json=wish(15), headers=RUN).status_code == 202
+    assert len(drain_bodies(backend)) == 2
+
+
+def test_the_frontend_opens_its_own_backend_on_startup(tmp_path: Path) -> None:
+    state_dir = tmp_path / "fresh"
+    sent = wish(16)
+    with running_frontend(config_for(state_dir)) as fe:
+        assert fe.client.post("/api/wishes", json=sent).status_code == 202
+        assert fe.client.get("/api/tally").json() == {"tally": {"mars": 0, "jupiter": 0}}
+    reopened = open_local(StateDir(state_dir))
+    try:
+        assert [b["wish_id"] for b in drain_bodies(reopened)] == [sent["wish_id"]]
+    finally:
+        reopened.close()
+
+
+def test_queue_send_faults_reach_a_frontend_that_opened_its_own_backend(tmp_path: Path) -> None:
+    board = pytest.importorskip("chaos.board")
+    state = StateDir(tmp_path / "chaos").ensure()
+    with running_frontend(config_for(state.root)) as fe:
+        assert fe.client.post("/api/wishes", json=wish(17)).status_code == 202
+        entry = board.FaultBoard(state).add(board.ActiveFault.new(
+            "throttle", "frontend/queue.send", 1.0, {}, 7, "scenario"))
+        refused = wait_for(lambda: (r := fe.client.post("/api/wishes", json=wish(18)))
+                           .status_code == 503 and r, 10, "the fault to reach the frontend")
+        assert refused.headers["retry-after"] == "1"
+        board.FaultBoard(state).remove(entry.id)
+        wait_for(lambda: fe.client.post("/api/wishes", json=wish(19)).status_code == 202, 10,
+                 "the fault to end")

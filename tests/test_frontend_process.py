@@ -1,0 +1,91 @@
+"""``python -m app_under_test.frontend``: a real process, as the supervisor runs it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from app_under_test import settings as s
+from app_under_test.backends.local import open_local
+from app_under_test.statedir import StateDir
+from tests.frontend_fixtures import drain_bodies, wait_for, wish
+
+EXIT_TIMEOUT_S = 15
+
+
+def child_env(state_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in s.ALL_ENV}
+    env[s.ENV_STATE_DIR] = str(state_dir)
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def frontend_process(state_dir: Path, **extra: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The frontend on an inherited listening socket, like ``exodus up`` starts it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    sock.set_inheritable(True)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app_under_test.frontend", "--fd", str(sock.fileno()),
+         "--index", "1"],
+        env=child_env(state_dir, **extra), pass_fds=(sock.fileno(),),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    sock.close()  # the child holds its own copy: the port lives as long as it does
+    try:
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(EXIT_TIMEOUT_S)
+        if process.stdout:
+            process.stdout.close()
+
+
+def healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_serves_on_an_inherited_socket_and_stops_on_sigterm(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    sent = wish(1)
+    with frontend_process(state_dir) as (url, process):
+        wait_for(lambda: healthy(url) or process.poll() is not None, 20, "the frontend")
+        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+        response = httpx.post(f"{url}/api/wishes", json=sent, timeout=10)
+        assert response.status_code == 202
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(EXIT_TIMEOUT_S)
+        assert code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after a clean stop
+        output = process.stdout.read().decode() if process.stdout else ""
+        assert "Traceback" not in output, output
+    backend = open_local(StateDir(state_dir))
+    try:
+        assert [b["wish_id"] for b in drain_bodies(backend)] == [sent["wish_id"]]
+    finally:
+        backend.close()
+
+
+def test_a_bad_setting_exits_2_with_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "app_under_test.frontend", "--port", "0"],
+        env=child_env(tmp_path, **{s.ENV_FLAWS: "no-such-flaw"}),
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2
+    assert "unknown flaw 'no-such-flaw'" in done.stderr
+    assert "Traceback" not in done.stderr
