@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import locustfiles
-from scenarios.scenario import Scenario
+from scenarios.scenario import Scenario, available
 
 LOCUSTFILE = Path(locustfiles.__file__).resolve().parent / "exodus.py"
 
@@ -32,10 +32,12 @@ def locust_command(scenario: Scenario, url: str, run_id: str, run_dir: Path,
         "--run-time", f"{bound_s}s", "--stop-timeout", "10",
         "--csv", str(run_dir / "locust"), "--csv-full-history", "--only-summary",
         "--loglevel", "WARNING",
-        "--scenario", scenario.name, "--evacuees", str(load.evacuees),
+        "--evacuees", str(load.evacuees),
         "--mars-share", str(load.mars_share), "--infiltrator-share", str(load.infiltrator_share),
         "--run-id", run_id, "--ledger", str(run_dir / "ledger.jsonl"), "--seed", str(scenario.seed),
     ]
+    if scenario.name in available():  # the web UI's dropdown lists only bundled scenarios
+        cmd += ["--scenario", scenario.name]
     if load.stages:
         cmd += ["--exodus-stages",
                 json.dumps([{"duration_s": s.duration_s, "rate": s.rate} for s in load.stages])]
