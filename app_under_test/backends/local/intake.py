@@ -42,18 +42,19 @@ class LocalIntake:
         try:
             with write_txn(self.queue.connection) as conn:
                 for sub in submissions:
-                    row = conn.execute(
-                        "SELECT digest FROM accepted WHERE wish_id = ?", (sub.wish_id,)
-                    ).fetchone()
-                    if row is None:
-                        conn.execute(
-                            "INSERT INTO accepted (wish_id, digest, accepted_at) VALUES (?, ?, ?)",
-                            (sub.wish_id, sub.digest, now),
-                        )
+                    claimed = conn.execute(
+                        "INSERT INTO accepted (wish_id, digest, accepted_at) VALUES (?, ?, ?)"
+                        " ON CONFLICT(wish_id) DO NOTHING",
+                        (sub.wish_id, sub.digest, now),
+                    ).rowcount
+                    if claimed:
                         fresh.append(sub)
                         outcomes.append(QUEUED)
-                    else:
-                        outcomes.append(DUPLICATE if row[0] == sub.digest else CONFLICT)
+                        continue
+                    (digest,) = conn.execute(
+                        "SELECT digest FROM accepted WHERE wish_id = ?", (sub.wish_id,)
+                    ).fetchone()
+                    outcomes.append(DUPLICATE if digest == sub.digest else CONFLICT)
                 self.queue.insert_rows(conn, [OutgoingMessage(s.body) for s in fresh], now)
         except sqlite3.OperationalError as exc:
             raise QueueUnavailable(f"{self.queue.name}: enqueue failed: {exc}") from exc

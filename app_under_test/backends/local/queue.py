@@ -72,7 +72,8 @@ class LocalQueue:
             "INSERT INTO messages (queue, message_id, body, attributes, sent_at, visible_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             [
-                (self.name, mid, m.body, json.dumps(dict(m.attributes)), now, now)
+                (self.name, mid, m.body, json.dumps(dict(m.attributes)) if m.attributes else "{}",
+                 now, now)
                 for mid, m in zip(ids, messages, strict=True)
             ],
         )
