@@ -1,0 +1,63 @@
+"""``exodus run`` / ``exodus demo`` as a user runs them: real processes end to end."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import psutil
+import pytest
+
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def test_smoke_run_is_sound_and_writes_every_report(tmp_path):
+    out = tmp_path / "smoke"
+    result = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", "smoke", "--out",
+                             str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    verdict = json.loads((out / "verdict.json").read_text())
+    assert verdict["sound"] is True and verdict["scenario"] == "smoke"
+    ids = [c["id"] for c in verdict["checks"]]
+    assert ids[:9] == ["exactly-once", "no-phantoms", "tally", "content", "bad-input",
+                       "no-executable-markup", "drained", "dlq-explained", "slo"]
+    assert all(c["status"] == "passed" for c in verdict["checks"])
+    for name in ("report.html", "summary.md", "junit.xml", "ledger.jsonl", "run.json",
+                 "store-snapshot.jsonl", "queues.json", "tally.json", "metrics.jsonl",
+                 "timeline.jsonl", "pages/index.json", "locust_stats.csv"):
+        assert (out / name).exists(), name
+    ledger = [json.loads(line) for line in (out / "ledger.jsonl").read_text().splitlines()]
+    assert len({line["wish_id"] for line in ledger}) == 600
+    assert {line["kind"] for line in ledger} == {"evacuee", "infiltrator"}
+    suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
+    assert suite.get("failures") == "0" and int(suite.get("tests")) == len(ids)
+    assert "SOUND" in result.stdout and "report:" in result.stdout
+
+
+def test_ctrl_c_writes_an_interrupted_verdict_exits_2_and_leaves_nothing(tmp_path):
+    out = tmp_path / "interrupted"
+    proc = subprocess.Popen([sys.executable, "-m", "scenarios.cli", "run", "smoke", "--out",
+                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        wait_for(lambda: (out / "ledger.jsonl").exists()
+                 and (out / "ledger.jsonl").stat().st_size > 2000, timeout=120,
+                 what="the swarm to be sending")
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 5  # frontend, pollers, locust
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 2, output[-3000:]
+    verdict = json.loads((out / "verdict.json").read_text())
+    assert verdict["interrupted"] is True and verdict["sound"] is False
+    assert "interrupted" in output
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == []
