@@ -1,0 +1,157 @@
+"""One run of the swarm as one process sees it: the record, how it is minted, its summary.
+
+A run starts when Locust fires ``test_start``. The master (or the only process) mints what
+every process must agree on (run id, seed, t0, a token that tells this run's messages from a
+stale one's) and puts it on ``parsed_options``, which Locust ships to workers with their spawn
+orders; workers read it back. Everything else in :class:`Run` is this process's own state.
+"""
+
+from __future__ import annotations
+
+import gc
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gevent
+import gevent.event
+
+from app_under_test.errors import ExodusError
+from locustfiles.arrivals import ArrivalSchedule, LeaseDesk, LeasedTickets, LocalTickets
+from locustfiles.generate import POOL_SIZE, Pools, SwarmPlan, build_pools
+from locustfiles.ledger import LedgerFile
+from locustfiles.options import SwarmOptions, mint_run_id
+from locustfiles.tally import SwarmTally
+
+ROLE_LOCAL, ROLE_MASTER, ROLE_WORKER = "local", "master", "worker"
+RUN_KEY = "exodus_run"  # set on parsed_options by the master; Locust ships it to workers
+DISTRIBUTED_LEAD_S = 1.0  # workers build their pools before the first evacuee is due
+SUMMARY_NAME = "swarm.json"
+GC_GEN0_THRESHOLD = 20_000
+
+
+@dataclass
+class Run:
+    """One test start to its end, as seen by this process."""
+
+    options: SwarmOptions
+    plan: SwarmPlan
+    token: str
+    t0: float
+    started_at: float
+    pools: Pools | None = None
+    tickets: LocalTickets | LeasedTickets | None = None
+    desk: LeaseDesk | None = None
+    ledger: LedgerFile | None = None
+    tally: SwarmTally = field(default_factory=SwarmTally)  # totals, or a worker's delta
+    outbox: list[str] = field(default_factory=list)  # a worker's lines not yet shipped
+    headers: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    in_flight: int = 0
+    internal_errors: int = 0
+    workers: set[str] = field(default_factory=set)
+    ended_at: float | None = None
+    complete: bool = False
+    stopping: bool = False  # the test is stopping: send nothing new
+    done: gevent.event.Event = field(default_factory=gevent.event.Event)  # complete or stopping
+    greenlets: list[gevent.Greenlet] = field(default_factory=list)
+
+    @property
+    def schedule(self) -> ArrivalSchedule:
+        return self.options.schedule
+
+    @property
+    def summary_path(self) -> Path:
+        return self.options.ledger.parent / SUMMARY_NAME
+
+    @property
+    def lease_size(self) -> int:
+        """About a quarter second of arrivals, so no worker hoards evacuees."""
+        schedule = self.schedule
+        rate = max((s.rate for s in schedule.stages), default=schedule.rate)
+        return max(4, min(1000, int(rate * 0.25)))
+
+    def summary(self, role: str) -> dict[str, Any]:
+        """The content of ``swarm.json``: the swarm's own account of this run."""
+        plan = self.plan
+        return {
+            "schema_version": 1,
+            "run_id": plan.run_id,
+            "scenario": self.options.scenario,
+            "seed": plan.seed,
+            "mars_share": plan.mars_share,
+            "infiltrator_share": plan.infiltrator_share,
+            "arrival": self.schedule.describe(),
+            "role": role,
+            "workers": len(self.workers),
+            "t0": round(self.t0, 6),
+            "started_at": round(self.started_at, 6),
+            "ended_at": None if self.ended_at is None else round(self.ended_at, 6),
+            "complete": self.complete,
+            "internal_errors": self.internal_errors,
+            "ledger": str(self.options.ledger),
+            **self.tally.summary(plan.evacuees),
+        }
+
+
+def begin_run(role: str, parsed_options: Any) -> Run:
+    """A new run from Locust's options: minted here (local, master) or received (worker).
+
+    Workers also draw their Faker pools here; the caller adds tickets, ledger and greenlets.
+    """
+    options = SwarmOptions.from_parsed(parsed_options)
+    now = time.time()
+    if role == ROLE_WORKER:
+        shared = dict(getattr(parsed_options, RUN_KEY, None) or {})
+        if not shared:
+            raise ExodusError("the master sent no run (is it running locustfiles/exodus.py?)")
+    else:
+        seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
+        shared = {
+            "run_id": options.run_id or mint_run_id(now),
+            "seed": seed,
+            "token": secrets.token_hex(6),
+            "t0": now + (DISTRIBUTED_LEAD_S if role == ROLE_MASTER else 0.0),
+        }
+        if parsed_options is not None:
+            setattr(parsed_options, RUN_KEY, shared)
+    plan = SwarmPlan(
+        seed=int(shared["seed"]),
+        run_id=str(shared["run_id"]),
+        evacuees=options.evacuees,
+        mars_share=options.mars_share,
+        infiltrator_share=options.infiltrator_share,
+    )
+    run = Run(options, plan, str(shared["token"]), float(shared["t0"]), started_at=now)
+    if role != ROLE_MASTER:
+        run.pools = build_pools(plan.seed, POOL_SIZE)
+        calm_gc()
+        resync_clock()
+    if role == ROLE_LOCAL:
+        run.t0 = time.time()  # after the pools: the first evacuee is due now
+    return run
+
+
+def resync_clock() -> None:
+    """After blocking work, refresh the event loop's cached time.
+
+    gevent's loop reads the clock once per iteration; a timer armed right after a blocking
+    stretch (Faker pools, a GC pass) would otherwise fire early by that stretch, which cuts
+    Locust's ``--run-time`` short and wakes evacuees before their intended start.
+    """
+    gevent.get_hub().loop.update_now()
+
+
+def calm_gc() -> None:
+    """Make the cyclic GC cheap for a load generator.
+
+    Every request allocates a handful of short-lived objects; with the default gen-0
+    threshold (700) the collector runs every few requests and each run of the older
+    generations walks every object Locust, gevent and Faker ever imported. Freezing what
+    exists now (modules, pools) and collecting the young generation less often cuts that
+    cost without changing what is collected.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, 20, 20)

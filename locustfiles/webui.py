@@ -1,0 +1,439 @@
+"""The presenter's console in Locust's web UI: a live Pipeline tab, chaos controls, the verdict.
+
+Locust's extension points (NOTES "Locust"): Flask routes on ``environment.web_ui.app``, an
+extra tab through ``template_args`` (``extended_tabs`` / ``extended_tables``) whose rows
+ride along on ``/stats/requests`` as ``extended_stats``. Such a tab renders a table and
+nothing else, so the controls -- switch a fault on or off, hide a wish, read the verdict --
+live on one page of the same web UI, ``/exodus/stage``, linked from the Download Data tab.
+
+The numbers come from the stack's state dir through ``app_under_test.stackview`` (the same
+figures ``exodus status`` prints) when ``--state-dir`` is given, else from the frontend's
+``/api/tally``, ``/metrics`` and ``/api/wall`` over HTTP. Chaos and hiding go through the
+frontend's presenter routes with the token (``--presenter-token``, a masked field on the
+start form, or ``EXODUS_PRESENTER_TOKEN``); the token never appears on a page.
+
+Guards, because this console can break a pipeline: every route sits behind Locust's own
+login when ``--web-login`` is on; the write routes refuse cross-site requests (Origin /
+Sec-Fetch-Site) and refuse altogether when the UI listens beyond loopback without a login
+(DESIGN "Presenter vs audience"); and these routes opt out of Locust's allow-all CORS.
+Everything shown is escaped, in the tab as well, though React renders it as text.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from locust import events
+
+from app_under_test.errors import ExodusError
+from app_under_test.settings import StackConfig
+from app_under_test.statedir import StateDir
+from locustfiles.swarm import install, swarm_for
+from locustfiles.tally import percentile
+
+PREFIX = "/exodus"
+TAB = "pipeline"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+CACHE_S = 1.0  # the tab polls every 2 s and the console on demand: one read a second at most
+E2E_SAMPLE = 200  # end-to-end p95 over the newest stored wishes
+SHOWN = 10  # newest wishes on the console, each with a Hide button
+CONSOLE_CSP = ("default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; "
+               "frame-ancestors 'none'")
+CSS = b"""body{font:16px/1.5 system-ui,sans-serif;margin:1.5rem auto;max-width:60rem;padding:0 1rem}
+table{border-collapse:collapse}td,th{border-bottom:1px solid #ccc;padding:.2rem .8rem;text-align:left}
+form{margin:.6rem 0}input,select,textarea{font:inherit}.bad{color:#b00}.good{color:#070}"""
+_INSTALLED: set[int] = set()
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def add_arguments(parser: Any) -> None:
+    parser.add_argument("--state-dir", default=None, include_in_web_ui=False,
+                        help="the stack's state dir (exodus up/stage --state-dir): the Pipeline "
+                             "tab reads its queues and store directly")
+    parser.add_argument("--presenter-token", default=None, is_secret=True,
+                        help="the stack's presenter token, for chaos and hiding wishes "
+                             "(exodus stage prints it; default $EXODUS_PRESENTER_TOKEN)")
+    parser.add_argument("--run-dir", default=None, include_in_web_ui=False,
+                        help="an `exodus run` folder: show its verdict.json and report.html")
+
+
+def _verdict(run_dir: str | None) -> dict[str, Any] | None:
+    """The run folder's verdict, boiled down to what a stage shows (None if none yet)."""
+    path = Path(run_dir) / "verdict.json" if run_dir else None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8")) if path else None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    checks = [c for c in doc.get("checks", []) if isinstance(c, dict)]
+    count = {s: sum(1 for c in checks if c.get("status") == s) for s in ("passed", "failed", "skipped")}
+    failed = [{"id": str(c.get("id")), "summary": str(c.get("summary", ""))[:200]}
+              for c in checks if c.get("status") == "failed"]
+    return {"sound": bool(doc.get("sound")), "interrupted": bool(doc.get("interrupted")),
+            "run_id": str(doc.get("run_id", "")), **count, "failed_checks": failed[:20]}
+
+
+def verdict_summary(verdict: dict[str, Any] | None) -> str:
+    if not verdict:
+        return "no verdict yet (an `exodus run` folder given as --run-dir shows its verdict here)"
+    word = "SOUND" if verdict["sound"] else "UNSOUND"
+    if verdict["interrupted"]:
+        word += " (interrupted)"
+    failed = "; ".join(f"{c['id']}: {c['summary']}" for c in verdict["failed_checks"])
+    return (f"{word}: {verdict['passed']} passed, {verdict['failed']} failed, "
+            f"{verdict['skipped']} skipped" + (f". Failed: {failed}" if failed else ""))
+
+
+class PipelineView:
+    """The stack's figures now, read at most once a second, from the state dir or HTTP."""
+
+    def __init__(self, options: Any, swarm: Any) -> None:
+        self.options, self.swarm = options, swarm
+        self._snap: dict[str, Any] = {}
+        self._at = 0.0
+
+    def forget(self) -> None:
+        self._at = 0.0
+
+    def snapshot(self) -> dict[str, Any]:
+        if time.monotonic() - self._at >= CACHE_S:
+            self._snap, self._at = self._read(), time.monotonic()
+        return self._snap
+
+    def report_path(self) -> Path | None:
+        run_dir = self.options()["run_dir"]
+        path = Path(run_dir) / "report.html" if run_dir else None
+        return path if path and path.is_file() else None
+
+    def _read(self) -> dict[str, Any]:
+        o = self.options()
+        snap: dict[str, Any] = {"at": time.time(), "queues": {}, "stored": None, "tally": {},
+                                "e2e_p95_s": None, "restarts": None, "faults": [], "latest": [],
+                                "errors": [], "swarm": self.swarm(), "verdict": _verdict(o["run_dir"]),
+                                "report": self.report_path() is not None}
+        try:
+            from chaos.faults import known
+
+            snap["fault_names"] = known()
+        except ImportError:
+            snap["fault_names"] = []
+        try:
+            if o["state_dir"]:
+                snap["source"] = f"state dir {o['state_dir']}"
+                recent = self._from_state(Path(o["state_dir"]), snap)
+            else:
+                snap["source"] = f"HTTP {o['host'] or '(no --host)'}"
+                recent = self._from_http(o, snap)
+        except (ExodusError, OSError, ValueError, KeyError, requests.RequestException) as exc:
+            snap["errors"].append(f"{type(exc).__name__}: {exc}"[:300])
+            return snap
+        spans = [w["stored_at"] - w["accepted_at"] for w in recent
+                 if isinstance(w.get("stored_at"), (int, float))
+                 and isinstance(w.get("accepted_at"), (int, float))]
+        p95 = percentile(spans, 95)
+        snap["e2e_p95_s"] = None if p95 is None else round(p95, 3)
+        snap["latest"] = [{k: w.get(k) for k in ("wish_id", "evacuee", "message")}
+                          for w in recent if not w.get("hidden")][:SHOWN]
+        return snap
+
+    def _from_state(self, root: Path, snap: dict[str, Any]) -> list[dict[str, Any]]:
+        from app_under_test.backends.local import open_local
+        from app_under_test.stackview import stack_status
+
+        state = StateDir(root)
+        state.read_stack()  # a wrong --state-dir says so instead of creating an empty one
+        backend = open_local(state)
+        try:
+            status = stack_status(root, backend)
+            recent = backend.store.latest(E2E_SAMPLE, include_hidden=True)
+        finally:
+            backend.close()
+        snap.update(queues=status["queues"], stored=status["stored"], tally=status["tally"],
+                    restarts=status["restarts"])
+        try:
+            from chaos.board import FaultBoard
+
+            now = time.time()
+            snap["faults"] = [f"{e.fault} {e.target} ({e.source})"
+                              for e in FaultBoard(state).entries() if e.live(now)]
+        except ImportError:
+            pass
+        return recent
+
+    def _from_http(self, o: dict[str, Any], snap: dict[str, Any]) -> list[dict[str, Any]]:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        def get(path: str, **kw: Any) -> requests.Response:
+            r = session.get(o["host"] + path, timeout=3.0, **kw)
+            r.raise_for_status()
+            return r
+
+        with requests.Session() as session:
+            snap["tally"] = get("/api/tally").json()["tally"]
+            metrics = get("/metrics").text
+            recent = get("/api/wall", params={"limit": E2E_SAMPLE}).json()
+            if o["token"]:
+                auth = {"Authorization": f"Bearer {o['token']}"}
+                r = session.get(o["host"] + "/api/admin/chaos", headers=auth, timeout=3.0)
+                if r.status_code == 200:
+                    snap["faults"] = [f"{e['fault']} {e['target']} ({e['source']})"
+                                      for e in r.json().get("on", [])]
+        for family in text_string_to_metric_families(metrics):
+            for sample in family.samples:
+                if sample.name == "exodus_queue_depth":
+                    queue = snap["queues"].setdefault(sample.labels["queue"], {})
+                    queue[sample.labels["state"]] = int(sample.value)
+        return recent
+
+    def rows(self, snap: dict[str, Any]) -> list[dict[str, str]]:
+        """The Pipeline tab: one measure a row, every value a string."""
+        rows = [("source", snap.get("source", ""))]
+        for name, q in snap.get("queues", {}).items():
+            rows.append((f"{name} queue: visible / in flight / DLQ",
+                         f"{q.get('visible', '?')} / {q.get('in_flight', '?')} / {q.get('dlq', '?')}"))
+        tally = snap.get("tally") or {}
+        rows += [("stored", "n/a over HTTP" if snap.get("stored") is None else snap["stored"]),
+                 ("tally Mars / Europa, Jupiter", f"{tally.get('mars', 0)} / {tally.get('jupiter', 0)}"),
+                 ("end-to-end p95, newest stored", "n/a" if snap.get("e2e_p95_s") is None
+                  else f"{snap['e2e_p95_s']:.3f} s"),
+                 ("restarts", "n/a over HTTP" if snap.get("restarts") is None else snap["restarts"]),
+                 ("faults on", "; ".join(snap.get("faults", [])) or "none")]
+        swarm = snap.get("swarm")
+        if swarm:
+            rows.append((f"swarm {swarm.get('run_id', '')}: sent / acknowledged / rejected / errors",
+                         f"{swarm.get('sent', 0)} / {swarm.get('acknowledged', 0)} / "
+                         f"{swarm.get('rejected', 0)} / {swarm.get('errors', 0)}"))
+        rows.append(("verdict", verdict_summary(snap.get("verdict"))))
+        rows += [("error", e) for e in snap.get("errors", [])]
+        rows.append(("presenter console", f"{PREFIX}/stage"))
+        return [{"name": str(k), "value": str(v)} for k, v in rows]
+
+
+class Console:
+    """The routes of one web UI, with what they remember between requests."""
+
+    def __init__(self, environment: Any) -> None:
+        self.env = environment
+        options = environment.parsed_options
+        self.cli_token = getattr(options, "presenter_token", None)  # the form may blank it
+        self.view = PipelineView(self.options, lambda: swarm_for(environment).snapshot())
+        self.last_action = ""
+
+    def options(self) -> dict[str, Any]:
+        o = self.env.parsed_options
+        token = getattr(o, "presenter_token", None) or self.cli_token or \
+            StackConfig.from_env(os.environ).presenter_token
+        return {"state_dir": getattr(o, "state_dir", None), "run_dir": getattr(o, "run_dir", None),
+                "host": (self.env.host or getattr(o, "host", None) or "").rstrip("/"),
+                "token": token}
+
+    # -- guards ----------------------------------------------------------------------------
+    def exposed(self) -> bool:
+        web_ui = self.env.web_ui
+        return web_ui.host not in LOOPBACK and not web_ui.web_login
+
+    def refusal(self, request: Any) -> str | None:
+        """Why a write request must be refused, or None."""
+        if self.exposed():
+            return "the web UI listens beyond loopback without --web-login: controls are off"
+        site = request.headers.get("Sec-Fetch-Site")
+        if site not in (None, "same-origin", "none"):
+            return "cross-site request refused"
+        origin = request.headers.get("Origin")
+        if origin and urlsplit(origin).netloc != request.host:
+            return "cross-origin request refused"
+        return None
+
+    # -- calls to the frontend's presenter routes ------------------------------------------
+    def presenter_call(self, method: str, path: str, body: Any = None) -> str:
+        o = self.options()
+        if not o["token"]:
+            return "no presenter token: pass --presenter-token or set EXODUS_PRESENTER_TOKEN"
+        if urlsplit(o["host"]).scheme not in ("http", "https"):
+            return "no stack URL: start Locust with --host"
+        try:
+            r = requests.request(method, o["host"] + path, json=body, timeout=10.0,
+                                 headers={"Authorization": f"Bearer {o['token']}"})
+        except requests.RequestException as exc:
+            return f"the frontend did not answer: {exc}"
+        try:
+            doc = r.json()
+        except ValueError:
+            doc = {}
+        if r.status_code >= 400:
+            return f"refused ({r.status_code}): {doc.get('detail', r.reason)}"
+        self.view.forget()
+        return f"done: {json.dumps(doc, sort_keys=True)[:300]}"
+
+    def chaos_from_form(self, form: Any) -> str:
+        body: dict[str, Any] = {"fault": form.get("fault", "").strip(),
+                                "target": form.get("target", "").strip()}
+        if form.get("duration", "").strip():
+            body["duration"] = form["duration"].strip()
+        try:
+            if form.get("probability", "").strip():
+                body["probability"] = float(form["probability"])
+        except ValueError:
+            return "probability must be a number between 0 and 1"
+        params = [line.partition("=") for line in form.get("params", "").splitlines() if line.strip()]
+        body["params"] = {k.strip(): v.strip() for k, _, v in params}
+        return self.presenter_call("POST", "/api/admin/chaos", body)
+
+    # -- the console page ------------------------------------------------------------------
+    def page(self) -> str:
+        snap = self.view.snapshot()
+        rows = "".join(f"<tr><th>{esc(r['name'])}</th><td>{esc(r['value'])}</td></tr>"
+                       for r in self.view.rows(snap))
+        faults = "".join(f"<option>{esc(f)}</option>" for f in snap.get("fault_names", []))
+        on = "".join(f"<li>{esc(f)}</li>" for f in snap.get("faults", [])) or "<li>none</li>"
+        wishes = "".join(
+            f'<li><form method="post" action="{PREFIX}/hide"><input type="hidden" name="wish_id" '
+            f'value="{esc(w.get("wish_id", ""))}"><button>Hide</button> {esc(w.get("evacuee", ""))}:'
+            f' {esc(str(w.get("message", ""))[:160])}</form></li>' for w in snap.get("latest", []))
+        verdict = verdict_summary(snap.get("verdict"))
+        report = f' <a href="{PREFIX}/report">report.html</a>' if snap.get("report") else ""
+        warn = "<p class=bad>This web UI listens beyond loopback without --web-login: " \
+               "controls are off.</p>" if self.exposed() else ""
+        return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Exodus 2045 presenter console</title><link rel="stylesheet" href="{PREFIX}/console.css">
+</head><body><h1>Exodus 2045: presenter console</h1>{warn}
+<p><a href="/?tab={TAB}">Locust UI</a> · <a href="{PREFIX}/stage">Refresh</a> ·
+<a href="{PREFIX}/pipeline.json">Pipeline JSON</a></p>
+<p>Last action: {esc(self.last_action or "none")}</p>
+<h2>Verdict</h2><p>{esc(verdict)}{report}</p>
+<h2>Pipeline now</h2><table>{rows}</table>
+<h2>Chaos</h2><p>On now:</p><ul>{on}</ul>
+<form method="post" action="{PREFIX}/chaos">
+<label>Fault <select name="fault">{faults}</select></label>
+<label>Target <input name="target" value="parser" size="24"></label>
+<label>Duration <input name="duration" value="20s" size="6"></label>
+<label>Probability <input name="probability" value="1" size="4"></label><br>
+<label>Keys, one key=value a line <textarea name="params" rows="2" cols="30"></textarea></label>
+<button>Switch on</button></form>
+<form method="post" action="{PREFIX}/chaos/clear"><button>Clear every fault</button></form>
+<h2>Newest wishes</h2><ul>{wishes or "<li>none</li>"}</ul></body></html>"""
+
+
+def _wire(environment: Any) -> None:
+    """Register the tab and routes on this environment's web UI."""
+    from flask import Response, redirect, request
+
+    web_ui = environment.web_ui
+    console = Console(environment)
+    app, guard = web_ui.app, web_ui.auth_required_if_enabled
+    web_ui.template_args.update(
+        extended_tabs=[{"title": "Pipeline", "key": TAB}],
+        extended_tables=[{"key": TAB, "structure": [{"key": "name", "title": "Pipeline"},
+                                                    {"key": "value", "title": "Now"}]}],
+        extended_csv_files=[{"href": f".{PREFIX}/stage", "title": "Presenter console: chaos, "
+                             "hide a wish, verdict"},
+                            {"href": f".{PREFIX}/pipeline.json", "title": "Pipeline now (JSON)"}])
+    original_args = web_ui.update_template_args
+
+    def update_template_args() -> None:  # the token passed on the command line stays hidden
+        original_args()
+        extra = web_ui.template_args.get("extra_options") or {}
+        if "presenter_token" in extra:
+            extra["presenter_token"] = {**extra["presenter_token"], "default_value": None}
+
+    web_ui.update_template_args = update_template_args
+
+    @app.after_request
+    def own_routes(response: Any) -> Any:
+        if request.path.startswith(PREFIX):
+            response._FLASK_CORS_EVALUATED = True  # Locust's CORS allows all: not here
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        elif request.path.endswith("/stats/requests") and response.status_code == 200 \
+                and response.is_json:
+            doc = response.get_json()
+            rows = [{k: esc(v) for k, v in r.items()}
+                    for r in console.view.rows(console.view.snapshot())]
+            doc["extended_stats"] = [{"key": TAB, "data": rows}]
+            response.set_data(json.dumps(doc))
+        return response
+
+    def page(text: str, media: str = "text/html; charset=utf-8", csp: str = CONSOLE_CSP) -> Any:
+        return Response(text, content_type=media, headers={"Content-Security-Policy": csp, "Cache-Control": "no-store"})
+
+    @app.route(f"{PREFIX}/pipeline.json", endpoint="exodus_pipeline")
+    @guard
+    def pipeline_json() -> Any:
+        return page(json.dumps(console.view.snapshot()), "application/json")
+
+    @app.route(f"{PREFIX}/stage", endpoint="exodus_stage")
+    @guard
+    def stage_page() -> Any:
+        return page(console.page())
+
+    @app.route(f"{PREFIX}/console.css", endpoint="exodus_css")
+    @guard
+    def stage_css() -> Any:
+        return page(CSS, "text/css; charset=utf-8")
+
+    @app.route(f"{PREFIX}/report", endpoint="exodus_report")
+    @guard
+    def report() -> Any:
+        path = console.view.report_path()
+        if path is None:
+            return page("no report.html yet", "text/plain; charset=utf-8")
+        from reports.formats.html import CSP as REPORT_CSP
+
+        return page(path.read_text(encoding="utf-8", errors="replace"),
+                    csp=f"{REPORT_CSP}; sandbox")
+
+    def write(action: Any) -> Any:
+        refusal = console.refusal(request)
+        if refusal:
+            return page(refusal, "text/plain; charset=utf-8"), 403
+        console.last_action = f"{time.strftime('%H:%M:%S')} {action()}"
+        return redirect(f"{PREFIX}/stage", code=303)
+
+    @app.route(f"{PREFIX}/chaos", methods=["POST"], endpoint="exodus_chaos")
+    @guard
+    def chaos_on() -> Any:
+        return write(lambda: console.chaos_from_form(request.form))
+
+    @app.route(f"{PREFIX}/chaos/clear", methods=["POST"], endpoint="exodus_chaos_clear")
+    @guard
+    def chaos_clear() -> Any:
+        return write(lambda: console.presenter_call("DELETE", "/api/admin/chaos"))
+
+    @app.route(f"{PREFIX}/hide", methods=["POST"], endpoint="exodus_hide")
+    @guard
+    def hide() -> Any:
+        from urllib.parse import quote
+
+        wish_id = quote(request.form.get("wish_id", "")[:200], safe="")
+        return write(lambda: console.presenter_call("POST", f"/api/admin/wishes/{wish_id}/hide"))
+
+
+def install_webui(events_: Any = events) -> None:
+    """Install the swarm and this console on a Locust ``events`` object, once."""
+    install(events_)
+    if id(events_) in _INSTALLED:
+        return
+    _INSTALLED.add(id(events_))
+    events_.init_command_line_parser.add_listener(add_arguments)
+
+    def on_init(environment: Any, **_: Any) -> None:
+        if environment.web_ui:
+            _wire(environment)
+
+    events_.init.add_listener(on_init)
+
+
+if __name__ == "locustfiles.webui":
+    install_webui(events)
+else:  # loaded by path (`locust -f locustfiles/webui.py`): install through the package, once
+    import locustfiles.webui  # noqa: F401

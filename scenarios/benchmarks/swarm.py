@@ -1,0 +1,232 @@
+"""``exodus bench swarm``: what the evacuee's bookkeeping costs, next to a bare Locust user.
+
+The swarm does more per request than a plain load generator (plan the wish, wait for its
+intended start, judge the answer, write a ledger line); this measures whether that overhead
+matters. Both sides run as real ``locust --headless`` processes, side by side, against the
+same tiny HTTP server, which answers 202 to any POST without parsing it (optionally in several
+processes via SO_REUSEPORT), so the client is what is measured:
+
+- ``evacuee``: ``locustfiles/exodus.py`` with an arrival rate far above what one process can
+  send, so users never wait for an intended start;
+- ``bare``: a FastHttpUser posting a fixed, pre-serialised body of similar size with the
+  same headers.
+
+A Locust process is CPU-bound on one core, so its throughput is requests per second of *its
+own CPU time*. That is what is reported (``evacuee_rps``, ``bare_rps``, ``ratio``; goal
+>= 0.9): wall-clock rates on a shared machine move with whatever else runs there, CPU-time
+rates do not. Each side measures itself over the same steady window (after users are up)
+through a small plugin loaded next to its locustfile. A benchmark reports; it does not fail
+on a slow machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Any
+
+NAME = "swarm"
+HELP = "evacuee requests/s vs a bare FastHttpUser against a minimal server (goal ratio >= 0.9)"
+
+LOCUSTFILE = Path(__file__).resolve().parents[2] / "locustfiles" / "exodus.py"
+WARMUP_S = 2.0  # users spawn (-r = -u) and pools are drawn before the window opens
+RESPONSE = (
+    b"HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 20\r\n"
+    b'\r\n{"status":"queued"}\n'
+)
+BARE_LOCUSTFILE = textwrap.dedent(
+    '''
+    """Baseline for exodus bench swarm: a bare FastHttpUser posting a fixed body."""
+    from locust import FastHttpUser, constant, task
+
+    BODY = (
+        b'{"wish_id":"0b7b5c0e-3c53-4c0b-9d3e-2f2a5c1d9e01","evacuee":"Ada Lovelace",'
+        b'"destination":"mars","message":"Water the lemon tree, and tell my sister I said so."}'
+    )
+    HEADERS = {
+        "Content-Type": "application/json",
+        "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+        "Accept": "application/json",
+        "X-Exodus-Run": "bench",
+    }
+
+
+    class Bare(FastHttpUser):
+        wait_time = constant(0)
+
+        @task
+        def post(self):
+            self.client.post("/api/wishes", data=BODY, headers=HEADERS)
+    '''
+)
+MEASURE_PLUGIN = textwrap.dedent(
+    '''
+    """Loaded next to either locustfile: requests and CPU time over one steady window."""
+    import json
+    import time
+
+    import gevent
+    from locust import events
+
+    OUT, WARMUP, SPAN = {out!r}, {warmup!r}, {span!r}
+
+
+    @events.init.add_listener
+    def _measure(environment, **kw):
+        def sample():
+            gevent.sleep(WARMUP)
+            total = environment.runner.stats.total
+            r0, c0, w0 = total.num_requests, time.process_time(), time.time()
+            gevent.sleep(SPAN)
+            r1, c1, w1 = total.num_requests, time.process_time(), time.time()
+            with open(OUT, "w") as fh:
+                json.dump({{"requests": r1 - r0, "cpu_s": c1 - c0, "wall_s": w1 - w0}}, fh)
+
+        gevent.spawn(sample)
+    '''
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seconds", type=float, default=4.0, help="measured window of each side")
+    p.add_argument("--users", type=int, default=64, help="Locust users on each side")
+    p.add_argument("--rounds", type=int, default=2, help="side-by-side runs, summed")
+    p.add_argument("--server-processes", type=int, default=1, help="processes of the target server")
+
+
+# -- the target: a minimal keep-alive HTTP server that answers 202 to everything ----------------
+class _Accept(asyncio.Protocol):
+    """Answers every request with a fixed 202, honouring Content-Length and keep-alive."""
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            head_end = self.buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            length = 0
+            for line in self.buffer[:head_end].split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value.strip() or 0)
+            end = head_end + 4 + length
+            if len(self.buffer) < end:
+                return
+            self.buffer = self.buffer[end:]
+            self.transport.write(RESPONSE)
+
+
+def serve(port: int) -> None:
+    """Run the target on 127.0.0.1:port (0 = any); print the port, serve until killed."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
+        pass
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(1024)
+    print(sock.getsockname()[1], flush=True)
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(_Accept, sock=sock)
+        await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def _start_server(processes: int) -> tuple[int, list[subprocess.Popen]]:
+    procs: list[subprocess.Popen] = []
+    port = 0
+    code = "import sys; from scenarios.benchmarks.swarm import serve; serve(int(sys.argv[1]))"
+    for _ in range(max(1, processes)):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(port)], stdout=subprocess.PIPE, text=True
+        )
+        procs.append(proc)
+        port = int(proc.stdout.readline())
+    return port, procs
+
+
+# -- the two sides -------------------------------------------------------------------------
+def _start_side(
+    locustfile: Path, extra: list[str], common: list[str], workdir: Path, name: str, span: float
+) -> tuple[subprocess.Popen, Path]:
+    """One headless Locust process with the measuring plugin; where its figures will be."""
+    out = workdir / f"{name}.json"
+    plugin = workdir / f"measure_{name}.py"
+    plugin.write_text(MEASURE_PLUGIN.format(out=str(out), warmup=WARMUP_S, span=span))
+    run_time = f"{int(WARMUP_S + span + 3)}s"
+    cmd = [
+        sys.executable, "-m", "locust", "-f", f"{locustfile},{plugin}", *common, *extra,
+        "--headless", "--only-summary", "--run-time", run_time, "--stop-timeout", "0",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc, out
+
+
+def _figures(out: Path) -> dict[str, float]:
+    try:
+        return json.loads(out.read_text())
+    except (OSError, ValueError):
+        return {"requests": 0, "cpu_s": 0.0, "wall_s": 0.0}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Bare and evacuee side by side for each round; requests per CPU-second of each."""
+    span = max(1.0, float(args.seconds))
+    users = str(int(args.users))
+    port, servers = _start_server(int(args.server_processes))
+    totals = {"bare": [0, 0.0], "evacuee": [0, 0.0]}
+    try:
+        with tempfile.TemporaryDirectory(prefix="exodus-bench-swarm-") as tmp:
+            workdir = Path(tmp)
+            bare_file = workdir / "bare_locustfile.py"
+            bare_file.write_text(BARE_LOCUSTFILE)
+            common = ["-u", users, "-r", users, "--host", f"http://127.0.0.1:{port}"]
+            for i in range(max(1, int(args.rounds))):
+                evacuee_extra = [
+                    "--evacuees", "100000000", "--arrival-rate", "10000000",
+                    "--run-id", f"bench-{os.getpid()}-{i}", "--seed", "2045",
+                    "--ledger", str(workdir / f"ledger{i}.jsonl"),
+                ]  # fmt: skip
+                sides = {
+                    "bare": _start_side(bare_file, [], common, workdir, f"bare{i}", span),
+                    "evacuee": _start_side(
+                        LOCUSTFILE, evacuee_extra, common, workdir, f"evacuee{i}", span
+                    ),
+                }
+                for side, (proc, out) in sides.items():
+                    try:
+                        proc.wait(timeout=WARMUP_S + span + 90)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
+                    figures = _figures(out)
+                    totals[side][0] += figures["requests"]
+                    totals[side][1] += figures["cpu_s"]
+    finally:
+        for proc in servers:
+            proc.kill()
+            proc.wait()
+    rps = {side: (req / cpu if cpu else 0.0) for side, (req, cpu) in totals.items()}
+    return {
+        "evacuee_rps": round(rps["evacuee"], 1),
+        "bare_rps": round(rps["bare"], 1),
+        "ratio": round(rps["evacuee"] / rps["bare"], 3) if rps["bare"] else 0.0,
+    }

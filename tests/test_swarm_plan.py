@@ -1,0 +1,226 @@
+"""The swarm's pure parts: the plan, the arrival schedule, ledger lines, the tally."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections import Counter
+
+import pytest
+
+from app_under_test.errors import ConfigError, ExodusError
+from app_under_test.wish import validate_submission
+from locustfiles.answers import judge, retry_delay, should_retry
+from locustfiles.arrivals import (
+    ArrivalSchedule,
+    LeaseDesk,
+    LocalTickets,
+    Stage,
+    parse_duration,
+    parse_stages,
+)
+from locustfiles.generate import (
+    ANDROID_UA,
+    SwarmPlan,
+    _build_pools,
+    build_pools,
+    marker_for,
+    plan_wish,
+)
+from locustfiles.ledger import FIELDS, LedgerFile, ledger_line, ledger_prefix, read_ledger
+from locustfiles.payloads import dump_json, markers_in
+from locustfiles.tally import SwarmTally, percentile
+from tests.swarm_fixtures import verdict_for
+
+N = 10_000
+
+
+@pytest.fixture(scope="module")
+def pools():
+    return build_pools(2045)
+
+
+@pytest.fixture(scope="module")
+def wishes(pools):
+    plan = SwarmPlan(seed=2045, run_id="r-test", evacuees=N)
+    return [plan_wish(plan, n, pools) for n in range(N)]
+
+
+def test_plan_is_deterministic_for_seed_run_and_n(pools, wishes) -> None:
+    again = SwarmPlan(seed=2045, run_id="r-test", evacuees=N)
+    fresh_pools = _build_pools.__wrapped__(2045, 1000)  # really draw again, not the cache
+    assert fresh_pools.names == pools.names and fresh_pools.messages == pools.messages
+    for n in (0, 1, 17, 4242, N - 1):
+        assert plan_wish(again, n, fresh_pools) == wishes[n]
+    # Out of order (as leased to workers) gives the same wishes as in order.
+    assert [plan_wish(again, n, pools) for n in range(N - 1, N - 200, -1)] == wishes[-1:-200:-1]
+    other_run = SwarmPlan(seed=2045, run_id="r-other", evacuees=N)
+    assert plan_wish(other_run, 5, pools).wish_id != wishes[5].wish_id
+    other_seed = build_pools(7)
+    assert other_seed.names != pools.names
+
+
+def test_shares_hold_over_ten_thousand_evacuees(wishes) -> None:
+    kinds = Counter(w.kind for w in wishes)
+    assert abs(kinds["infiltrator"] / N - 0.05) < 0.01
+    legal = [w for w in wishes if w.destination in ("mars", "jupiter")]
+    mars = sum(w.destination == "mars" for w in legal) / len(legal)
+    assert abs(mars - 0.6) < 0.02
+    android = sum(w.user_agent == ANDROID_UA for w in wishes) / N
+    assert abs(android - 0.10) < 0.015
+    assert len({w.wish_id for w in wishes}) == N
+    assert all(uuid.UUID(w.wish_id).version == 4 for w in wishes[:500])
+
+
+def test_every_planned_expectation_matches_the_contract(wishes) -> None:
+    families = Counter()
+    for w in wishes:
+        status = verdict_for(w.raw, w.content_type)
+        assert (status == 202) == (w.expect == "accept"), (w.n, w.family, status)
+        if w.expect == "accept":
+            assert w.raw == dump_json(w.body), "the fast path must send exactly the plan's body"
+        if w.kind == "evacuee":
+            assert w.payload is None and w.family is None
+            assert json.loads(w.raw) == w.body
+            assert validate_submission(w.body)["destination"] == w.destination
+        else:
+            families[w.family] += 1
+            assert w.payload == marker_for(SwarmPlan(2045, "r-test", N), w.n)
+            assert w.payload in markers_in(w.raw.decode("utf-8", "replace")) or w.family in (
+                "empty-message",
+            )
+            if w.expect == "accept":
+                assert w.payload in w.body["message"]
+    assert len(families) >= 40, "10k evacuees should exercise most families and kinds"
+    markers = [w.payload for w in wishes if w.payload]
+    assert len(markers) == len(set(markers))
+
+
+def test_pools_are_pure_and_the_audit_side_needs_no_locust() -> None:
+    code = (
+        "import sys, locustfiles.generate, locustfiles.payloads;"
+        "bad = [m for m in ('locust', 'gevent', 'faker') if m in sys.modules];"
+        "assert not bad, bad"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_plan_rejects_nonsense() -> None:
+    with pytest.raises(ConfigError):
+        SwarmPlan(seed=1, run_id="r", mars_share=1.5)
+    with pytest.raises(ConfigError):
+        SwarmPlan(seed=1, run_id="")
+    with pytest.raises(ConfigError):
+        plan_wish(SwarmPlan(seed=1, run_id="r", evacuees=3), 3, build_pools(1, size=10))
+
+
+def test_arrivals_by_rate_and_by_stages() -> None:
+    assert ArrivalSchedule(rate=100).offset(250) == pytest.approx(2.5)
+    stages = parse_stages('[{"duration_s": 2, "rate": 10}, {"duration": "1s", "rate": 0},'
+                          ' {"duration": "500ms", "rate": 40}]')  # fmt: skip
+    assert stages == (Stage(2.0, 10.0), Stage(1.0, 0.0), Stage(0.5, 40.0))
+    schedule = ArrivalSchedule(stages=stages)
+    assert schedule.offset(0) == 0
+    assert schedule.offset(19) == pytest.approx(1.9)
+    assert schedule.offset(20) == pytest.approx(3.0), "the pause stage sends nobody"
+    assert schedule.offset(39) == pytest.approx(3.475)
+    assert schedule.offset(40) == pytest.approx(3.5), "after the stages: the last rate goes on"
+    assert schedule.offset(80) == pytest.approx(4.5)
+    offsets = [schedule.offset(n) for n in range(200)]
+    assert offsets == sorted(offsets)
+    assert parse_duration("2m") == 120 and parse_duration(1.5) == 1.5
+    for bad in ("[{}]", "{", '[{"duration_s": 1, "rate": 0}]', '[{"duration": "soon", "rate": 1}]'):
+        with pytest.raises(ConfigError):
+            parse_stages(bad)
+    with pytest.raises(ConfigError):
+        ArrivalSchedule(rate=0)
+
+
+def test_tickets_and_leases_hand_out_every_evacuee_exactly_once() -> None:
+    local = LocalTickets(5)
+    assert [local.take() for _ in range(7)] == [0, 1, 2, 3, 4, None, None]
+    for workers in (1, 2, 5):
+        desk = LeaseDesk(1003)
+        got: list[int] = []
+        sizes: list[int] = []
+        while True:
+            start, stop = desk.lease(100, workers=workers)
+            if start == stop:
+                break
+            got.extend(range(start, stop))
+            sizes.append(stop - start)
+        assert got == list(range(1003))
+        assert max(sizes) <= 100 and sizes[-1] == 1, "leases shrink towards the end"
+        assert sizes == sorted(sizes, reverse=True)
+
+
+def test_ledger_lines_have_exactly_the_contract_fields(tmp_path, wishes) -> None:
+    infiltrator = next(w for w in wishes if w.kind == "infiltrator")
+    ledger = LedgerFile(tmp_path / "run" / "ledger.jsonl")
+    for wish in (wishes[0], infiltrator):
+        prefix = ledger_prefix(wish, 'r-"quoted"')
+        for attempt, status in ((1, 503), (2, 202)):
+            ledger.append(
+                ledger_line(prefix, attempt=attempt, status=status, intended_at=1795861333.5,
+                            sent_at=1795861333.6, latency_ms=2.25, response_ms=102.5, n=wish.n)
+            )  # fmt: skip
+    ledger.close()
+    lines = list(read_ledger(tmp_path / "run" / "ledger.jsonl"))
+    assert len(lines) == 4
+    for line in lines:
+        assert tuple(line) == FIELDS
+        assert line["run_id"] == 'r-"quoted"'
+        assert isinstance(line["intended_at"], float) and isinstance(line["latency_ms"], float)
+    assert lines[2]["payload"] == infiltrator.payload and lines[0]["payload"] is None
+    assert [line["attempt"] for line in lines] == [1, 2, 1, 2]
+
+
+def test_ledger_errors_are_exodus_errors(tmp_path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ExodusError):
+        LedgerFile(tmp_path / "file" / "ledger.jsonl")
+    (tmp_path / "bad.jsonl").write_text('{"ok": 1}\nnot json\n')
+    with pytest.raises(ExodusError):
+        list(read_ledger(tmp_path / "bad.jsonl"))
+
+
+def test_tally_counts_outcomes_and_merges() -> None:
+    a, b = SwarmTally(), SwarmTally()
+    a.started(0.1)
+    a.attempted(3.0)
+    a.finished(202, "accept", 5.0)
+    b.started(2.5)  # late
+    b.attempted(1.0)
+    b.attempted(1.0)
+    b.finished(422, "reject", 2600.0)
+    b.started(0.0)
+    b.attempted(1.0)
+    b.finished(0, "accept", 30.0)
+    total = SwarmTally()
+    total.merge(a.to_message())
+    total.merge(json.loads(json.dumps(b.to_message())))
+    s = total.summary(evacuees=4)
+    assert (s["sent"], s["finished"], s["attempts"]) == (3, 3, 4)
+    assert (s["acknowledged"], s["rejected"], s["errors"], s["unexpected"]) == (1, 1, 1, 1)
+    assert (s["late"], s["dropped"], s["unfinished"]) == (1, 1, 0)
+    assert s["response_ms"]["max"] == 2600.0 and s["response_ms"]["p50"] == 30.0
+    assert percentile([], 50) is None and percentile([1, 2, 3, 4], 50) == 2
+
+
+def test_answers_are_judged_by_what_was_expected() -> None:
+    assert judge("accept", 202) is None
+    assert judge("reject", 422) is None and judge("reject", 413) is None
+    assert judge("accept", 422) == "legal wish answered 422"
+    assert judge("reject", 202) == "bad input answered 202"
+    assert judge("accept", 503) == "HTTP 503" and judge("reject", 500) == "HTTP 500"
+    assert judge("accept", 0) == "connection error"
+    assert [should_retry(s, 1) for s in (0, 500, 503, 202, 409, 422, 429)] == [
+        True, True, True, False, False, False, False,
+    ]  # fmt: skip
+    assert not should_retry(503, 3), "three attempts at most"
+    assert retry_delay(1, "0") == 0.0 and retry_delay(1, "120") == 1.0
+    assert retry_delay(2, None) == pytest.approx(0.2)
+    assert retry_delay(1, "Wed, 21 Oct 2045 07:28:00 GMT") == pytest.approx(0.1)
