@@ -155,8 +155,9 @@ class Sampler(threading.Thread):
                             self.on_sample(self.last)
                     except (httpx.HTTPError, OSError):
                         pass  # a missed sample is a gap in a chart, not a failed run
-                    if self.stop_event.wait(self.period_s):
-                        break
+                    if self.stop_event.is_set():
+                        break  # that was the closing sample: the state the run ended in
+                    self.stop_event.wait(self.period_s)
         finally:
             ev.close()
 

@@ -196,6 +196,8 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
         tick = time.perf_counter()
         tail.read()
         try:
+            if options.state_dir and stack.state:
+                _merge_stack_timeline(stack.state, run_dir, t0)
             _collect(evidence, run_dir, run_id, t0, tail, tally_before)
             if scenario.browser:
                 _judge_in_browser(stack.url, run_dir)
@@ -241,6 +243,27 @@ def _collect(evidence: Evidence, run_dir: Path, run_id: str, t0: float, tail: Le
         {"before": tally_before, "after": evidence.tally()}, indent=2))
     infiltrators = _infiltrator_ids(run_dir / "ledger.jsonl")
     evidence.write_pages(infiltrators)
+
+
+def _merge_stack_timeline(state: StateDir, run_dir: Path, t0: float) -> None:
+    """Faults applied to an attached stack from the CLI or by the presenter during this run
+    belong in the run's timeline too (re-timed from the run's start), so recovery is judged."""
+    from chaos.timeline import read_timeline
+
+    during = []
+    for line in read_timeline(state.root / "timeline.jsonl"):
+        try:
+            at = datetime.fromisoformat(str(line["at"]).replace("Z", "+00:00")).timestamp()
+        except (KeyError, ValueError):
+            continue
+        if at >= t0 and line.get("source") in ("cli", "presenter"):
+            during.append({**line, "t": round(at - t0, 3)})
+    if not during:
+        return
+    path = run_dir / "timeline.jsonl"
+    lines = [*read_timeline(path), *during]
+    lines.sort(key=lambda line: line.get("t", 0))
+    path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
 
 
 def _judge_in_browser(url: str, run_dir: Path) -> None:

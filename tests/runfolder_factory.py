@@ -145,12 +145,13 @@ def _stored(n: int, ledger: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _metrics(slow_recovery: bool, undrained: bool, faults: bool) -> list[dict[str, Any]]:
-    backlog = {5: 2, 6: 4, 7: 1} if faults else {}
+    # Past the healthy in-flight level (a batch of 10 per poller, 2 parsers) while it lasts.
+    backlog = {5: 40, 6: 80, 7: 30} if faults else {}
     samples = []
     for t in range(13):
         visible = backlog.get(t, 0)
         if slow_recovery and t >= 5:
-            visible = max(visible, 3)
+            visible = max(visible, 60)
         parsed_left = 3 if undrained and t >= 10 else 0
         samples.append(
             {

@@ -194,6 +194,19 @@ def test_recovery_too_slow(tmp_path: Path):
     assert result.status == "failed" and result.evidence["recovery_s"] == 2.0
 
 
+def test_backlog_within_healthy_in_flight_counts_as_recovered():
+    """Under steady arrivals a queue is never empty; a batch per poller is normal."""
+    metrics = [{"t": float(t), "queues": {"wishes": {"visible": 5 if t > 4 else 0,
+                                                     "in_flight": 10},
+                                          "parsed": {"visible": 0, "in_flight": 10}}}
+               for t in range(10)]
+    metrics[5]["queues"]["wishes"]["visible"] = 300
+    seconds, _ = recovery.backlog_recovery_s(metrics, 4.0, 5.0,
+                                             recovery.healthy_backlog({"parsers": 2}))
+    assert seconds == 1.0
+    assert recovery.backlog_recovery_s(metrics, 4.0, 5.0, {"wishes": 5, "parsed": 5})[0] is None
+
+
 def test_slow_acknowledgements_delay_recovery(tmp_path: Path):
     [result] = recovery.check(load(tmp_path, submit_latency_ms=900.0))
     assert (

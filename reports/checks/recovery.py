@@ -96,20 +96,41 @@ def ack_recovery_s(ledger: Iterable[Attempt], off_at: float, bound_ms: float) ->
         k += 1
 
 
+PRE_FAULT_WINDOW_S = 5.0
+BATCH = 10  # messages a healthy poller holds in flight at once (the SQS batch size)
+
+
+def healthy_backlog(stack: Mapping[str, Any]) -> dict[str, int]:
+    """What a healthy pipeline always has in flight: one batch per poller of each stage.
+
+    Under steady arrivals a queue is rarely empty at the instant of a sample, so "back to
+    normal" cannot mean "back to zero"; it means no more than the pollers are working on.
+    """
+    return {"wishes": BATCH * int(stack.get("parsers") or 2),
+            "parsed": BATCH * int(stack.get("pod_workers") or 2)}
+
+
 def backlog_recovery_s(
-    metrics: list[Mapping[str, Any]], on_t: float, off_t: float
+    metrics: list[Mapping[str, Any]], on_t: float, off_t: float,
+    healthy: Mapping[str, int] | None = None,
 ) -> tuple[float | None, dict[str, int]]:
-    """(seconds after off until backlog <= its pre-fault level or 0, the pre-fault level)."""
+    """(seconds after off until the backlog is back to normal, the pre-fault level).
+
+    Normal is the larger of the highest backlog in the 5 s before the fault and the
+    healthy in-flight level.
+    """
     samples = sorted(metrics, key=lambda s: float(s.get("t") or 0))
     before: dict[str, int] = {}
     for s in samples:
-        if float(s.get("t") or 0) <= on_t:
-            before = backlog(s)
+        if on_t - PRE_FAULT_WINDOW_S <= float(s.get("t") or 0) <= on_t:
+            for q, v in backlog(s).items():
+                before[q] = max(before.get(q, 0), v)
+    healthy = healthy or {}
     for s in samples:
         t = float(s.get("t") or 0)
         if t < off_t:
             continue
-        if all(v == 0 or v <= before.get(q, 0) for q, v in backlog(s).items()):
+        if all(v <= max(before.get(q, 0), healthy.get(q, 0)) for q, v in backlog(s).items()):
             return t - off_t, before
     return None, before
 
@@ -140,7 +161,8 @@ def _judge(run: RunData, w: FaultWindow) -> CheckResult:
     )
     sees_queues = any(s.get("queues") for s in run.metrics)  # HTTP-only runs sample None
     if sees_queues:
-        queue_s, before = backlog_recovery_s(run.metrics, w.on_t, w.off_t)
+        queue_s, before = backlog_recovery_s(run.metrics, w.on_t, w.off_t,
+                                             healthy_backlog(run.scenario.get("stack") or {}))
     else:
         queue_s, before = 0.0, {}
     recovery = None if queue_s is None else max(ack_s, queue_s)

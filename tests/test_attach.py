@@ -1,0 +1,68 @@
+"""``exodus run --state-dir`` drives the stack of ``exodus up``; ``--target`` sees only HTTP."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def cli(*args: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "scenarios.cli", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+@pytest.fixture
+def up(tmp_path):
+    state = tmp_path / "state"
+    proc = cli("up", "--port", "0", "--state-dir", str(state), "--parsers", "1",
+               "--pod-workers", "1")
+    wait_for(lambda: (state / "stack.json").exists()
+             and all(c["pid"] for c in json.loads((state / "stack.json").read_text())
+                     ["components"]), what="exodus up")
+    yield state, json.loads((state / "stack.json").read_text())["url"]
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=30)
+
+
+def test_run_attached_with_a_cli_fault_judges_its_recovery(tmp_path, up):
+    state, _ = up
+    out = tmp_path / "run"
+    run = cli("run", "smoke", "--state-dir", str(state), "--out", str(out), "--evacuees", "300",
+              "--arrival-rate", "60")
+    wait_for(lambda: (out / "ledger.jsonl").exists(), timeout=60, what="swarm started")
+    fault = subprocess.run([sys.executable, "-m", "scenarios.cli", "chaos", "apply", "kill",
+                            "--target", "parser", "--for", "2s", "--state-dir", str(state)],
+                           capture_output=True, text=True, timeout=60)
+    assert fault.returncode == 0, fault.stderr
+    output, _ = run.communicate(timeout=240)
+    assert run.returncode == 0, output[-3000:]
+    timeline = [json.loads(x) for x in (out / "timeline.jsonl").read_text().splitlines()]
+    assert [(x["event"], x["fault"], x["source"]) for x in timeline if x["event"] != "note"][:2] \
+        == [("on", "kill", "cli"), ("off", "kill", "cli")]
+    verdict = json.loads((out / "verdict.json").read_text())
+    recovery = [c for c in verdict["checks"] if c["id"].startswith("recovery:kill:parser@")]
+    assert len(recovery) == 1 and recovery[0]["status"] == "passed"
+    assert verdict["sound"] is True
+
+
+def test_run_with_target_only_skips_what_http_cannot_see(tmp_path, up):
+    _, url = up
+    out = tmp_path / "run"
+    run = cli("run", "smoke", "--target", url, "--out", str(out), "--evacuees", "150",
+              "--arrival-rate", "75")
+    output, _ = run.communicate(timeout=240)
+    assert run.returncode == 0, output[-3000:]
+    checks = {c["id"]: c for c in json.loads((out / "verdict.json").read_text())["checks"]}
+    for seen in ("bad-input", "no-executable-markup", "slo"):  # judged through HTTP
+        assert checks[seen]["status"] == "passed", checks[seen]
+    for unseen in ("exactly-once", "no-phantoms", "tally", "drained", "dlq-explained"):
+        assert checks[unseen]["status"] == "skipped"
+        assert "could not see" in checks[unseen]["summary"]
