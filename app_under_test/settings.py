@@ -31,6 +31,7 @@ ENV_WAIT_TIME = "EXODUS_WAIT_TIME"
 ENV_LINGER_MS = "EXODUS_LINGER_MS"
 ENV_RATE_LIMIT = "EXODUS_RATE_LIMIT"
 ENV_RUNS_DIR = "EXODUS_RUNS_DIR"
+ENV_PUBLIC_URL = "EXODUS_PUBLIC_URL"
 
 ALL_ENV = (
     ENV_STATE_DIR,
@@ -48,12 +49,32 @@ ALL_ENV = (
     ENV_LINGER_MS,
     ENV_RATE_LIMIT,
     ENV_RUNS_DIR,
+    ENV_PUBLIC_URL,
 )
 
 
 def _get(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name)
     return default if value is None or value == "" else value
+
+
+def public_url(raw: str | None) -> str | None:
+    """The audience's join URL as configured (``EXODUS_PUBLIC_URL``): http(s), no query.
+
+    Checked here, once, because the projector prints it as a link and a QR code: a typo
+    should stop ``exodus stage`` with a message, not put a broken code on the big screen.
+    """
+    if raw is None or not raw.strip():
+        return None
+    from urllib.parse import urlsplit
+
+    text = raw.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or \
+            parts.fragment or any(c.isspace() or ord(c) < 32 for c in text):
+        raise ConfigError(f"{ENV_PUBLIC_URL}={raw!r} must be an http(s) URL without query or "
+                          "fragment, e.g. https://exodus.example.org/")
+    return text if parts.path else text + "/"
 
 
 def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -106,6 +127,9 @@ class FrontendConfig:
     presenter_token: str | None = None
     rate_limit_per_s: float = 0.0  # audience wishes per client per second; 0 = unlimited
     queue: QueueConfig = field(default_factory=QueueConfig)
+    public_url: str | None = None  # the join link the projector shows; None = from the request
+    stream_max: int = 100  # live projector streams one frontend process serves at once
+    stream_lifetime_s: float = 300.0  # then the browser reconnects (EventSource does it)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, **overrides) -> FrontendConfig:
@@ -117,6 +141,7 @@ class FrontendConfig:
             presenter_token=env.get(ENV_PRESENTER_TOKEN) or None,
             rate_limit_per_s=env_float(env, ENV_RATE_LIMIT, 0.0),
             queue=QueueConfig.from_env(env, flaws),
+            public_url=public_url(env.get(ENV_PUBLIC_URL)),
         )
         values.update(overrides)
         return cls(**values)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from locust import events
 
+import locustfiles.webui  # noqa: F401 - installs the presenter's console (Pipeline tab, chaos)
 from locustfiles.evacuee import Evacuee
 from locustfiles.swarm import install, swarm_for
 

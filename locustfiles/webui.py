@@ -22,6 +22,7 @@ Everything shown is escaped, in the tab as well, though React renders it as text
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
 import os
 import time
@@ -40,7 +41,6 @@ from locustfiles.tally import percentile
 
 PREFIX = "/exodus"
 TAB = "pipeline"
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 CACHE_S = 1.0  # the tab polls every 2 s and the console on demand: one read a second at most
 E2E_SAMPLE = 200  # end-to-end p95 over the newest stored wishes
 SHOWN = 10  # newest wishes on the console, each with a Hide button
@@ -50,6 +50,13 @@ CSS = b"""body{font:16px/1.5 system-ui,sans-serif;margin:1.5rem auto;max-width:6
 table{border-collapse:collapse}td,th{border-bottom:1px solid #ccc;padding:.2rem .8rem;text-align:left}
 form{margin:.6rem 0}input,select,textarea{font:inherit}.bad{color:#b00}.good{color:#070}"""
 _INSTALLED: set[int] = set()
+
+
+def _loopback(host: str | None) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
 
 
 def esc(value: Any) -> str:
@@ -217,7 +224,7 @@ class PipelineView:
         rows.append(("verdict", verdict_summary(snap.get("verdict"))))
         rows += [("error", e) for e in snap.get("errors", [])]
         rows.append(("presenter console", f"{PREFIX}/stage"))
-        return [{"name": str(k), "value": str(v)} for k, v in rows]
+        return [{"measure": str(k), "value": str(v)} for k, v in rows]
 
 
 class Console:
@@ -240,13 +247,15 @@ class Console:
 
     # -- guards ----------------------------------------------------------------------------
     def exposed(self) -> bool:
-        web_ui = self.env.web_ui
-        return web_ui.host not in LOOPBACK and not web_ui.web_login
+        """Listening beyond loopback ("" = every interface) without Locust's login."""
+        return not _loopback(self.env.web_ui.host) and not self.env.web_ui.web_login
 
     def refusal(self, request: Any) -> str | None:
         """Why a write request must be refused, or None."""
         if self.exposed():
             return "the web UI listens beyond loopback without --web-login: controls are off"
+        if not self.env.web_ui.web_login and not _loopback(urlsplit(f"//{request.host}").hostname):
+            return "a loopback console is asked for by a loopback name only (DNS rebinding)"
         site = request.headers.get("Sec-Fetch-Site")
         if site not in (None, "same-origin", "none"):
             return "cross-site request refused"
@@ -293,7 +302,7 @@ class Console:
     # -- the console page ------------------------------------------------------------------
     def page(self) -> str:
         snap = self.view.snapshot()
-        rows = "".join(f"<tr><th>{esc(r['name'])}</th><td>{esc(r['value'])}</td></tr>"
+        rows = "".join(f"<tr><th>{esc(r['measure'])}</th><td>{esc(r['value'])}</td></tr>"
                        for r in self.view.rows(snap))
         faults = "".join(f"<option>{esc(f)}</option>" for f in snap.get("fault_names", []))
         on = "".join(f"<li>{esc(f)}</li>" for f in snap.get("faults", [])) or "<li>none</li>"
@@ -334,7 +343,8 @@ def _wire(environment: Any) -> None:
     app, guard = web_ui.app, web_ui.auth_required_if_enabled
     web_ui.template_args.update(
         extended_tabs=[{"title": "Pipeline", "key": TAB}],
-        extended_tables=[{"key": TAB, "structure": [{"key": "name", "title": "Pipeline"},
+        # no "name" column: Locust sorts tables by it, and these rows have an order
+        extended_tables=[{"key": TAB, "structure": [{"key": "measure", "title": "Pipeline"},
                                                     {"key": "value", "title": "Now"}]}],
         extended_csv_files=[{"href": f".{PREFIX}/stage", "title": "Presenter console: chaos, "
                              "hide a wish, verdict"},

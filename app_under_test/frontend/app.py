@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from app_under_test.backends.local import LocalBackend
 from app_under_test.frontend.admin import add_admin_routes
 from app_under_test.frontend.problems import install_problem_handlers
+from app_under_test.frontend.projector import add_projector_routes
 from app_under_test.frontend.security import SecurityHeaders
 from app_under_test.frontend.state import FrontendState
 from app_under_test.frontend.views import FLAWED_MESSAGE_PATH, add_view_routes
@@ -56,6 +57,7 @@ def create_app(
     add_wish_routes(app, state)
     add_view_routes(app, state)
     add_admin_routes(app, state)
+    add_projector_routes(app, state)
     exempt = frozenset({FLAWED_MESSAGE_PATH}) if "html-api" in config.flaws else frozenset()
     app.add_middleware(SecurityHeaders, csp_exempt=exempt)
     return app

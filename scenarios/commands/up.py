@@ -39,10 +39,17 @@ def stack_config(args: argparse.Namespace, **overrides) -> StackConfig:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("up", help="run the reference pipeline (foreground, Ctrl-C stops)")
     add_stack_arguments(parser)
+    parser.add_argument("--public", action="store_true",
+                        help="stage mode, as `exodus stage`: join link + QR code, presenter "
+                             "token, audience rate limit (still binds only where --host says)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "public", False):
+        from scenarios.commands.stage import run as run_stage
+
+        return run_stage(args)
     from app_under_test.supervisor import Supervisor
 
     config = stack_config(args)

@@ -1,0 +1,80 @@
+// Exodus 2045 projector: follow /api/tally/stream and redraw the tally and the newest wishes.
+// Text only: every value goes in through textContent, never innerHTML, so a wish that holds
+// markup shows as the characters it is. Served as a file: the page's CSP allows no inline script.
+"use strict";
+(function () {
+  var STREAM = "/api/tally/stream";
+  var NAMES = { mars: "Mars", jupiter: "Europa, Jupiter" };
+  var status = document.getElementById("live-status");
+  var list = document.getElementById("wishes");
+  if (!window.EventSource || !status || !list) { return; }
+
+  function setText(id, text) {
+    var node = document.getElementById(id);
+    if (node) { node.textContent = String(text); }
+  }
+
+  function when(epoch) {
+    if (typeof epoch !== "number") { return ""; }
+    return new Date(epoch * 1000).toISOString().slice(11, 19) + " UTC";
+  }
+
+  function item(wish) {
+    var dest = String(wish.destination || "");
+    var li = document.createElement("li");
+    li.className = "wish wish-" + (NAMES.hasOwnProperty(dest) ? dest : "other");
+    var message = document.createElement("p");
+    message.className = "message";
+    message.textContent = String(wish.message || "");
+    var by = document.createElement("p");
+    by.className = "by";
+    by.textContent = String(wish.evacuee || "") + " · " + (NAMES[dest] || dest) + " · ";
+    var time = document.createElement("time");
+    time.textContent = when(wish.stored_at);
+    by.appendChild(time);
+    li.appendChild(message);
+    li.appendChild(by);
+    return li;
+  }
+
+  function render(snap) {
+    var tally = snap.tally || {};
+    var total = Number(snap.total) || 0;
+    Object.keys(NAMES).forEach(function (dest) {
+      var n = Number(tally[dest]) || 0;
+      var share = total ? Math.round(100 * n / total) + "%" : "–";
+      setText("count-" + dest, n);
+      setText("share-" + dest, share);
+      var bar = document.getElementById("bar-" + dest);
+      if (bar) { bar.max = Math.max(total, 1); bar.value = n; bar.textContent = share; }
+    });
+    setText("count-total", total);
+    var fresh = document.createDocumentFragment();
+    (snap.wishes || []).forEach(function (wish) { fresh.appendChild(item(wish)); });
+    if (!fresh.childNodes.length) {
+      var empty = document.createElement("li");
+      empty.className = "empty";
+      empty.textContent = "No wishes yet.";
+      fresh.appendChild(empty);
+    }
+    list.replaceChildren(fresh);
+  }
+
+  function connect() {
+    var source = new EventSource(STREAM);
+    source.addEventListener("tally", function (event) {
+      try { render(JSON.parse(event.data)); } catch (err) { return; }
+      status.textContent = "live";
+      status.className = "live on";
+    });
+    source.onerror = function () {
+      status.textContent = "reconnecting…";
+      status.className = "live off";
+      if (source.readyState === EventSource.CLOSED) {  // refused (full, or down): try later
+        window.setTimeout(connect, 5000 + Math.floor(Math.random() * 5000));
+      }
+    };
+  }
+
+  connect();
+})();
