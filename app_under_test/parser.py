@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from app_under_test.batch import BatchOutcome, PermanentFailure
+from app_under_test.batch import BatchOutcome, PermanentFailure, decode_records
 from app_under_test.errors import ExodusError, InvalidWish
 from app_under_test.ports import OutgoingMessage, Queue
 from app_under_test.wish import (
@@ -77,20 +77,8 @@ def make_handler(
 
     def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         outcome = BatchOutcome()
-        parsed: list[tuple[str, dict[str, Any]]] = []
-        for record in event.get("Records", []):
-            mid = record["messageId"]
-            try:
-                parsed.append((mid, parse_body(record["body"], strict=strict)))
-            except PermanentFailure as exc:
-                if drop_poison:  # the flaw: no DLQ, so poison is retried until it vanishes
-                    outcome.failures.append(mid)
-                    continue
-                try:
-                    dead_letters.send_dead_letter(record["body"], exc.reason)
-                    outcome.dead_lettered.append((mid, exc.reason))
-                except ExodusError:
-                    outcome.failures.append(mid)
+        parsed = decode_records(event, lambda body: parse_body(body, strict=strict),
+                                dead_letters, outcome, drop_poison=drop_poison)
         if parsed:
             try:
                 out_queue.send_batch(

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from app_under_test.batch import BatchOutcome, PermanentFailure
+from app_under_test.batch import BatchOutcome, PermanentFailure, decode_records
 from app_under_test.errors import ExodusError
 from app_under_test.ports import Queue, WishStore
 from app_under_test.wish import DESTINATIONS, MESSAGE_MAX
@@ -60,20 +60,8 @@ def make_handler(
 
     def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         outcome = BatchOutcome()
-        wishes: list[tuple[str, dict[str, Any]]] = []
-        for record in event.get("Records", []):
-            mid = record["messageId"]
-            try:
-                wishes.append((mid, decode_body(record["body"], strict=strict)))
-            except PermanentFailure as exc:
-                if drop_poison:
-                    outcome.failures.append(mid)
-                    continue
-                try:
-                    dead_letters.send_dead_letter(record["body"], exc.reason)
-                    outcome.dead_lettered.append((mid, exc.reason))
-                except ExodusError:
-                    outcome.failures.append(mid)
+        wishes = decode_records(event, lambda body: decode_body(body, strict=strict),
+                                dead_letters, outcome, drop_poison=drop_poison)
         if lossy:
             keep = [(m, w) for m, w in wishes if not _dropped_by_lossy_worker(w["wish_id"])]
             outcome.done.extend(m for m, _ in wishes)  # "deleted" before storing

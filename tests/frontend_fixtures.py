@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +27,7 @@ from app_under_test.errors import QueueUnavailable
 from app_under_test.frontend.app import create_app
 from app_under_test.frontend.serve import build_server
 from app_under_test.settings import FrontendConfig
+from tests.conftest import wait_for
 
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 15.0
@@ -67,18 +68,6 @@ def running_frontend(
         thread.join(STOP_TIMEOUT_S)
         sock.close()
     assert not thread.is_alive(), "the frontend did not shut down"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``condition`` until truthy or the deadline; no sleep stands in for a signal."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
 
 
 def config_for(state_dir: Path, **overrides: Any) -> FrontendConfig:
