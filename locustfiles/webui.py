@@ -6,9 +6,8 @@ ride along on ``/stats/requests`` as ``extended_stats``. Such a tab renders a ta
 nothing else, so the controls -- switch a fault on or off, hide a wish, read the verdict --
 live on one page of the same web UI, ``/exodus/stage``, linked from the Download Data tab.
 
-The numbers come from the stack's state dir through ``app_under_test.stackview`` (the same
-figures ``exodus status`` prints) when ``--state-dir`` is given, else from the frontend's
-``/api/tally``, ``/metrics`` and ``/api/wall`` over HTTP. Chaos and hiding go through the
+The figures and the verdict line come from :mod:`locustfiles.pipeline_view` (state dir or
+HTTP); this module is the wiring around them. Chaos and hiding go through the
 frontend's presenter routes with the token (``--presenter-token``, a masked field on the
 start form, or ``EXODUS_PRESENTER_TOKEN``); the token never appears on a page.
 
@@ -26,24 +25,18 @@ import ipaddress
 import json
 import os
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from locust import events
 
-from app_under_test.errors import ExodusError
 from app_under_test.settings import StackConfig
-from app_under_test.statedir import StateDir
+from locustfiles.pipeline_view import PipelineView, verdict_summary
 from locustfiles.swarm import install, swarm_for
-from locustfiles.tally import percentile
 
 PREFIX = "/exodus"
 TAB = "pipeline"
-CACHE_S = 1.0  # the tab polls every 2 s and the console on demand: one read a second at most
-E2E_SAMPLE = 200  # end-to-end p95 over the newest stored wishes
-SHOWN = 10  # newest wishes on the console, each with a Hide button
 CONSOLE_CSP = ("default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; "
                "frame-ancestors 'none'")
 CSS = b"""body{font:16px/1.5 system-ui,sans-serif;margin:1.5rem auto;max-width:60rem;padding:0 1rem}
@@ -74,159 +67,6 @@ def add_arguments(parser: Any) -> None:
                         help="an `exodus run` folder: show its verdict.json and report.html")
 
 
-def _verdict(run_dir: str | None) -> dict[str, Any] | None:
-    """The run folder's verdict, boiled down to what a stage shows (None if none yet)."""
-    path = Path(run_dir) / "verdict.json" if run_dir else None
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8")) if path else None
-    except (OSError, ValueError):
-        return None
-    if not isinstance(doc, dict):
-        return None
-    checks = [c for c in doc.get("checks", []) if isinstance(c, dict)]
-    count = {s: sum(1 for c in checks if c.get("status") == s) for s in ("passed", "failed", "skipped")}
-    failed = [{"id": str(c.get("id")), "summary": str(c.get("summary", ""))[:200]}
-              for c in checks if c.get("status") == "failed"]
-    return {"sound": bool(doc.get("sound")), "interrupted": bool(doc.get("interrupted")),
-            "run_id": str(doc.get("run_id", "")), **count, "failed_checks": failed[:20]}
-
-
-def verdict_summary(verdict: dict[str, Any] | None) -> str:
-    if not verdict:
-        return "no verdict yet (an `exodus run` folder given as --run-dir shows its verdict here)"
-    word = "SOUND" if verdict["sound"] else "UNSOUND"
-    if verdict["interrupted"]:
-        word += " (interrupted)"
-    failed = "; ".join(f"{c['id']}: {c['summary']}" for c in verdict["failed_checks"])
-    return (f"{word}: {verdict['passed']} passed, {verdict['failed']} failed, "
-            f"{verdict['skipped']} skipped" + (f". Failed: {failed}" if failed else ""))
-
-
-class PipelineView:
-    """The stack's figures now, read at most once a second, from the state dir or HTTP."""
-
-    def __init__(self, options: Any, swarm: Any) -> None:
-        self.options, self.swarm = options, swarm
-        self._snap: dict[str, Any] = {}
-        self._at = 0.0
-
-    def forget(self) -> None:
-        self._at = 0.0
-
-    def snapshot(self) -> dict[str, Any]:
-        if time.monotonic() - self._at >= CACHE_S:
-            self._snap, self._at = self._read(), time.monotonic()
-        return self._snap
-
-    def report_path(self) -> Path | None:
-        run_dir = self.options()["run_dir"]
-        path = Path(run_dir) / "report.html" if run_dir else None
-        return path if path and path.is_file() else None
-
-    def _read(self) -> dict[str, Any]:
-        o = self.options()
-        snap: dict[str, Any] = {"at": time.time(), "queues": {}, "stored": None, "tally": {},
-                                "e2e_p95_s": None, "restarts": None, "faults": [], "latest": [],
-                                "errors": [], "swarm": self.swarm(), "verdict": _verdict(o["run_dir"]),
-                                "report": self.report_path() is not None}
-        try:
-            from chaos.faults import known
-
-            snap["fault_names"] = known()
-        except ImportError:
-            snap["fault_names"] = []
-        try:
-            if o["state_dir"]:
-                snap["source"] = f"state dir {o['state_dir']}"
-                recent = self._from_state(Path(o["state_dir"]), snap)
-            else:
-                snap["source"] = f"HTTP {o['host'] or '(no --host)'}"
-                recent = self._from_http(o, snap)
-        except (ExodusError, OSError, ValueError, KeyError, requests.RequestException) as exc:
-            snap["errors"].append(f"{type(exc).__name__}: {exc}"[:300])
-            return snap
-        spans = [w["stored_at"] - w["accepted_at"] for w in recent
-                 if isinstance(w.get("stored_at"), (int, float))
-                 and isinstance(w.get("accepted_at"), (int, float))]
-        p95 = percentile(spans, 95)
-        snap["e2e_p95_s"] = None if p95 is None else round(p95, 3)
-        snap["latest"] = [{k: w.get(k) for k in ("wish_id", "evacuee", "message")}
-                          for w in recent if not w.get("hidden")][:SHOWN]
-        return snap
-
-    def _from_state(self, root: Path, snap: dict[str, Any]) -> list[dict[str, Any]]:
-        from app_under_test.backends.local import open_local
-        from app_under_test.stackview import stack_status
-
-        state = StateDir(root)
-        state.read_stack()  # a wrong --state-dir says so instead of creating an empty one
-        backend = open_local(state)
-        try:
-            status = stack_status(root, backend)
-            recent = backend.store.latest(E2E_SAMPLE, include_hidden=True)
-        finally:
-            backend.close()
-        snap.update(queues=status["queues"], stored=status["stored"], tally=status["tally"],
-                    restarts=status["restarts"])
-        try:
-            from chaos.board import FaultBoard
-
-            now = time.time()
-            snap["faults"] = [f"{e.fault} {e.target} ({e.source})"
-                              for e in FaultBoard(state).entries() if e.live(now)]
-        except ImportError:
-            pass
-        return recent
-
-    def _from_http(self, o: dict[str, Any], snap: dict[str, Any]) -> list[dict[str, Any]]:
-        from prometheus_client.parser import text_string_to_metric_families
-
-        def get(path: str, **kw: Any) -> requests.Response:
-            r = session.get(o["host"] + path, timeout=3.0, **kw)
-            r.raise_for_status()
-            return r
-
-        with requests.Session() as session:
-            snap["tally"] = get("/api/tally").json()["tally"]
-            metrics = get("/metrics").text
-            recent = get("/api/wall", params={"limit": E2E_SAMPLE}).json()
-            if o["token"]:
-                auth = {"Authorization": f"Bearer {o['token']}"}
-                r = session.get(o["host"] + "/api/admin/chaos", headers=auth, timeout=3.0)
-                if r.status_code == 200:
-                    snap["faults"] = [f"{e['fault']} {e['target']} ({e['source']})"
-                                      for e in r.json().get("on", [])]
-        for family in text_string_to_metric_families(metrics):
-            for sample in family.samples:
-                if sample.name == "exodus_queue_depth":
-                    queue = snap["queues"].setdefault(sample.labels["queue"], {})
-                    queue[sample.labels["state"]] = int(sample.value)
-        return recent
-
-    def rows(self, snap: dict[str, Any]) -> list[dict[str, str]]:
-        """The Pipeline tab: one measure a row, every value a string."""
-        rows = [("source", snap.get("source", ""))]
-        for name, q in snap.get("queues", {}).items():
-            rows.append((f"{name} queue: visible / in flight / DLQ",
-                         f"{q.get('visible', '?')} / {q.get('in_flight', '?')} / {q.get('dlq', '?')}"))
-        tally = snap.get("tally") or {}
-        rows += [("stored", "n/a over HTTP" if snap.get("stored") is None else snap["stored"]),
-                 ("tally Mars / Europa, Jupiter", f"{tally.get('mars', 0)} / {tally.get('jupiter', 0)}"),
-                 ("end-to-end p95, newest stored", "n/a" if snap.get("e2e_p95_s") is None
-                  else f"{snap['e2e_p95_s']:.3f} s"),
-                 ("restarts", "n/a over HTTP" if snap.get("restarts") is None else snap["restarts"]),
-                 ("faults on", "; ".join(snap.get("faults", [])) or "none")]
-        swarm = snap.get("swarm")
-        if swarm:
-            rows.append((f"swarm {swarm.get('run_id', '')}: sent / acknowledged / rejected / errors",
-                         f"{swarm.get('sent', 0)} / {swarm.get('acknowledged', 0)} / "
-                         f"{swarm.get('rejected', 0)} / {swarm.get('errors', 0)}"))
-        rows.append(("verdict", verdict_summary(snap.get("verdict"))))
-        rows += [("error", e) for e in snap.get("errors", [])]
-        rows.append(("presenter console", f"{PREFIX}/stage"))
-        return [{"measure": str(k), "value": str(v)} for k, v in rows]
-
-
 class Console:
     """The routes of one web UI, with what they remember between requests."""
 
@@ -234,7 +74,8 @@ class Console:
         self.env = environment
         options = environment.parsed_options
         self.cli_token = getattr(options, "presenter_token", None)  # the form may blank it
-        self.view = PipelineView(self.options, lambda: swarm_for(environment).snapshot())
+        self.view = PipelineView(self.options, lambda: swarm_for(environment).snapshot(),
+                                 f"{PREFIX}/stage")
         self.last_action = ""
 
     def options(self) -> dict[str, Any]:

@@ -13,8 +13,10 @@ page stays put. Last, the live DOM is scanned for handlers and scripted URLs tha
 dormant, but one tap (or one other browser) away. Inert ``<template>`` content is not a
 finding, as in the static oracle: nothing there can run.
 
-The audit merges ``pages/browser.json`` (:func:`write_browser_json`) into its
-``no-executable-markup`` check.
+The injected scripts and the report-only policy live in :mod:`reports.browser_probe`. The
+templates' own script files (the projector's ``/static/tally.js``) load there without a
+violation, and their event stream is not counted as a page still loading. The audit merges
+``pages/browser.json`` (:func:`write_browser_json`) into its ``no-executable-markup`` check.
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from reports.browser_launch import open_browser
+from reports.browser_probe import (
+    BINDING,
+    INTERACTION_JS,
+    PROBE_JS,
+    SCAN_JS,
+    TEMPLATE_FEEDS,
+    swap_csp,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Dialog, Page, Route
@@ -36,7 +46,6 @@ if TYPE_CHECKING:
 MARKER_RE = re.compile(r"XM[0-9a-f]{8}(?![0-9a-f])")
 _CUT_MARKER = re.compile(r"XM[0-9a-f]{2,7}$")  # a marker cut off by the 40-character sample
 BEACON = "/__beacon/"
-BINDING = "__exodusReport"
 
 #: Finding kinds, strongest evidence first: one finding per (page, marker) keeps the best.
 KINDS: tuple[str, ...] = (
@@ -45,106 +54,6 @@ KINDS: tuple[str, ...] = (
 )
 _RANK = {kind: i for i, kind in enumerate(KINDS)}
 _DETAIL = 240
-
-#: Report-only, so everything runs; ``'report-sample'`` alone allows nothing, so every script
-#: reports, with the first 40 characters of its code (where the marker sits).
-REPORT_ONLY_CSP = (
-    "default-src 'none'; script-src 'report-sample'; style-src 'self' 'report-sample'; "
-    "img-src 'self' data:; base-uri 'none'; form-action 'none'"
-)
-
-#: Runs first in every frame: forwards CSP violations and fakes dialogs. A click on a link or
-#: a submit records a ``javascript:`` URL (that is what would run) and is then cancelled, so
-#: the page stays put: a ``javascript:`` URL that returns a string replaces the whole
-#: document, and every payload after it would go unjudged.
-PROBE_JS = r"""(() => {
-  if (window.__exodusProbe) return;
-  window.__exodusProbe = true;
-  const send = (kind, data) => { try { window.__exodusReport(kind, data); } catch (e) {} };
-  const attrs = (el) => !el || !el.attributes ? '' :
-    Array.from(el.attributes).map(a => a.name + '=' + a.value).join(' ').slice(0, 600);
-  document.addEventListener('securitypolicyviolation', (e) => send('csp', {
-    directive: e.effectiveDirective || e.violatedDirective || '', blocked: e.blockedURI || '',
-    sample: e.sample || '', element: e.target && e.target.nodeType === 1 ? e.target.localName : '',
-    live: !!(e.target && e.target.nodeType === 1 && e.target.isConnected), attrs: attrs(e.target)}), true);
-  for (const name of ['alert', 'confirm', 'prompt', 'print']) {
-    const fake = (...args) => {
-      send('dialog', {call: (name + '(' + args.map(String).join(', ') + ')').slice(0, 300)});
-      return name === 'prompt' ? null : (name === 'confirm' ? false : undefined);
-    };
-    try { Object.defineProperty(window, name, {value: fake, writable: true, configurable: true}); }
-    catch (e) {}
-  }
-  const scripted = (u) => /^(javascript|vbscript):/i.test(String(u || '').replace(/[\u0000-\u0020\u007f]/g, ''));
-  const hrefOf = (a) => (a.href && typeof a.href === 'object') ? a.href.animVal : (a.href || a.getAttribute('href'));
-  document.addEventListener('click', (e) => {
-    for (const n of (e.composedPath ? e.composedPath() : [e.target])) {
-      if (n && (n.localName === 'a' || n.localName === 'area')) {
-        const url = hrefOf(n);
-        if (scripted(url)) send('click-url', {url: String(url).slice(0, 300), element: n.localName});
-        e.preventDefault();
-        return;
-      }
-    }
-  }, true);
-  document.addEventListener('submit', (e) => {
-    const s = e.submitter, f = e.target;
-    const url = (s && s.getAttribute('formaction')) || (f.getAttribute && f.getAttribute('action'));
-    if (scripted(url)) send('click-url', {url: String(url).slice(0, 300), element: s ? s.localName : 'form'});
-    e.preventDefault();
-  }, true);
-})();"""
-
-#: Focus, hover and click every element in document order (synthetic events reach elements
-#: under an overlay too); a macrotask between elements lets what one queued happen first.
-INTERACTION_JS = r"""async ({cap, budgetMs}) => {
-  const tick = () => new Promise(r => { const c = new MessageChannel(); c.port1.onmessage = () => r(); c.port2.postMessage(0); });
-  const end = performance.now() + budgetMs;
-  const moves = ['pointerover', 'pointerenter', 'mouseover', 'mouseenter', 'pointermove', 'mousemove',
-                 'pointerdown', 'mousedown', 'pointerup', 'mouseup'];
-  const els = Array.from(document.querySelectorAll('*')).slice(0, cap);
-  let n = 0;
-  for (const el of els) {
-    if (performance.now() > end) break;
-    if (!el.isConnected) continue;
-    n++;
-    try { if (el.focus) el.focus({preventScroll: true}); } catch (e) {}
-    for (const t of moves) {
-      try {
-        const C = t.startsWith('pointer') ? PointerEvent : MouseEvent;
-        el.dispatchEvent(new C(t, {bubbles: !t.endsWith('enter'), cancelable: true, view: window}));
-      } catch (e) {}
-    }
-    try {
-      if (typeof el.click === 'function') el.click();
-      else el.dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true, view: window}));
-    } catch (e) {}
-    try { if (el.blur) el.blur(); } catch (e) {}
-    await tick();
-  }
-  return n;
-}"""
-
-#: What is left in the DOM that would run on a tap: handler attributes, scripted URLs.
-SCAN_JS = r"""() => {
-  const urlAttrs = new Set(['href', 'src', 'action', 'formaction', 'data', 'xlink:href', 'poster',
-                            'background', 'codebase', 'lowsrc', 'dynsrc']);
-  const animAttrs = new Set(['to', 'from', 'values', 'by']);
-  const bad = /^(javascript:|vbscript:|data:text\/html)/;
-  const norm = (v) => v.replace(/[\u0000-\u0020\u007f]/g, '').toLowerCase();
-  const out = [];
-  for (const el of document.querySelectorAll('*')) {
-    for (const a of el.attributes) {
-      const n = a.name.toLowerCase(), shown = '<' + el.localName + ' ' + a.name + '="' + a.value.slice(0, 160) + '">';
-      if (n.startsWith('on')) out.push(['dormant-handler', shown]);
-      else if ((urlAttrs.has(n) || (animAttrs.has(n) && el instanceof SVGElement)) && bad.test(norm(a.value)))
-        out.push(['dormant-url', shown]);
-      else if (n === 'content' && el.localName === 'meta' && /url=(javascript|vbscript):/.test(norm(a.value)))
-        out.push(['dormant-url', shown]);
-    }
-  }
-  return out;
-}"""
 
 
 @dataclass(frozen=True)
@@ -246,9 +155,9 @@ class _PageProbe:
         page.expose_binding(BINDING, self._on_report)
         page.add_init_script(PROBE_JS)
         page.on("dialog", self._on_dialog)
-        page.on("request", lambda _r: self._bump(1))
-        page.on("requestfinished", lambda _r: self._bump(-1))
-        page.on("requestfailed", lambda _r: self._bump(-1))
+        page.on("request", lambda r: self._bump(1, r.url))
+        page.on("requestfinished", lambda r: self._bump(-1, r.url))
+        page.on("requestfailed", lambda r: self._bump(-1, r.url))
         page.context.on("page", lambda popup: popup.close())
         page.context.route("**/*", self._route)  # context-wide, so popups are routed too
 
@@ -348,7 +257,9 @@ class _PageProbe:
         dialog.dismiss()
 
     # -- network ------------------------------------------------------------------------
-    def _bump(self, delta: int) -> None:
+    def _bump(self, delta: int, url: str) -> None:
+        if self._template_feed(url):
+            return  # the template's own event stream never finishes: not "still loading"
         self.inflight += delta
         self.last_activity = time.monotonic()
 
@@ -371,9 +282,14 @@ class _PageProbe:
             except PlaywrightError:  # target down: fail the load fast, judge_pages records it
                 route.abort("failed")
                 return
-            route.fulfill(response=response, headers=_swap_csp(response.headers))
+            route.fulfill(response=response, headers=swap_csp(response.headers, url))
         else:
             route.continue_()
+
+    def _template_feed(self, url: str) -> bool:
+        """A request a template script makes on its own page (same origin, exact path)."""
+        parts = urlsplit(url)
+        return parts[:2] == self.origin and parts.path in TEMPLATE_FEEDS
 
     def _ours(self, request: Any) -> bool:
         from playwright.sync_api import Error as PlaywrightError
@@ -394,11 +310,3 @@ class _PageProbe:
 def _only_one(markers: set[str]) -> set[str]:
     """Markers from an element's attributes name the payload only when there is one."""
     return markers if len(markers) == 1 else set()
-
-
-def _swap_csp(headers: dict[str, str]) -> dict[str, str]:
-    """Drop every enforcing CSP and install the reporting one: let it run, make it speak."""
-    out = {k: v for k, v in headers.items()
-           if k.lower() not in ("content-security-policy", "content-security-policy-report-only")}
-    out["content-security-policy-report-only"] = REPORT_ONLY_CSP
-    return out

@@ -3,9 +3,9 @@
 We parse each page the way a browser does -- selectolax's lexbor, a real HTML5 parser, with
 ``scripting=True`` so ``<noscript>`` and ``<!-->`` tricks land where Chromium puts them
 (NOTES: 99% agreement with the browser; regexes manage 69%) -- and flag every place where
-script could run: ``<script>`` (our templates have none), ``on*`` handlers, dangerous URL
-schemes, ``srcdoc``, embedding elements, redirects, HTML imports -- and styles built from
-a payload (a CSS beacon proves raw rendering even where no script can run). Headers matter
+script could run: ``<script>`` (bar the templates' own files, :data:`TEMPLATE_SCRIPTS`),
+``on*`` handlers, dangerous URL schemes, ``srcdoc``, embedding elements, redirects, HTML
+imports -- and styles built from a payload (a CSS beacon proves raw rendering even where no script can run). Headers matter
 as much as markup: a page without a CSP that forbids inline script has no second line of
 defence, and a JSON endpoint served as HTML (the 2019 demo's ``/message``) is a page.
 
@@ -47,6 +47,11 @@ _STRIP = "".join(chr(c) for c in range(0x21))  # C0 controls and space, as the U
 _ELEMENT_SHOW = 160
 _MARKER_CLIMB = 3  # ancestors searched for a marker when the element itself has none
 _PAGE_LEVEL = frozenset({"html", "head", "body"})
+
+#: The templates' own script files: the projector (``/tally``) is the one page that runs
+#: script, and only this file of its own (its CSP says ``script-src 'self'``, never inline).
+#: A ``<script>`` is accepted only as exactly one of these; any other is a finding.
+TEMPLATE_SCRIPTS = frozenset({"/static/tally.js"})
 
 
 @dataclass(frozen=True)
@@ -151,12 +156,31 @@ def _markers_near(node: LexborNode) -> tuple[str, ...]:
     return ()
 
 
+def is_template_script(node: LexborNode, attrs: Mapping[str, str]) -> bool:
+    """Is this ``<script>`` one of the templates' own files, loaded the way a template does?
+
+    Only when its ``src`` is, character for character, a same-origin path under ``/static/``
+    on the allow-list, it has no inline content and no ``href`` (an SVG script loads that
+    instead), and no payload marker sits near it: a template never puts its script beside a
+    wish, so the same tag inside a wish is still a finding (a raw page rendered it).
+    """
+    src = attrs.get("src")
+    if src is None or src not in TEMPLATE_SCRIPTS or "href" in attrs or "xlink:href" in attrs:
+        return False
+    parts = urlsplit(src)
+    if parts.scheme or parts.netloc or parts.query or parts.fragment or ".." in parts.path:
+        return False
+    if not parts.path.startswith("/static/"):
+        return False
+    return not node.text(deep=True, strip=False) and not _markers_near(node)
+
+
 def _element_findings(node: LexborNode) -> Iterable[tuple[str, str]]:
     """(kind, detail) for every way this one element could run script."""
     tag = (node.tag or "").lower()
     attrs = {str(k).lower(): v or "" for k, v in node.attributes.items()}
-    if tag == "script":
-        yield "script", "a <script> element (the templates have none)"
+    if tag == "script" and not is_template_script(node, attrs):
+        yield "script", "a <script> element that is not a template's own file"
     if tag in EMBEDDING:
         yield "embedding-element", f"a <{tag}> element can load or redirect to active content"
     refresh = tag == "meta" and attrs.get("http-equiv", "").strip().lower() == "refresh"

@@ -18,7 +18,7 @@ from app_under_test.backends.local import LocalBackend, open_local
 from app_under_test.stackview import stack_status
 from app_under_test.statedir import StateDir
 
-PAGE_PATHS = ("/wall?limit=200", "/", "/api/wall?limit=200", "/api/tally", "/message")
+PAGE_PATHS = ("/wall?limit=200", "/", "/tally", "/api/wall?limit=200", "/api/tally", "/message")
 SAMPLE_WISH_PAGES = 20
 
 

@@ -29,7 +29,8 @@ from urllib.parse import unquote
 import pytest
 
 from reports.browser_launch import CHROMIUM_PATH, LAUNCH_ARGS, browser_available
-from reports.oracle_browser import INTERACTION_JS, MARKER_RE
+from reports.browser_probe import INTERACTION_JS
+from reports.oracle_browser import MARKER_RE
 
 #: What the frontend sends (app_under_test/frontend/security.py): no script at all.
 STRICT_CSP = (

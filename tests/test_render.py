@@ -13,14 +13,8 @@ import pytest
 import reports
 from app_under_test.errors import ExodusError
 from reports.formats import Window
-from reports.render import (
-    ReportError,
-    build_context,
-    derive_series,
-    fault_windows,
-    percentile,
-    render_all,
-)
+from reports.render import ReportError, build_context, render_all
+from reports.series import derive_series, fault_windows, percentile
 from tests.golden_folder import make_golden_folder
 
 
