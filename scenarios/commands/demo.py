@@ -62,5 +62,6 @@ def run(args: argparse.Namespace) -> int:
     view = LiveView(options.scenario.load.evacuees)
     with view.live:
         result = run_scenario(options, progress=view.update)
+    console.print()
     print_verdict(result.verdict, result.run_dir, console=console)
     return result.exit_code
