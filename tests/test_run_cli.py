@@ -61,3 +61,15 @@ def test_ctrl_c_writes_an_interrupted_verdict_exits_2_and_leaves_nothing(tmp_pat
     assert "interrupted" in output
     _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == []
+
+
+def test_demo_shows_progress_then_the_verdict_and_report(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "scenarios.cli", "demo", "--evacuees", "120",
+                             "--arrival-rate", "120", "--runs-dir", str(tmp_path / "runs")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "acknowledged" in result.stdout and "stored" in result.stdout
+    assert "SOUND (9 passed, 0 failed, 0 skipped)" in result.stdout
+    [run_dir] = list((tmp_path / "runs").iterdir())
+    assert run_dir.name.endswith("-smoke") and (run_dir / "report.html").exists()
+    assert f"report: {run_dir}/report.html" in result.stdout.replace("\n", "")
