@@ -18,6 +18,7 @@ import hashlib
 import json
 import struct
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -106,6 +107,11 @@ class SwarmPlan:
     @functools.cached_property
     def _key(self) -> bytes:
         return f"exodus2045|{self.seed}|{self.run_id}|".encode()
+
+    @functools.cached_property
+    def _hasher(self) -> Any:
+        """BLAKE2b over :attr:`_key` already: each n copies it and hashes only its digits."""
+        return hashlib.blake2b(self._key, digest_size=64)
 
     @functools.cached_property
     def _thresholds(self) -> _Thresholds:
@@ -206,13 +212,24 @@ def _uniforms(plan: SwarmPlan, n: int) -> tuple[str, tuple[int, ...]]:
     Integers, not floats: a share is compared as ``u < share * 2**32`` (thresholds computed
     once per plan) and a choice among k is ``u * k >> 32``, which keeps the hot path short.
     """
-    digest = hashlib.blake2b(plan._key + str(n).encode(), digest_size=64).digest()
-    h = bytearray(digest[:16])
-    h[6] = (h[6] & 0x0F) | 0x40  # version 4
-    h[8] = (h[8] & 0x3F) | 0x80  # RFC 4122 variant
-    x = h.hex()
-    wish_id = f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
-    return wish_id, _TWELVE.unpack_from(digest, 16)
+    h = plan._hasher.copy()  # == blake2b(plan._key + str(n).encode(), digest_size=64)
+    h.update(str(n).encode())
+    digest = h.digest()
+    return _wish_id(digest), _TWELVE.unpack_from(digest, 16)
+
+
+def _wish_id(digest: bytes) -> str:
+    """The UUID in the first 16 bytes of ``digest``, stamped version 4, RFC 4122 variant.
+
+    The same text as setting the version and variant bits in a copy of the bytes and then
+    formatting it: the version nibble (hex digit 12) becomes ``4``, the top two bits of hex
+    digit 16 become ``10``.
+    """
+    x = digest[:16].hex()
+    return f"{x[:8]}-{x[8:12]}-4{x[13:16]}-{_VARIANT_DIGIT[digest[8] >> 4]}{x[17:20]}-{x[20:]}"
+
+
+_VARIANT_DIGIT = "89ab" * 4  # high nibble h of byte 8 -> hex digit of (h & 0x3) | 0x8
 
 
 def plan_wish(plan: SwarmPlan, n: int, pools: Pools) -> PlannedWish:
@@ -263,6 +280,55 @@ def plan_wish(plan: SwarmPlan, n: int, pools: Pools) -> PlannedWish:
         n, wish_id, "infiltrator", destination, body, dump_json(body), JSON_TYPE,
         marker, family, "accept", user_agent,
     )  # fmt: skip
+
+
+#: The fields of a :func:`plan_sends` row, in order: a :class:`PlannedWish` without ``body``
+#: and ``family`` (what the sender and the ledger need, nothing the audit alone needs).
+SEND_FIELDS = (
+    "n", "wish_id", "kind", "destination", "raw", "content_type", "payload", "expect",
+    "user_agent",
+)  # fmt: skip
+
+
+def plan_sends(plan: SwarmPlan, numbers: Iterable[int], pools: Pools) -> list[tuple[Any, ...]]:
+    """:func:`plan_wish` for a batch of evacuees, as plain tuples of :data:`SEND_FIELDS`.
+
+    The swarm's hot path: every value is the one :func:`plan_wish` gives for the same n
+    (tests pin this field by field). A plain evacuee (most of them) is computed right here,
+    without the body dict and the :class:`PlannedWish` the audit needs but the sender does
+    not; an infiltrator goes through :func:`plan_wish` itself.
+    """
+    evacuees = plan.evacuees
+    hasher = plan._hasher
+    unpack = _TWELVE.unpack_from
+    t = plan._thresholds
+    mars, recased, android, infiltrator = t.mars, t.recased, t.android, t.infiltrator
+    names_json, messages_json = pools.encoded
+    names_k, messages_k, uas_k = len(pools.names), len(pools.messages), len(OTHER_UAS)
+    rows: list[tuple[Any, ...]] = []
+    append = rows.append
+    for n in numbers:
+        if not 0 <= n < evacuees:
+            raise ConfigError(f"evacuee {n} is outside 0..{evacuees - 1}")
+        h = hasher.copy()
+        h.update(str(n).encode())
+        digest = h.digest()
+        u = unpack(digest, 16)
+        if u[6] < infiltrator:
+            w = plan_wish(plan, n, pools)
+            append((n, w.wish_id, w.kind, w.destination, w.raw, w.content_type, w.payload,
+                    w.expect, w.user_agent))  # fmt: skip
+            continue
+        wish_id = _wish_id(digest)
+        destination = "mars" if u[0] < mars else "jupiter"
+        sent_destination = destination.capitalize() if u[1] < recased else destination
+        user_agent = ANDROID_UA if u[2] < android else OTHER_UAS[u[3] * uas_k >> 32]
+        raw = _PLAIN % (
+            wish_id.encode(), names_json[u[4] * names_k >> 32], sent_destination.encode(),
+            messages_json[u[5] * messages_k >> 32],
+        )  # fmt: skip
+        append((n, wish_id, "evacuee", destination, raw, JSON_TYPE, None, "accept", user_agent))
+    return rows
 
 
 _FAMILY_NAMES = tuple(FAMILIES)

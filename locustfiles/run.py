@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ from locustfiles.options import SwarmOptions, mint_run_id
 from locustfiles.tally import SwarmTally
 
 ROLE_LOCAL, ROLE_MASTER, ROLE_WORKER = "local", "master", "worker"
+#: One evacuee ready to go, as the swarm hands it to a user: ``(n, intended_at, raw, headers,
+#: expect, ledger_prefix)``. A plain tuple: one is made per evacuee on the hot path.
+Ticket = tuple[int, float, bytes, dict[str, str], str, str]
 RUN_KEY = "exodus_run"  # set on parsed_options by the master; Locust ships it to workers
 DISTRIBUTED_LEAD_S = 1.0  # workers build their pools before the first evacuee is due
 SUMMARY_NAME = "swarm.json"
@@ -48,6 +52,8 @@ class Run:
     tally: SwarmTally = field(default_factory=SwarmTally)  # totals, or a worker's delta
     outbox: list[str] = field(default_factory=list)  # a worker's lines not yet shipped
     headers: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    ready: deque[Ticket] = field(default_factory=deque)  # planned, not yet handed to a user
+    plain_prefix: dict[str, tuple[str, str]] = field(default_factory=dict)  # by destination
     in_flight: int = 0
     internal_errors: int = 0
     workers: set[str] = field(default_factory=set)

@@ -29,14 +29,15 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from app_under_test.errors import ExodusError
 from locustfiles.arrivals import LeaseDesk, LeasedTickets, LocalTickets
-from locustfiles.generate import POOL_SIZE, PlannedWish, build_pools, plan_wish
-from locustfiles.ledger import LedgerFile, ledger_prefix
+from locustfiles.generate import POOL_SIZE, build_pools, plan_sends
+from locustfiles.ledger import LedgerFile, prefix_of
 from locustfiles.options import add_arguments
 from locustfiles.run import (
     ROLE_LOCAL,
     ROLE_MASTER,
     ROLE_WORKER,
     Run,
+    Ticket,
     begin_run,
     resync_clock,
 )
@@ -47,6 +48,8 @@ MSG_GRANT = "exodus_grant"  # master -> worker: {"token", "start", "stop"}
 MSG_LEDGER = "exodus_ledger"  # worker -> master: {"token", "lines", "tally"}
 FLUSH_EVERY_S = 0.5
 SHIP_EVERY_S = 0.25
+PLAN_AHEAD = 32  # evacuees planned in one go when a user finds none ready
+_CUT = "\x00"  # where the wish id goes in a plain evacuee's ledger prefix
 
 log = logging.getLogger(__name__)
 _SWARMS: weakref.WeakKeyDictionary[Any, Swarm] = weakref.WeakKeyDictionary()
@@ -93,37 +96,89 @@ class Swarm:
             resync_clock()
 
     # -- the hot path (called by Evacuee users) --------------------------------------------
-    def next_ticket(self) -> tuple[PlannedWish, float, str] | None:
-        """The next evacuee to carry: (wish, intended start, ledger prefix), or None."""
-        run = self.run
-        if run is None or run.tickets is None or run.pools is None or run.stopping:
-            return None
-        n = run.tickets.take()  # may wait for a lease
-        if n is None or run is not self.run or run.stopping:
-            return None
-        run.in_flight += 1
-        wish = plan_wish(run.plan, n, run.pools)
-        return wish, run.t0 + run.schedule.offset(n), ledger_prefix(wish, run.plan.run_id)
+    def next_ticket(self) -> Ticket | None:
+        """The next evacuee to carry (see :data:`locustfiles.run.Ticket`), or None.
 
-    def headers_for(self, wish: PlannedWish) -> dict[str, str]:
+        Evacuees are planned :data:`PLAN_AHEAD` at a time (:meth:`_plan_ahead`) and handed
+        out in order; a number taken but not yet handed out when the test stops is never sent
+        (counted as dropped), exactly like one never taken.
+        """
         run = self.run
-        key = (wish.content_type, wish.user_agent)
-        headers = run.headers.get(key)
-        if headers is None:
-            headers = run.headers[key] = {
-                "Content-Type": wish.content_type,
-                "User-Agent": wish.user_agent,
-                "Accept": "application/json",
-                "X-Exodus-Run": run.plan.run_id,
-            }
+        if run is None or run.stopping:
+            return None
+        ready = run.ready
+        if not ready:
+            if run.tickets is None or run.pools is None or not self._plan_ahead(run):
+                return None
+            if run is not self.run or run.stopping:  # the lease wait let the test stop
+                return None
+        run.in_flight += 1
+        return ready.popleft()
+
+    def _plan_ahead(self, run: Run) -> bool:
+        """Take the next evacuee numbers (up to PLAN_AHEAD in hand) and plan them in one go."""
+        tickets = run.tickets
+        n = tickets.take()  # may wait for a lease
+        if n is None:
+            return False
+        numbers = [n]
+        take = tickets.take_nowait
+        for _ in range(PLAN_AHEAD - 1):
+            n = take()
+            if n is None:
+                break
+            numbers.append(n)
+        plan = run.plan
+        run_id = plan.run_id
+        t0, offset = run.t0, run.schedule.offset
+        headers_cache = run.headers
+        plain_prefix = run.plain_prefix
+        if not plain_prefix:
+            for destination in ("mars", "jupiter"):
+                text = prefix_of(_CUT, run_id, "evacuee", destination, None, "accept")
+                plain_prefix[destination] = tuple(text.split(_CUT))
+        append = run.ready.append
+        for (
+            n,
+            wish_id,
+            kind,
+            destination,
+            raw,
+            content_type,
+            payload,
+            expect,
+            user_agent,
+        ) in plan_sends(plan, numbers, run.pools):
+            headers = headers_cache.get((content_type, user_agent))
+            if headers is None:
+                headers = self._headers(run, content_type, user_agent)
+            if kind == "evacuee":  # most of them: the same prefix but for the wish id
+                head, tail = plain_prefix[destination]
+                prefix = head + wish_id + tail
+            else:
+                prefix = prefix_of(wish_id, run_id, kind, destination, payload, expect)
+            append((n, t0 + offset(n), raw, headers, expect, prefix))
+        return True
+
+    def _headers(self, run: Run, content_type: str, user_agent: str) -> dict[str, str]:
+        """The request headers for one (content type, user agent), made once per run.
+
+        ``Accept-Encoding`` is what Locust's session adds to every request; the evacuee sends
+        below the session (see :mod:`locustfiles.evacuee`), so it is added here, once.
+        """
+        headers = run.headers[(content_type, user_agent)] = {
+            "Content-Type": content_type,
+            "User-Agent": user_agent,
+            "Accept": "application/json",
+            "X-Exodus-Run": run.plan.run_id,
+            "Accept-Encoding": "gzip, deflate, br",
+        }
         return headers
 
-    def started(self, late_s: float) -> None:
-        self.run.tally.started(late_s)
-
-    def attempted(self, line: str, latency_ms: float) -> None:
+    def attempted(self, line: str, latency_ms: float, late_s: float | None = None) -> None:
+        """One attempt answered (``late_s``: how late the first attempt went out)."""
         run = self.run
-        run.tally.attempted(latency_ms)
+        run.tally.attempted(latency_ms, late_s)
         if run.ledger is not None:
             run.ledger.append(line)
         else:
@@ -139,10 +194,10 @@ class Swarm:
         elif self._worker_drained(run):
             self._ship(run)  # tell the master at once: this worker is done
 
-    def broken(self, wish: PlannedWish, intended_at: float) -> None:
+    def broken(self, ticket: Ticket) -> None:
         """An evacuee hit a bug in the swarm: count it and let the run still finish."""
         self.run.internal_errors += 1
-        self.finished(0, wish.expect, (time.time() - intended_at) * 1000.0)
+        self.finished(0, ticket[4], (time.time() - ticket[1]) * 1000.0)
 
     def still_wanted(self) -> bool:
         """Checked after waiting for the intended start: False if the test began stopping.
@@ -347,7 +402,9 @@ class Swarm:
 
     def _worker_drained(self, run: Run) -> bool:
         tickets = run.tickets
-        return bool(tickets.exhausted and not tickets.ranges and run.in_flight == 0)
+        return bool(
+            tickets.exhausted and not tickets.ranges and not run.ready and run.in_flight == 0
+        )
 
     def _ask_lease(self, run: Run, want: int) -> None:
         self.environment.runner.send_message(MSG_LEASE, {"token": run.token, "want": want})

@@ -59,8 +59,14 @@ class SwarmTally:
         if late_s > LATE_AFTER_S:
             self.counts["late"] += 1
 
-    def attempted(self, latency_ms: float) -> None:
-        self.counts["attempts"] += 1
+    def attempted(self, latency_ms: float, late_s: float | None = None) -> None:
+        """One attempt answered; ``late_s`` given on an evacuee's first (see :meth:`started`)."""
+        c = self.counts
+        if late_s is not None:
+            c["sent"] += 1
+            if late_s > LATE_AFTER_S:
+                c["late"] += 1
+        c["attempts"] += 1
         self.latency_ms.append(latency_ms)
 
     def finished(self, status: int, expect: str, response_ms: float) -> None:

@@ -6,8 +6,11 @@ import hashlib
 import json
 import signal
 import subprocess
+import sys
 from collections import Counter, defaultdict
 from pathlib import Path
+
+import pytest
 
 from locustfiles.generate import SwarmPlan, build_pools, plan_wish
 from locustfiles.ledger import FIELDS, read_ledger
@@ -211,3 +214,21 @@ def test_ctrl_c_keeps_every_answered_request_in_the_ledger(tmp_path: Path) -> No
     summary = json.loads((tmp_path / "swarm.json").read_text())
     assert summary["sent"] == len(attempts) and summary["complete"] is False
     assert summary["unfinished"] == 0, "requests in flight at Ctrl-C finished and were ledgered"
+
+
+def test_bench_swarm_prints_its_figures_on_one_json_line() -> None:
+    """``exodus bench swarm --json``: the contract's three figures first, and wall-clock ones."""
+    done = subprocess.run(
+        [sys.executable, "-m", "scenarios.cli", "bench", "swarm", "--json", "--seconds", "1",
+         "--rounds", "1", "--users", "8"],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert list(figures)[:3] == ["evacuee_rps", "bare_rps", "ratio"]
+    assert figures["evacuee_rps"] > 0 and figures["bare_rps"] > 0
+    assert figures["ratio"] == pytest.approx(
+        figures["evacuee_rps"] / figures["bare_rps"], abs=0.002
+    )
+    assert figures["evacuee_wall_rps"] > 0 and figures["bare_wall_rps"] > 0
+    assert {"wall_ratio", "late_s"} <= figures.keys()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 import subprocess
 import sys
 import uuid
@@ -23,13 +25,23 @@ from locustfiles.arrivals import (
 )
 from locustfiles.generate import (
     ANDROID_UA,
+    SEND_FIELDS,
     SwarmPlan,
     _build_pools,
+    _wish_id,
     build_pools,
     marker_for,
+    plan_sends,
     plan_wish,
 )
-from locustfiles.ledger import FIELDS, LedgerFile, ledger_line, ledger_prefix, read_ledger
+from locustfiles.ledger import (
+    FIELDS,
+    LedgerFile,
+    ledger_line,
+    ledger_prefix,
+    prefix_of,
+    read_ledger,
+)
 from locustfiles.payloads import dump_json, markers_in
 from locustfiles.tally import SwarmTally, percentile
 from tests.swarm_fixtures import verdict_for
@@ -115,6 +127,54 @@ def test_plan_rejects_nonsense() -> None:
         SwarmPlan(seed=1, run_id="")
     with pytest.raises(ConfigError):
         plan_wish(SwarmPlan(seed=1, run_id="r", evacuees=3), 3, build_pools(1, size=10))
+
+
+def test_the_swarms_batch_planner_sends_exactly_what_plan_wish_plans(pools, wishes) -> None:
+    """``plan_sends`` (the hot path) and ``plan_wish`` (the audit's oracle) agree field by field."""
+    plan = SwarmPlan(seed=2045, run_id="r-test", evacuees=N)
+    as_sent = lambda w: tuple(getattr(w, f) for f in SEND_FIELDS)  # noqa: E731
+    assert [as_sent(w) for w in wishes] == plan_sends(plan, range(N), pools)
+    shuffled = [N - 1, 0, 4242, 17, 17]  # out of order, repeated: as leased, as retried
+    assert plan_sends(plan, shuffled, pools) == [as_sent(wishes[n]) for n in shuffled]
+    crowd = SwarmPlan(seed=7, run_id='r-"q"', evacuees=3000, mars_share=0.3,
+                      infiltrator_share=0.6)  # fmt: skip
+    other = build_pools(7)
+    rows = plan_sends(crowd, range(3000), other)
+    assert rows == [as_sent(plan_wish(crowd, n, other)) for n in range(3000)]
+    assert {row[2] for row in rows} == {"evacuee", "infiltrator"}
+    with pytest.raises(ConfigError):
+        plan_sends(crowd, [3000], other)
+
+
+def test_wish_ids_are_the_uuid4_of_the_digest() -> None:
+    for i in range(2000):
+        digest = hashlib.blake2b(str(i).encode(), digest_size=64).digest()
+        h = bytearray(digest[:16])
+        h[6] = (h[6] & 0x0F) | 0x40
+        h[8] = (h[8] & 0x3F) | 0x80
+        assert _wish_id(digest) == str(uuid.UUID(bytes=bytes(h)))
+
+
+def test_ledger_template_formats_like_the_readable_spelling() -> None:
+    rng = random.Random(5)
+    for _ in range(2000):
+        values = dict(
+            attempt=rng.randint(1, 3), status=rng.choice((0, 202, 409, 422, 503)),
+            intended_at=1795861333 + rng.random() * 1e5, sent_at=1795861333 + rng.random() * 1e5,
+            latency_ms=rng.random() * 10 ** rng.randint(0, 5), response_ms=rng.random() * 1e4,
+            n=rng.randint(0, 10**8),
+        )  # fmt: skip
+        v = values
+        expected = (
+            f'P"attempt":{v["attempt"]},"status":{v["status"]},"intended_at":{v["intended_at"]:.6f},'
+            f'"sent_at":{v["sent_at"]:.6f},"latency_ms":{v["latency_ms"]:.3f},'
+            f'"response_ms":{v["response_ms"]:.3f},"n":{v["n"]}}}\n'
+        )
+        assert ledger_line("P", **values) == expected
+    plain = prefix_of("\x00", "r-é", "evacuee", "mars", None, "accept")
+    head, tail = plain.split("\x00")
+    wish_id = "0b7b5c0e-3c53-4c0b-9d3e-2f2a5c1d9e01"
+    assert head + wish_id + tail == prefix_of(wish_id, "r-é", "evacuee", "mars", None, "accept")
 
 
 def test_arrivals_by_rate_and_by_stages() -> None:

@@ -8,15 +8,23 @@ processes via SO_REUSEPORT), so the client is what is measured:
 
 - ``evacuee``: ``locustfiles/exodus.py`` with an arrival rate far above what one process can
   send, so users never wait for an intended start;
-- ``bare``: a FastHttpUser posting a fixed, pre-serialised body of similar size with the
-  same headers.
+- ``bare``: a FastHttpUser posting a fixed, pre-serialised body of about the evacuees' mean
+  size with the same headers.
+
+Kept fair: the same number of users and spawn rate, the same HTTP timeouts, the same server
+and the same measuring window (an absolute start time both sides wait for, so they are
+measured at the same moment), and by default the same GC settings (the swarm calms the
+cyclic GC at test start; ``--bare-gc default`` leaves the bare side on Python's defaults to
+see what that alone is worth). The evacuee side also carries what a bare user does not: 5%
+infiltrators, whose rejected-on-purpose requests this server answers 202, so Locust counts
+them as failures (the slower path).
 
 A Locust process is CPU-bound on one core, so its throughput is requests per second of *its
 own CPU time*. That is what is reported (``evacuee_rps``, ``bare_rps``, ``ratio``; goal
 >= 0.9): wall-clock rates on a shared machine move with whatever else runs there, CPU-time
-rates do not. Each side measures itself over the same steady window (after users are up)
-through a small plugin loaded next to its locustfile. A benchmark reports; it does not fail
-on a slow machine.
+rates much less. The wall-clock rates of the same window are reported next to them
+(``evacuee_wall_rps``, ``bare_wall_rps``, ``wall_ratio``). A benchmark reports; it does not
+fail on a slow machine.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,58 +46,80 @@ NAME = "swarm"
 HELP = "evacuee requests/s vs a bare FastHttpUser against a minimal server (goal ratio >= 0.9)"
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "locustfiles" / "exodus.py"
-WARMUP_S = 2.0  # users spawn (-r = -u) and pools are drawn before the window opens
+LEAD_S = 4.0  # launch -> window: both sides boot, spawn all users (-r = -u) and draw pools
 RESPONSE = (
     b"HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 20\r\n"
     b'\r\n{"status":"queued"}\n'
 )
+#: The bare side: what a plain FastHttpUser costs for the same request shape. Same HTTP
+#: timeouts as ``Evacuee``; a body of about the evacuees' mean size (~270 bytes: a pooled
+#: name, and a message of one sentence); the same headers. ``{gc}`` applies the swarm's own
+#: GC settings (``locustfiles.run.calm_gc``) at test start, as the evacuee side does, so the
+#: ratio measures the evacuee's per-request work, not a process setting (``--bare-gc``).
 BARE_LOCUSTFILE = textwrap.dedent(
     '''
     """Baseline for exodus bench swarm: a bare FastHttpUser posting a fixed body."""
-    from locust import FastHttpUser, constant, task
+    from locust import FastHttpUser, constant, events, task
 
     BODY = (
-        b'{"wish_id":"0b7b5c0e-3c53-4c0b-9d3e-2f2a5c1d9e01","evacuee":"Ada Lovelace",'
-        b'"destination":"mars","message":"Water the lemon tree, and tell my sister I said so."}'
+        b'{{"wish_id":"0b7b5c0e-3c53-4c0b-9d3e-2f2a5c1d9e01","evacuee":"Ada Lovelace",'
+        b'"destination":"mars","message":"Water the lemon tree, and tell my sister I said so. '
+        b'The key is under the third stone from the gate, the seeds are in the blue tin."}}'
     )
-    HEADERS = {
+    HEADERS = {{
         "Content-Type": "application/json",
         "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
         "Accept": "application/json",
         "X-Exodus-Run": "bench",
-    }
+    }}
 
 
     class Bare(FastHttpUser):
         wait_time = constant(0)
+        network_timeout = 10.0  # as locustfiles.evacuee.Evacuee
+        connection_timeout = 5.0
 
         @task
         def post(self):
             self.client.post("/api/wishes", data=BODY, headers=HEADERS)
+
+
+    GC = {gc!r}  # "swarm": the evacuee side's GC settings; "default": Python's
+    if GC == "swarm":
+        from locustfiles.run import calm_gc
+
+        @events.test_start.add_listener
+        def _same_gc_as_the_swarm(**_):
+            calm_gc()
     '''
 )
 MEASURE_PLUGIN = textwrap.dedent(
     '''
-    """Loaded next to either locustfile: requests and CPU time over one steady window."""
+    """Loaded next to either locustfile: requests and CPU time over one window.
+
+    Both sides get the same absolute window (START .. START + SPAN, epoch seconds), so they
+    are measured at the same time, under the same load on the machine.
+    """
     import json
     import time
 
     import gevent
     from locust import events
 
-    OUT, WARMUP, SPAN = {out!r}, {warmup!r}, {span!r}
+    OUT, START, SPAN = {out!r}, {start!r}, {span!r}
 
 
     @events.init.add_listener
     def _measure(environment, **kw):
         def sample():
-            gevent.sleep(WARMUP)
+            gevent.sleep(max(0.0, START - time.time()))
             total = environment.runner.stats.total
             r0, c0, w0 = total.num_requests, time.process_time(), time.time()
             gevent.sleep(SPAN)
             r1, c1, w1 = total.num_requests, time.process_time(), time.time()
             with open(OUT, "w") as fh:
-                json.dump({{"requests": r1 - r0, "cpu_s": c1 - c0, "wall_s": w1 - w0}}, fh)
+                json.dump({{"requests": r1 - r0, "cpu_s": c1 - c0, "wall_s": w1 - w0,
+                           "late_s": w0 - START}}, fh)
 
         gevent.spawn(sample)
     '''
@@ -100,6 +131,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--users", type=int, default=64, help="Locust users on each side")
     p.add_argument("--rounds", type=int, default=2, help="side-by-side runs, summed")
     p.add_argument("--server-processes", type=int, default=1, help="processes of the target server")
+    p.add_argument(
+        "--bare-gc", choices=("swarm", "default"), default="swarm",
+        help="GC settings of the bare side: the swarm's (same as the evacuee side) or Python's",
+    )  # fmt: skip
 
 
 # -- the target: a minimal keep-alive HTTP server that answers 202 to everything ----------------
@@ -165,13 +200,19 @@ def _start_server(processes: int) -> tuple[int, list[subprocess.Popen]]:
 
 # -- the two sides -------------------------------------------------------------------------
 def _start_side(
-    locustfile: Path, extra: list[str], common: list[str], workdir: Path, name: str, span: float
+    locustfile: Path,
+    extra: list[str],
+    common: list[str],
+    workdir: Path,
+    name: str,
+    start: float,
+    span: float,
 ) -> tuple[subprocess.Popen, Path]:
     """One headless Locust process with the measuring plugin; where its figures will be."""
     out = workdir / f"{name}.json"
     plugin = workdir / f"measure_{name}.py"
-    plugin.write_text(MEASURE_PLUGIN.format(out=str(out), warmup=WARMUP_S, span=span))
-    run_time = f"{int(WARMUP_S + span + 3)}s"
+    plugin.write_text(MEASURE_PLUGIN.format(out=str(out), start=start, span=span))
+    run_time = f"{int(LEAD_S + span + 3)}s"
     cmd = [
         sys.executable, "-m", "locust", "-f", f"{locustfile},{plugin}", *common, *extra,
         "--headless", "--only-summary", "--run-time", run_time, "--stop-timeout", "0",
@@ -184,20 +225,28 @@ def _figures(out: Path) -> dict[str, float]:
     try:
         return json.loads(out.read_text())
     except (OSError, ValueError):
-        return {"requests": 0, "cpu_s": 0.0, "wall_s": 0.0}
+        return {"requests": 0, "cpu_s": 0.0, "wall_s": 0.0, "late_s": 0.0}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Bare and evacuee side by side for each round; requests per CPU-second of each."""
+    """Bare and evacuee side by side for each round; requests per CPU-second of each.
+
+    ``evacuee_rps``/``bare_rps``/``ratio`` are per CPU-second (the contract's figures);
+    ``*_wall_rps``/``wall_ratio`` are the same requests per wall-clock second of the same
+    window, which a busy machine moves; ``late_s`` is how far the later side's window opened
+    after the planned start (0 when both booted within the lead).
+    """
     span = max(1.0, float(args.seconds))
     users = str(int(args.users))
     port, servers = _start_server(int(args.server_processes))
-    totals = {"bare": [0, 0.0], "evacuee": [0, 0.0]}
+    sides = ("evacuee", "bare")
+    totals = {side: {"requests": 0, "cpu_s": 0.0, "wall_s": 0.0} for side in sides}
+    late = 0.0
     try:
         with tempfile.TemporaryDirectory(prefix="exodus-bench-swarm-") as tmp:
             workdir = Path(tmp)
             bare_file = workdir / "bare_locustfile.py"
-            bare_file.write_text(BARE_LOCUSTFILE)
+            bare_file.write_text(BARE_LOCUSTFILE.format(gc=getattr(args, "bare_gc", "swarm")))
             common = ["-u", users, "-r", users, "--host", f"http://127.0.0.1:{port}"]
             for i in range(max(1, int(args.rounds))):
                 evacuee_extra = [
@@ -205,28 +254,40 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "--run-id", f"bench-{os.getpid()}-{i}", "--seed", "2045",
                     "--ledger", str(workdir / f"ledger{i}.jsonl"),
                 ]  # fmt: skip
-                sides = {
-                    "bare": _start_side(bare_file, [], common, workdir, f"bare{i}", span),
+                start = time.time() + LEAD_S
+                procs = {
+                    "bare": _start_side(bare_file, [], common, workdir, f"bare{i}", start, span),
                     "evacuee": _start_side(
-                        LOCUSTFILE, evacuee_extra, common, workdir, f"evacuee{i}", span
+                        LOCUSTFILE, evacuee_extra, common, workdir, f"evacuee{i}", start, span
                     ),
                 }
-                for side, (proc, out) in sides.items():
+                for side, (proc, out) in procs.items():
                     try:
-                        proc.wait(timeout=WARMUP_S + span + 90)
+                        proc.wait(timeout=LEAD_S + span + 90)
                     except subprocess.TimeoutExpired:
                         proc.kill()
                         proc.wait()
                     figures = _figures(out)
-                    totals[side][0] += figures["requests"]
-                    totals[side][1] += figures["cpu_s"]
+                    for key in totals[side]:
+                        totals[side][key] += figures[key]
+                    late = max(late, figures.get("late_s", 0.0))
     finally:
         for proc in servers:
             proc.kill()
             proc.wait()
-    rps = {side: (req / cpu if cpu else 0.0) for side, (req, cpu) in totals.items()}
+
+    def rate(side: str, per: str) -> float:
+        t = totals[side]
+        return t["requests"] / t[per] if t[per] else 0.0
+
+    cpu = {side: rate(side, "cpu_s") for side in sides}
+    wall = {side: rate(side, "wall_s") for side in sides}
     return {
-        "evacuee_rps": round(rps["evacuee"], 1),
-        "bare_rps": round(rps["bare"], 1),
-        "ratio": round(rps["evacuee"] / rps["bare"], 3) if rps["bare"] else 0.0,
+        "evacuee_rps": round(cpu["evacuee"], 1),
+        "bare_rps": round(cpu["bare"], 1),
+        "ratio": round(cpu["evacuee"] / cpu["bare"], 3) if cpu["bare"] else 0.0,
+        "evacuee_wall_rps": round(wall["evacuee"], 1),
+        "bare_wall_rps": round(wall["bare"], 1),
+        "wall_ratio": round(wall["evacuee"] / wall["bare"], 3) if wall["bare"] else 0.0,
+        "late_s": round(late, 3),
     }
