@@ -173,7 +173,8 @@ class LocalQueue:
             with write_txn(self._conn) as conn:
                 marks = ",".join("?" * len(receipt_handles))
                 cur = conn.execute(
-                    f"DELETE FROM messages WHERE queue = ? AND receipt IN ({marks})",
+                    # ``+queue``: look rows up by receipt (indexed), never scan the queue.
+                    f"DELETE FROM messages WHERE +queue = ? AND receipt IN ({marks})",
                     (self.name, *receipt_handles),
                 )
                 return cur.rowcount
@@ -184,7 +185,7 @@ class LocalQueue:
         try:
             with write_txn(self._conn) as conn:
                 cur = conn.execute(
-                    "UPDATE messages SET visible_at = ? WHERE queue = ? AND receipt = ?",
+                    "UPDATE messages SET visible_at = ? WHERE +queue = ? AND receipt = ?",
                     (time.time() + timeout_s, self.name, receipt_handle),
                 )
                 return cur.rowcount == 1
