@@ -13,20 +13,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from app_under_test.errors import StateDirError
+
 BUSY_TIMEOUT_MS = 30_000
 
 
 def connect(path: Path, schema: str) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-    )
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    with write_txn(conn):
-        for statement in _statements(schema):
-            conn.execute(statement)
+    """Open (creating) one SQLite file; a file that cannot be opened is a StateDirError."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        with write_txn(conn):
+            for statement in _statements(schema):
+                conn.execute(statement)
+    except (sqlite3.Error, OSError) as exc:
+        raise StateDirError(f"{path}: cannot open the state database: {exc}") from None
     return conn
 
 

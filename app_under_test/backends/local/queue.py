@@ -24,7 +24,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     queue TEXT NOT NULL,
-    message_id TEXT NOT NULL UNIQUE,
+    message_id TEXT NOT NULL,  -- a uuid4, unindexed: never looked up on a hot path
     body TEXT NOT NULL,
     attributes TEXT NOT NULL DEFAULT '{}',
     sent_at REAL NOT NULL,
@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS messages (
     reason TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_visible ON messages(queue, visible_at);
-CREATE INDEX IF NOT EXISTS messages_receipt ON messages(receipt);
+-- Only delivered messages have a receipt: new ones cost the frontend no index entry.
+CREATE INDEX IF NOT EXISTS messages_receipt_live ON messages(receipt) WHERE receipt IS NOT NULL;
 CREATE TABLE IF NOT EXISTS accepted (
     wish_id TEXT PRIMARY KEY,
     digest TEXT NOT NULL,
