@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import types
@@ -12,6 +11,7 @@ import pytest
 
 import reports
 from app_under_test.errors import ExodusError
+from reports.fmea import FailureMode
 from reports.formats import Window
 from reports.render import ReportError, build_context, render_all
 from reports.series import derive_series, fault_windows, percentile
@@ -107,18 +107,6 @@ def test_fmea_absent_is_said_in_words(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "No failure modes computed." in (run_dir / "summary.md").read_text()
 
 
-@dataclasses.dataclass(frozen=True)
-class _Mode:
-    mode: str
-    check: str
-    severity: int
-    occurrence: int
-    detection: int
-    rpn: int
-    evidence_count: int
-    cause: str
-
-
 def test_fmea_is_asked_with_the_verdict_and_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from reports.runfolder import RunData
     from reports.verdict import Verdict
@@ -127,7 +115,7 @@ def test_fmea_is_asked_with_the_verdict_and_run(tmp_path: Path, monkeypatch: pyt
 
     def failure_modes(verdict, run):
         calls.append((verdict, run))
-        return [_Mode("low", "tally", 2, 2, 2, 8, 0, "x"), _Mode("high", "exactly-once", 10, 5, 4,
+        return [FailureMode("low", "tally", 2, 2, 2, 8, 0, "x"), FailureMode("high", "exactly-once", 10, 5, 4,
                                                                   200, 1, "lost <wish>")]
 
     fake = types.ModuleType("reports.fmea")
