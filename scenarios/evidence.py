@@ -73,8 +73,8 @@ class Evidence:
         """Messages visible or in flight in both queues (None when not visible)."""
         if not self._backend:
             return None
-        return sum(q.depth().visible + q.depth().in_flight
-                   for q in (self._backend.wishes, self._backend.parsed))
+        depths = (q.depth() for q in (self._backend.wishes, self._backend.parsed))
+        return sum(d.visible + d.in_flight for d in depths)
 
     def stored_count(self) -> int | None:
         return self._backend.store.count() if self._backend else None

@@ -200,7 +200,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
                 _merge_stack_timeline(stack.state, run_dir, t0)
             _collect(evidence, run_dir, run_id, t0, tail, tally_before)
             if scenario.browser:
-                _judge_in_browser(stack.url, run_dir)
+                _judge_in_browser(stack.url, run_dir, tail.markers)
         finally:
             evidence.close()
     meta["interrupted"] = interrupted
@@ -241,8 +241,7 @@ def _collect(evidence: Evidence, run_dir: Path, run_id: str, t0: float, tail: Le
     evidence.write_queues()
     (run_dir / "tally.json").write_text(json.dumps(
         {"before": tally_before, "after": evidence.tally()}, indent=2))
-    infiltrators = _infiltrator_ids(run_dir / "ledger.jsonl")
-    evidence.write_pages(infiltrators)
+    evidence.write_pages(tail.acked_infiltrators)
 
 
 def _merge_stack_timeline(state: StateDir, run_dir: Path, t0: float) -> None:
@@ -266,7 +265,7 @@ def _merge_stack_timeline(state: StateDir, run_dir: Path, t0: float) -> None:
     path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
 
 
-def _judge_in_browser(url: str, run_dir: Path) -> None:
+def _judge_in_browser(url: str, run_dir: Path, markers: set[str]) -> None:
     """Render every HTML page that shows wishes in headless Chromium (pages/browser.json)."""
     from reports.browser_launch import browser_available
     from reports.oracle_browser import judge_pages, write_browser_json
@@ -276,25 +275,7 @@ def _judge_in_browser(url: str, run_dir: Path) -> None:
         raise ExodusError(f"--browser asked for the real-browser oracle, but {reason}")
     index = json.loads((run_dir / "pages" / "index.json").read_text())
     paths = [p["url"] for p in index if "html" in p.get("content_type", "")]
-    markers = {m for line in _ledger_lines(run_dir / "ledger.jsonl")
-               if (m := line.get("payload"))}
     write_browser_json(run_dir, judge_pages(url, paths, markers_hint=markers))
-
-
-def _ledger_lines(ledger: Path):
-    if ledger.exists():
-        with ledger.open(encoding="utf-8") as f:
-            for raw in f:
-                try:
-                    yield json.loads(raw)
-                except ValueError:
-                    continue
-
-
-def _infiltrator_ids(ledger: Path) -> list[str]:
-    ids = [line["wish_id"] for line in _ledger_lines(ledger)
-           if line.get("kind") == "infiltrator" and line.get("status") == 202]
-    return list(dict.fromkeys(ids))
 
 
 def _audit_and_render(run_dir: Path, meta: dict[str, Any], phases: dict[str, float],

@@ -76,7 +76,8 @@ class SwarmProcess:
 
 @dataclass
 class LedgerTail:
-    """Incremental reader of ledger.jsonl for the live view: counts, never the whole file."""
+    """Incremental reader of ledger.jsonl: the live view's counts and what the runner needs
+    afterwards (acknowledged ids, infiltrators, payload markers), in one pass over the file."""
 
     path: Path
     offset: int = 0
@@ -87,7 +88,9 @@ class LedgerTail:
     mars: int = 0
     jupiter: int = 0
     latencies: list[float] = field(default_factory=list)
-    _acked_ids: set[str] = field(default_factory=set)
+    markers: set[str] = field(default_factory=set)
+    acked_infiltrators: list[str] = field(default_factory=list)
+    _acked_ids: dict[str, None] = field(default_factory=dict)  # insertion-ordered set
 
     def read(self) -> None:
         if not self.path.exists():
@@ -103,11 +106,15 @@ class LedgerTail:
             except ValueError:
                 continue
             status = line.get("status", 0)
+            if line.get("payload"):
+                self.markers.add(line["payload"])
             if line.get("attempt", 1) == 1:
                 self.sent += 1
             if status == 202 and line["wish_id"] not in self._acked_ids:
-                self._acked_ids.add(line["wish_id"])
+                self._acked_ids[line["wish_id"]] = None
                 self.acknowledged += 1
+                if line.get("kind") == "infiltrator":
+                    self.acked_infiltrators.append(line["wish_id"])
                 if line.get("destination") == "mars":
                     self.mars += 1
                 elif line.get("destination") == "jupiter":
