@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app_under_test.errors import ExodusError
-from app_under_test.ports import Queue
+from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.app_under_test.ports import Queue
 
 
 class PermanentFailure(Exception):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from app_under_test.errors import ConfigError
+from exodus2045.app_under_test.errors import ConfigError
 
 FLAWS: dict[str, str] = {
     "lossy-worker": "the pod worker deletes before storing and drops some wishes",

@@ -1,4 +1,4 @@
-"""The two Lambda functions as runnable processes: ``python -m app_under_test.functions ROLE``.
+"""The two Lambda functions as runnable processes: ``python -m exodus2045.app_under_test.functions ROLE``.
 
 Wires a role's handler to its queues and store (clients are built here, in the process
 that runs, never at import) and runs a :class:`Poller` until SIGTERM/SIGINT.
@@ -13,13 +13,13 @@ import signal
 import sys
 from collections.abc import Callable
 
-from app_under_test import parser as parser_fn
-from app_under_test import pod_worker as pod_worker_fn
-from app_under_test.backends.local import LocalBackend, open_local
-from app_under_test.errors import ExodusError
-from app_under_test.poller import Poller
-from app_under_test.settings import PollerConfig
-from app_under_test.statedir import StateDir
+from exodus2045.app_under_test import parser as parser_fn
+from exodus2045.app_under_test import pod_worker as pod_worker_fn
+from exodus2045.app_under_test.backends.local import LocalBackend, open_local
+from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.app_under_test.poller import Poller
+from exodus2045.app_under_test.settings import PollerConfig
+from exodus2045.app_under_test.statedir import StateDir
 
 ROLES = ("parser", "pod-worker")
 
@@ -43,14 +43,14 @@ def build_poller(config: PollerConfig, backend: LocalBackend) -> Poller:
 def decorate(poller: Poller, backend: LocalBackend, config: PollerConfig) -> Poller:
     """Let chaos wrap the poller's ports when the chaos package provides a hook."""
     try:
-        from chaos.runtime import instrument_poller  # noqa: PLC0415 (optional at runtime)
+        from exodus2045.chaos.runtime import instrument_poller  # noqa: PLC0415 (optional at runtime)
     except ImportError:
         return poller
     return instrument_poller(poller, backend, config)
 
 
 def main(argv: list[str] | None = None) -> int:
-    cli = argparse.ArgumentParser(prog="python -m app_under_test.functions")
+    cli = argparse.ArgumentParser(prog="python -m exodus2045.app_under_test.functions")
     cli.add_argument("role", choices=ROLES)
     cli.add_argument("--index", type=int, default=0)
     args = cli.parse_args(argv)

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from app_under_test.batch import BatchOutcome, PermanentFailure, decode_records
-from app_under_test.errors import ExodusError, InvalidWish
-from app_under_test.ports import OutgoingMessage, Queue
-from app_under_test.wish import (
+from exodus2045.app_under_test.batch import BatchOutcome, PermanentFailure, decode_records
+from exodus2045.app_under_test.errors import ExodusError, InvalidWish
+from exodus2045.app_under_test.ports import OutgoingMessage, Queue
+from exodus2045.app_under_test.wish import (
     EVACUEE_MAX,
     MESSAGE_MAX,
     clean_destination,

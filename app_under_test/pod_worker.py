@@ -14,10 +14,10 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from app_under_test.batch import BatchOutcome, PermanentFailure, decode_records
-from app_under_test.errors import ExodusError
-from app_under_test.ports import Queue, WishStore
-from app_under_test.wish import DESTINATIONS, MESSAGE_MAX
+from exodus2045.app_under_test.batch import BatchOutcome, PermanentFailure, decode_records
+from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.app_under_test.ports import Queue, WishStore
+from exodus2045.app_under_test.wish import DESTINATIONS, MESSAGE_MAX
 
 REQUIRED = ("wish_id", "evacuee", "destination", "message")
 

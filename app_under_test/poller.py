@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app_under_test.errors import ExodusError
-from app_under_test.ports import Message, Queue
-from app_under_test.sqs_event import sqs_event
+from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.app_under_test.ports import Message, Queue
+from exodus2045.app_under_test.sqs_event import sqs_event
 
 log = logging.getLogger("exodus.poller")
 

@@ -2,8 +2,8 @@
 
 Handlers and the poller see only these protocols, so the same code runs on the embedded
 SQLite backend, on AWS through boto3, and with chaos faults wrapped around either.
-Errors a caller may retry are :class:`~app_under_test.errors.QueueUnavailable` and
-:class:`~app_under_test.errors.StoreUnavailable`.
+Errors a caller may retry are :class:`exodus2045.app_under_test.errors.QueueUnavailable` and
+:class:`exodus2045.app_under_test.errors.StoreUnavailable`.
 """
 
 from __future__ import annotations

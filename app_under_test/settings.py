@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app_under_test.errors import ConfigError
-from app_under_test.flaws import parse_flaws
+from exodus2045.app_under_test.errors import ConfigError
+from exodus2045.app_under_test.flaws import parse_flaws
 
 # The one list of environment variables Exodus reads.
 ENV_STATE_DIR = "EXODUS_STATE_DIR"

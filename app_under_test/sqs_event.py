@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from app_under_test.ports import Message
+from exodus2045.app_under_test.ports import Message
 
 REGION = "local-1"
 ACCOUNT = "000000000000"

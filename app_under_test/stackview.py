@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from app_under_test.backends.local import open_local
-from app_under_test.statedir import StateDir
+from exodus2045.app_under_test.backends.local import open_local
+from exodus2045.app_under_test.statedir import StateDir
 
 
 def _alive(pid: int | None) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app_under_test.errors import StateDirError
+from exodus2045.app_under_test.errors import StateDirError
 
 WISHES_QUEUE = "wishes"  # frontend -> parser
 PARSED_QUEUE = "parsed"  # parser -> pod worker

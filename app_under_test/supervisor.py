@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import IO
 
 import httpx
-
-from app_under_test import settings as s
-from app_under_test.errors import StateDirError
-from app_under_test.settings import StackConfig
-from app_under_test.statedir import StateDir
+from exodus2045.app_under_test import settings as s
+from exodus2045.app_under_test.errors import StateDirError
+from exodus2045.app_under_test.settings import StackConfig
+from exodus2045.app_under_test.statedir import StateDir
 
 log = logging.getLogger("exodus.supervisor")
 
@@ -108,16 +107,16 @@ class Supervisor:
         for i in range(self.config.frontends):
             self.components.append(Component(
                 f"frontend:{i}", "frontend",
-                [py, "-m", "app_under_test.frontend", "--fd", str(fd), "--index", str(i)],
+                [py, "-m", "exodus2045.app_under_test.frontend", "--fd", str(fd), "--index", str(i)],
                 pass_fds=(fd,)))
         for i in range(self.config.parsers):
             self.components.append(Component(
                 f"parser:{i}", "parser",
-                [py, "-m", "app_under_test.functions", "parser", "--index", str(i)]))
+                [py, "-m", "exodus2045.app_under_test.functions", "parser", "--index", str(i)]))
         for i in range(self.config.pod_workers):
             self.components.append(Component(
                 f"pod-worker:{i}", "pod-worker",
-                [py, "-m", "app_under_test.functions", "pod-worker", "--index", str(i)]))
+                [py, "-m", "exodus2045.app_under_test.functions", "pod-worker", "--index", str(i)]))
         for c in self.components:
             self._spawn(c)
         self._write_stack()

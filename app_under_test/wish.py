@@ -19,8 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import nh3
-
-from app_under_test.errors import InvalidWish
+from exodus2045.app_under_test.errors import InvalidWish
 
 DESTINATIONS = ("mars", "jupiter")
 EVACUEE_MAX = 100

@@ -3,7 +3,7 @@
 Writers (the schedule in the runner, ``exodus chaos`` from another terminal, the presenter's
 console) change it under an exclusive ``flock`` and replace it in one rename, so concurrent
 writers never lose each other's entries and readers never see half a file. Readers are the
-components (through :mod:`chaos.source`) and the supervisor's hold predicate. An entry may
+components (through :mod:`exodus2045.chaos.source`) and the supervisor's hold predicate. An entry may
 carry ``until`` (epoch seconds): readers ignore it after that, so a writer that died cannot
 leave a timed fault on forever.
 """
@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from app_under_test.errors import StateDirError
-from app_under_test.statedir import StateDir, write_json_atomic
+from exodus2045.app_under_test.errors import StateDirError
+from exodus2045.app_under_test.statedir import StateDir, write_json_atomic
 
 VERSION = 1
 

@@ -12,11 +12,11 @@ import logging
 import os
 import random
 
-from chaos import faults
-from chaos.board import ActiveFault
-from chaos.faults.crash_after_store import EXIT_CODE
-from chaos.source import FaultSource
-from chaos.targets import Target, parse_target, split_component
+from exodus2045.chaos import faults
+from exodus2045.chaos.board import ActiveFault
+from exodus2045.chaos.faults.crash_after_store import EXIT_CODE
+from exodus2045.chaos.source import FaultSource
+from exodus2045.chaos.targets import Target, parse_target, split_component
 
 log = logging.getLogger("exodus.chaos")
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from app_under_test.errors import ConfigError
-from chaos import faults
-from chaos.faults.base import REQUIRED, Fault
-from chaos.targets import KINDS, OPERATIONS_BY_KIND
-from scenarios.scenario import ChaosStep
+from exodus2045.app_under_test.errors import ConfigError
+from exodus2045.chaos import faults
+from exodus2045.chaos.faults.base import REQUIRED, Fault
+from exodus2045.chaos.targets import KINDS, OPERATIONS_BY_KIND
+from exodus2045.scenarios.scenario import ChaosStep
 
 
 def validate_step(step: ChaosStep) -> None:

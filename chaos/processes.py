@@ -1,6 +1,6 @@
 """Signal a stack's components by target, and only a stack's components.
 
-Pids come from ``stack.json`` (:func:`app_under_test.supervisor.component_pids`). A pid in
+Pids come from ``stack.json`` (:func:`exodus2045.app_under_test.supervisor.component_pids`). A pid in
 that file can be stale (the supervisor died, the pid was reused), so before signalling we
 check ``/proc/<pid>/cmdline`` still runs one of our component modules: chaos must never
 SIGKILL a stranger.
@@ -12,12 +12,12 @@ import os
 import signal
 from pathlib import Path
 
-from app_under_test.errors import StateDirError
-from app_under_test.statedir import StateDir
-from app_under_test.supervisor import component_pids
-from chaos.targets import Target
+from exodus2045.app_under_test.errors import StateDirError
+from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.app_under_test.supervisor import component_pids
+from exodus2045.chaos.targets import Target
 
-COMPONENT_MODULES = ("app_under_test.frontend", "app_under_test.functions")
+COMPONENT_MODULES = ("exodus2045.app_under_test.frontend", "exodus2045.app_under_test.functions")
 
 
 class NoSuchComponent(StateDirError):

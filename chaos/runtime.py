@@ -1,6 +1,6 @@
 """The hooks the pipeline calls into, so faults reach the running components.
 
-- :func:`instrument_poller`: ``app_under_test.functions.decorate`` calls it in every parser
+- :func:`instrument_poller`: ``exodus2045.app_under_test.functions.decorate`` calls it in every parser
   and pod-worker process. ``build_poller`` bound the handler to the raw ports before we run,
   so we rebuild the handler around wrapped ports (the handler code itself is unchanged).
 - :func:`instrument_intake`: the frontend wraps its intake, so ``frontend/queue.send``
@@ -9,7 +9,7 @@
   ``kill`` with a duration holds that component down.
 
 All of them read the state dir's ``faults.json`` through a cached
-:class:`~chaos.source.FileFaultSource`, so a change reaches a running process within a second.
+:class:`exodus2045.chaos.source.FileFaultSource`, so a change reaches a running process within a second.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app_under_test import parser as parser_fn
-from app_under_test import pod_worker as pod_worker_fn
-from app_under_test.poller import Poller
-from app_under_test.statedir import StateDir
-from chaos.injector import Injector
-from chaos.source import FaultSource, FileFaultSource
-from chaos.targets import Target, parse_target
-from chaos.wrappers import ChaosIntake, ChaosQueue, ChaosStore
+from exodus2045.app_under_test import parser as parser_fn
+from exodus2045.app_under_test import pod_worker as pod_worker_fn
+from exodus2045.app_under_test.poller import Poller
+from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.chaos.injector import Injector
+from exodus2045.chaos.source import FaultSource, FileFaultSource
+from exodus2045.chaos.targets import Target, parse_target
+from exodus2045.chaos.wrappers import ChaosIntake, ChaosQueue, ChaosStore
 
 HOLD_CHECK_EVERY_S = 0.05  # the supervisor looks every 50 ms; a hold should not lag more
 

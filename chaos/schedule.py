@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app_under_test.errors import ExodusError
-from app_under_test.statedir import StateDir
-from chaos.switch import Activation, line_params, switch_on
-from chaos.timeline import Timeline
-from scenarios.scenario import ChaosStep
+from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.chaos.switch import Activation, line_params, switch_on
+from exodus2045.chaos.timeline import Timeline
+from exodus2045.scenarios.scenario import ChaosStep
 
 log = logging.getLogger("exodus.chaos")
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from chaos.board import ActiveFault, parse_board
+from exodus2045.chaos.board import ActiveFault, parse_board
 
 CHECK_EVERY_S = 0.2  # how stale a component's view of faults.json may be
 REREAD_EVERY_S = 1.0  # re-read even when stat says "same" (coarse mtime, reused inode)

@@ -14,12 +14,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from app_under_test.statedir import StateDir
-from chaos import faults
-from chaos.faults.base import Fault, FaultContext
-from chaos.targets import parse_target
-from chaos.timeline import Timeline
-from scenarios.scenario import ChaosStep
+from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.chaos import faults
+from exodus2045.chaos.faults.base import Fault, FaultContext
+from exodus2045.chaos.targets import parse_target
+from exodus2045.chaos.timeline import Timeline
+from exodus2045.scenarios.scenario import ChaosStep
 
 
 def line_params(step: ChaosStep, params: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app_under_test.errors import ConfigError
+from exodus2045.app_under_test.errors import ConfigError
 
 KINDS = ("frontend", "parser", "pod-worker")
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from app_under_test.ports import Message, OutgoingMessage, Queue
-from chaos.injector import Injector
-from chaos.targets import QUEUE_DELETE, QUEUE_RECEIVE, QUEUE_SEND, STORE_PUT
+from exodus2045.app_under_test.ports import Message, OutgoingMessage, Queue
+from exodus2045.chaos.injector import Injector
+from exodus2045.chaos.targets import QUEUE_DELETE, QUEUE_RECEIVE, QUEUE_SEND, STORE_PUT
 
 
 class _Passthrough:

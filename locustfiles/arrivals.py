@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gevent.event
-
-from app_under_test.errors import ConfigError
+from exodus2045.app_under_test.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}

@@ -25,14 +25,13 @@ import logging
 import time
 
 import gevent
+from exodus2045.locustfiles.answers import judge, retry_delay, should_retry
+from exodus2045.locustfiles.ledger import LINE
+from exodus2045.locustfiles.run import Ticket
+from exodus2045.locustfiles.swarm import Swarm, swarm_for
 from locust import constant, task
 from locust.contrib.fasthttp import FAILURE_EXCEPTIONS, FastHttpUser
 from locust.exception import CatchResponseError
-
-from locustfiles.answers import judge, retry_delay, should_retry
-from locustfiles.ledger import LINE
-from locustfiles.run import Ticket
-from locustfiles.swarm import Swarm, swarm_for
 
 PATH = "/api/wishes"
 NAME_ACCEPT = "/api/wishes"

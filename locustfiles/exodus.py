@@ -7,17 +7,16 @@
 
 This file only wires things together, so that a later locustfile (the presenter's stage with
 extra web-UI tabs) can import the same pieces and call :func:`install` again without
-registering anything twice: the logic lives in importable modules (``locustfiles.swarm``,
-``locustfiles.evacuee``), which Python imports once whatever loads them.
+registering anything twice: the logic lives in importable modules (``exodus2045.locustfiles.swarm``,
+``exodus2045.locustfiles.evacuee``), which Python imports once whatever loads them.
 """
 
 from __future__ import annotations
 
+import exodus2045.locustfiles.webui  # noqa: F401 - installs the presenter's console (Pipeline tab, chaos)
+from exodus2045.locustfiles.evacuee import Evacuee
+from exodus2045.locustfiles.swarm import install, swarm_for
 from locust import events
-
-import locustfiles.webui  # noqa: F401 - installs the presenter's console (Pipeline tab, chaos)
-from locustfiles.evacuee import Evacuee
-from locustfiles.swarm import install, swarm_for
 
 install(events)
 

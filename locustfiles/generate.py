@@ -22,9 +22,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from app_under_test.errors import ConfigError
-from app_under_test.wish import EVACUEE_MAX, MESSAGE_MAX
-from locustfiles.payloads import (
+from exodus2045.app_under_test.errors import ConfigError
+from exodus2045.app_under_test.wish import EVACUEE_MAX, MESSAGE_MAX
+from exodus2045.locustfiles.payloads import (
     FAMILIES,
     INVALID_KINDS,
     JSON_TYPE,

@@ -2,7 +2,7 @@
 
 The audit trusts nothing the pipeline says about itself; it compares the store against this
 file. Each line carries exactly the DESIGN "Contracts: Ledger" fields plus ``n``, the evacuee
-number, so the audit can recompute the body with :func:`locustfiles.generate.plan_wish`
+number, so the audit can recompute the body with :func:`exodus2045.locustfiles.generate.plan_wish`
 instead of the ledger copying it.
 
 Cheap on the hot path: the fields that do not change between attempts are serialised once
@@ -21,8 +21,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from app_under_test.errors import ExodusError
-from locustfiles.generate import PlannedWish
+from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.locustfiles.generate import PlannedWish
 
 FIELDS = (
     "wish_id", "run_id", "kind", "destination", "payload", "expect", "attempt", "status",

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app_under_test.errors import ConfigError
-from locustfiles.arrivals import ArrivalSchedule, parse_stages
+from exodus2045.app_under_test.errors import ConfigError
+from exodus2045.locustfiles.arrivals import ArrivalSchedule, parse_stages
 
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 DEFAULT_SCENARIO = "smoke"

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app_under_test.errors import ExodusError
+from exodus2045.app_under_test.errors import ExodusError
 
 #: Where a template puts its marker. Not itself a marker (``_`` is not hex), so an unrendered
 #: template can never be mistaken for a finding.

@@ -1,10 +1,10 @@
 """What the presenter's console shows: the stack's figures now, and the run's verdict.
 
-Kept apart from :mod:`locustfiles.webui` (which wires Locust's routes, tab and console page)
+Kept apart from :mod:`exodus2045.locustfiles.webui` (which wires Locust's routes, tab and console page)
 because reading the stack is its own job, and one that must not import Locust: the figures
 are plain data, so they can be read and tested without gevent patching the process.
 
-The numbers come from the stack's state dir through ``app_under_test.stackview`` (the same
+The numbers come from the stack's state dir through ``exodus2045.app_under_test.stackview`` (the same
 figures ``exodus status`` prints) when ``--state-dir`` is given, else from the frontend's
 ``/api/tally``, ``/metrics`` and ``/api/wall`` over HTTP. They are read at most once a
 second however often the tab and the console ask, so a busy web UI never loads the stack.
@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
-
-from app_under_test.errors import ExodusError
-from app_under_test.statedir import StateDir
-from locustfiles.tally import percentile
+from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.locustfiles.tally import percentile
 
 CACHE_S = 1.0  # the tab polls every 2 s and the console on demand: one read a second at most
 E2E_SAMPLE = 200  # end-to-end p95 over the newest stored wishes
@@ -92,7 +91,7 @@ class PipelineView:
                                 "errors": [], "swarm": self.swarm(), "verdict": _verdict(o["run_dir"]),
                                 "report": self.report_path() is not None}
         try:
-            from chaos.faults import known
+            from exodus2045.chaos.faults import known
 
             snap["fault_names"] = known()
         except ImportError:
@@ -117,8 +116,8 @@ class PipelineView:
         return snap
 
     def _from_state(self, root: Path, snap: dict[str, Any]) -> list[dict[str, Any]]:
-        from app_under_test.backends.local import open_local
-        from app_under_test.stackview import stack_status
+        from exodus2045.app_under_test.backends.local import open_local
+        from exodus2045.app_under_test.stackview import stack_status
 
         state = StateDir(root)
         state.read_stack()  # a wrong --state-dir says so instead of creating an empty one
@@ -131,7 +130,7 @@ class PipelineView:
         snap.update(queues=status["queues"], stored=status["stored"], tally=status["tally"],
                     restarts=status["restarts"])
         try:
-            from chaos.board import FaultBoard
+            from exodus2045.chaos.board import FaultBoard
 
             now = time.time()
             snap["faults"] = [f"{e.fault} {e.target} ({e.source})"

@@ -18,13 +18,12 @@ from typing import Any
 
 import gevent
 import gevent.event
-
-from app_under_test.errors import ExodusError
-from locustfiles.arrivals import ArrivalSchedule, LeaseDesk, LeasedTickets, LocalTickets
-from locustfiles.generate import POOL_SIZE, Pools, SwarmPlan, build_pools
-from locustfiles.ledger import LedgerFile
-from locustfiles.options import SwarmOptions, mint_run_id
-from locustfiles.tally import SwarmTally
+from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.locustfiles.arrivals import ArrivalSchedule, LeaseDesk, LeasedTickets, LocalTickets
+from exodus2045.locustfiles.generate import POOL_SIZE, Pools, SwarmPlan, build_pools
+from exodus2045.locustfiles.ledger import LedgerFile
+from exodus2045.locustfiles.options import SwarmOptions, mint_run_id
+from exodus2045.locustfiles.tally import SwarmTally
 
 ROLE_LOCAL, ROLE_MASTER, ROLE_WORKER = "local", "master", "worker"
 #: One evacuee ready to go, as the swarm hands it to a user: ``(n, intended_at, raw, headers,

@@ -25,14 +25,12 @@ import weakref
 from typing import Any
 
 import gevent
-from locust.runners import MasterRunner, WorkerRunner
-
-from app_under_test.errors import ExodusError
-from locustfiles.arrivals import LeaseDesk, LeasedTickets, LocalTickets
-from locustfiles.generate import POOL_SIZE, build_pools, plan_sends
-from locustfiles.ledger import LedgerFile, prefix_of
-from locustfiles.options import add_arguments
-from locustfiles.run import (
+from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.locustfiles.arrivals import LeaseDesk, LeasedTickets, LocalTickets
+from exodus2045.locustfiles.generate import POOL_SIZE, build_pools, plan_sends
+from exodus2045.locustfiles.ledger import LedgerFile, prefix_of
+from exodus2045.locustfiles.options import add_arguments
+from exodus2045.locustfiles.run import (
     ROLE_LOCAL,
     ROLE_MASTER,
     ROLE_WORKER,
@@ -41,7 +39,8 @@ from locustfiles.run import (
     begin_run,
     resync_clock,
 )
-from locustfiles.tally import SwarmTally, write_summary
+from exodus2045.locustfiles.tally import SwarmTally, write_summary
+from locust.runners import MasterRunner, WorkerRunner
 
 MSG_LEASE = "exodus_lease"  # worker -> master: {"token", "want"}
 MSG_GRANT = "exodus_grant"  # master -> worker: {"token", "start", "stop"}
@@ -97,7 +96,7 @@ class Swarm:
 
     # -- the hot path (called by Evacuee users) --------------------------------------------
     def next_ticket(self) -> Ticket | None:
-        """The next evacuee to carry (see :data:`locustfiles.run.Ticket`), or None.
+        """The next evacuee to carry (see :data:`exodus2045.locustfiles.run.Ticket`), or None.
 
         Evacuees are planned :data:`PLAN_AHEAD` at a time (:meth:`_plan_ahead`) and handed
         out in order; a number taken but not yet handed out when the test stops is never sent
@@ -164,7 +163,7 @@ class Swarm:
         """The request headers for one (content type, user agent), made once per run.
 
         ``Accept-Encoding`` is what Locust's session adds to every request; the evacuee sends
-        below the session (see :mod:`locustfiles.evacuee`), so it is added here, once.
+        below the session (see :mod:`exodus2045.locustfiles.evacuee`), so it is added here, once.
         """
         headers = run.headers[(content_type, user_agent)] = {
             "Content-Type": content_type,

@@ -6,7 +6,7 @@ ride along on ``/stats/requests`` as ``extended_stats``. Such a tab renders a ta
 nothing else, so the controls -- switch a fault on or off, hide a wish, read the verdict --
 live on one page of the same web UI, ``/exodus/stage``, linked from the Download Data tab.
 
-The figures and the verdict line come from :mod:`locustfiles.pipeline_view` (state dir or
+The figures and the verdict line come from :mod:`exodus2045.locustfiles.pipeline_view` (state dir or
 HTTP); this module is the wiring around them. Chaos and hiding go through the
 frontend's presenter routes with the token (``--presenter-token``, a masked field on the
 start form, or ``EXODUS_PRESENTER_TOKEN``); the token never appears on a page.
@@ -29,11 +29,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from exodus2045.app_under_test.settings import StackConfig
+from exodus2045.locustfiles.pipeline_view import PipelineView, verdict_summary
+from exodus2045.locustfiles.swarm import install, swarm_for
 from locust import events
-
-from app_under_test.settings import StackConfig
-from locustfiles.pipeline_view import PipelineView, verdict_summary
-from locustfiles.swarm import install, swarm_for
 
 PREFIX = "/exodus"
 TAB = "pipeline"
@@ -238,7 +237,7 @@ def _wire(environment: Any) -> None:
         path = console.view.report_path()
         if path is None:
             return page("no report.html yet", "text/plain; charset=utf-8")
-        from reports.formats.html import CSP as REPORT_CSP
+        from exodus2045.reports.formats.html import CSP as REPORT_CSP
 
         return page(path.read_text(encoding="utf-8", errors="replace"),
                     csp=f"{REPORT_CSP}; sandbox")
@@ -284,7 +283,7 @@ def install_webui(events_: Any = events) -> None:
     events_.init.add_listener(on_init)
 
 
-if __name__ == "locustfiles.webui":
+if __name__ == "exodus2045.locustfiles.webui":
     install_webui(events)
 else:  # loaded by path (`locust -f locustfiles/webui.py`): install through the package, once
-    import locustfiles.webui  # noqa: F401
+    import exodus2045.locustfiles.webui  # noqa: F401

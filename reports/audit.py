@@ -1,10 +1,10 @@
 """The audit: a run folder in, a verdict out.
 
 The oracle is deliberately separate from the run: it reads only the folder
-(:mod:`reports.runfolder`), runs every registered check (:mod:`reports.checks`), and adds
+(:mod:`exodus2045.reports.runfolder`), runs every registered check (:mod:`exodus2045.reports.checks`), and adds
 the figures a report shows next to the checks. A check that crashes is itself a finding --
 it is reported as failed with the error, never allowed to take the whole verdict down --
-while a folder that cannot be read at all raises :class:`~reports.runfolder.RunFolderError`
+while a folder that cannot be read at all raises :class:`exodus2045.reports.runfolder.RunFolderError`
 (the CLI turns it into exit 2, "could not run").
 """
 
@@ -16,11 +16,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from reports.checks import registered
-from reports.checks._stats import percentiles
-from reports.checks.slo import e2e_seconds
-from reports.runfolder import RunData
-from reports.verdict import CheckResult, Verdict
+from exodus2045.reports.checks import registered
+from exodus2045.reports.checks._stats import percentiles
+from exodus2045.reports.checks.slo import e2e_seconds
+from exodus2045.reports.runfolder import RunData
+from exodus2045.reports.verdict import CheckResult, Verdict
 
 VERDICT_FILE = "verdict.json"
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app_under_test.errors import ExodusError
+from exodus2045.app_under_test.errors import ExodusError
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

@@ -1,6 +1,6 @@
 """What the real-browser oracle puts into a page: its scripts and its report-only policy.
 
-:mod:`reports.oracle_browser` drives Chromium and weighs the evidence; this module holds what
+:mod:`exodus2045.reports.oracle_browser` drives Chromium and weighs the evidence; this module holds what
 it injects, kept apart because it is a different language with different rules. The
 JavaScript runs inside the page under test, so it must survive whatever a payload did to the
 page (every call guarded, nothing assumed) and must itself never look like a payload.
@@ -8,7 +8,7 @@ page (every call guarded, nothing assumed) and must itself never look like a pay
 The policy is *report-only*: the page's own enforcing CSP is swapped for it, so payloads run,
 and every script element, live inline handler, ``javascript:`` URL and ``eval`` reports a
 violation whose 40-character sample carries the marker. The one exception is the templates'
-own script files (:data:`reports.oracle_static.TEMPLATE_SCRIPTS`, e.g. the projector's
+own script files (:data:`exodus2045.reports.oracle_static.TEMPLATE_SCRIPTS`, e.g. the projector's
 ``/static/tally.js``): each is allowed by its exact same-origin URL, so loading it is no
 violation, and so are the requests it makes (:data:`TEMPLATE_FEEDS`). Anything else,
 including another file from the same origin, still reports.
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from reports.oracle_static import TEMPLATE_SCRIPTS
+from exodus2045.reports.oracle_static import TEMPLATE_SCRIPTS
 
 #: The name PROBE_JS calls back through (Playwright's ``expose_binding``).
 BINDING = "__exodusReport"

@@ -16,7 +16,7 @@ import html
 import math
 from collections.abc import Mapping, Sequence
 
-from reports.formats import Point, Window, excerpt, xml_safe
+from exodus2045.reports.formats import Point, Window, excerpt, xml_safe
 
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 30, 34

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reports.checks.recovery import FaultWindow, fault_windows
-from reports.runfolder import RunData
-from reports.verdict import Verdict
+from exodus2045.reports.checks.recovery import FaultWindow, fault_windows
+from exodus2045.reports.runfolder import RunData
+from exodus2045.reports.verdict import Verdict
 
 #: check id -> (failure mode, severity 1-10, detection 1-10)
 MODES: dict[str, tuple[str, int, int]] = {

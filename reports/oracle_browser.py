@@ -13,7 +13,7 @@ page stays put. Last, the live DOM is scanned for handlers and scripted URLs tha
 dormant, but one tap (or one other browser) away. Inert ``<template>`` content is not a
 finding, as in the static oracle: nothing there can run.
 
-The injected scripts and the report-only policy live in :mod:`reports.browser_probe`. The
+The injected scripts and the report-only policy live in :mod:`exodus2045.reports.browser_probe`. The
 templates' own script files (the projector's ``/static/tally.js``) load there without a
 violation, and their event stream is not counted as a page still loading. The audit merges
 ``pages/browser.json`` (:func:`write_browser_json`) into its ``no-executable-markup`` check.
@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from reports.browser_launch import open_browser
-from reports.browser_probe import (
+from exodus2045.reports.browser_launch import open_browser
+from exodus2045.reports.browser_probe import (
     BINDING,
     INTERACTION_JS,
     PROBE_JS,
@@ -116,7 +116,7 @@ def judge_pages(
     short. ``timeout_s`` bounds one page; ``settle_s`` is how long a page must stay quiet
     (no request, no report) before we call it done, since media errors, animations and
     ``ontoggle`` fire a little after ``load``. Pass ``browser`` to reuse a running one.
-    Raises :class:`reports.browser_launch.BrowserUnavailable` when there is no browser.
+    Raises :class:`exodus2045.reports.browser_launch.BrowserUnavailable` when there is no browser.
     """
     if browser is None:
         with open_browser() as own:

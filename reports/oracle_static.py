@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from exodus2045.reports.checks._markers import markers_in
+from exodus2045.reports.runfolder import Page
 from selectolax.lexbor import LexborHTMLParser, LexborNode
-
-from reports.checks._markers import markers_in
-from reports.runfolder import Page
 
 URL_ATTRS = frozenset(
     {

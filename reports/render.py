@@ -2,7 +2,7 @@
 
 ``render_all(run_dir)`` re-audits nothing: it reads verdict.json (the audit's word) and the
 evidence files (ledger, store snapshot, metrics, timeline, run.json), builds one
-:class:`RenderContext` (its plotted series from :mod:`reports.series`) and hands it to every
+:class:`RenderContext` (its plotted series from :mod:`exodus2045.reports.series`) and hands it to every
 registered format. The same folder always
 renders to the same bytes, so reports can be regenerated later, diffed, and golden-tested.
 
@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from app_under_test.errors import ExodusError
-from reports.formats import RenderContext, all_formats
-from reports.series import derive_series
+from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.reports.formats import RenderContext, all_formats
+from exodus2045.reports.series import derive_series
 
 #: Evidence files a report links to when present (relative to the run folder).
 EVIDENCE_FILES = (
@@ -45,7 +45,7 @@ def render_all(
 ) -> list[Path]:
     """Write every format into ``run_dir``; return the paths written, in writing order.
 
-    ``failure_modes`` overrides the FMEA (None computes it with :mod:`reports.fmea`), so
+    ``failure_modes`` overrides the FMEA (None computes it with :mod:`exodus2045.reports.fmea`), so
     golden tests pin the table without depending on how another module ranks risk.
     """
     ctx = build_context(run_dir, failure_modes=failure_modes)
@@ -138,16 +138,16 @@ def _read_json(path: Path, notes: list[str]) -> dict[str, Any]:
 def compute_failure_modes(
     verdict: dict[str, Any], run_dir: Path, notes: list[str]
 ) -> list[dict[str, Any]] | None:
-    """The FMEA table via :mod:`reports.fmea`, or None when that module is not there.
+    """The FMEA table via :mod:`exodus2045.reports.fmea`, or None when that module is not there.
 
     Imported lazily: the renderers must work (and say "no failure modes computed") in a
     tree where the FMEA is absent, and must not break when its loader rejects a folder.
     """
     try:
-        from reports import fmea, runfolder
-        from reports.verdict import Verdict
+        from exodus2045.reports import fmea, runfolder
+        from exodus2045.reports.verdict import Verdict
     except ModuleNotFoundError as exc:
-        if exc.name in ("reports.fmea", "reports.runfolder", "reports.verdict"):
+        if exc.name in ("exodus2045.reports.fmea", "exodus2045.reports.runfolder", "exodus2045.reports.verdict"):
             return None
         raise
     try:

@@ -1,6 +1,6 @@
 """The plotted series of a run: ledger, store snapshot, metrics and timeline on one clock.
 
-Apart from :mod:`reports.render` (which reads the folder and writes the files) because this
+Apart from :mod:`exodus2045.reports.render` (which reads the folder and writes the files) because this
 is arithmetic on plain rows, with no files involved: it can be tested row by row, and every
 format draws from the same numbers. Time is seconds since ``run.json`` ``started_at`` (or
 the first intended arrival when that is missing), in at most :data:`MAX_POINTS` buckets.
@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from reports.formats import Point, RunSeries, Window
+from exodus2045.reports.formats import Point, RunSeries, Window
 
 DESTINATIONS = {"mars": "Mars", "jupiter": "Jupiter"}
 MAX_POINTS = 120

@@ -12,11 +12,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from exodus2045.reports.formats import excerpt, status_of
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-
-from reports.formats import excerpt, status_of
 
 SUMMARY_CHARS = 160
 STATUS_CELL = {

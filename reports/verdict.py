@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from app_under_test.errors import ExodusError
+from exodus2045.app_under_test.errors import ExodusError
 
 SCHEMA_VERSION = 1
 PASSED = "passed"

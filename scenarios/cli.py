@@ -1,6 +1,6 @@
 """The ``exodus`` command line.
 
-Each subcommand is one module in :mod:`scenarios.commands` exposing ``register(subparsers)``
+Each subcommand is one module in :mod:`exodus2045.scenarios.commands` exposing ``register(subparsers)``
 that adds its parser and sets ``func(args) -> int``; adding a command is adding a file.
 Exit codes: 0 sound / ok, 1 unsound, 2 could not run. Any :class:`ExodusError` becomes one
 line on stderr and exit 2; Ctrl-C is exit 2 as well (130 is not in our contract).
@@ -14,7 +14,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from app_under_test.errors import ExodusError
+from exodus2045.app_under_test.errors import ExodusError
 
 EXIT_SOUND = 0
 EXIT_UNSOUND = 1
@@ -22,7 +22,7 @@ EXIT_COULD_NOT_RUN = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from scenarios import commands
+    from exodus2045.scenarios import commands
 
     parser = argparse.ArgumentParser(
         prog="exodus",
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"scenarios.commands.{info.name}")
+        module = importlib.import_module(f"exodus2045.scenarios.commands.{info.name}")
         module.register(sub)
     return parser
 

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
-from app_under_test.backends.local import LocalBackend, open_local
-from app_under_test.stackview import stack_status
-from app_under_test.statedir import StateDir
+from exodus2045.app_under_test.backends.local import LocalBackend, open_local
+from exodus2045.app_under_test.stackview import stack_status
+from exodus2045.app_under_test.statedir import StateDir
 
 PAGE_PATHS = ("/wall?limit=200", "/", "/tally", "/api/wall?limit=200", "/api/tally", "/message")
 SAMPLE_WISH_PAGES = 20

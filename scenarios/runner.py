@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app_under_test.errors import ExodusError, StateDirError
-from app_under_test.settings import StackConfig
-from app_under_test.statedir import StateDir
-from scenarios.evidence import Evidence, Sampler
-from scenarios.scenario import Scenario
-from scenarios.swarm_process import LedgerTail, SwarmProcess, locust_command
+from exodus2045.app_under_test.errors import ExodusError, StateDirError
+from exodus2045.app_under_test.settings import StackConfig
+from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.scenarios.evidence import Evidence, Sampler
+from exodus2045.scenarios.scenario import Scenario
+from exodus2045.scenarios.swarm_process import LedgerTail, SwarmProcess, locust_command
 
 EXIT_SOUND, EXIT_UNSOUND, EXIT_COULD_NOT_RUN = 0, 1, 2
 
@@ -89,7 +89,7 @@ class _Stack:
                                     f"`exodus up --state-dir {o.state_dir}` first")
             self.url = stack["url"]
         else:
-            from app_under_test.supervisor import Supervisor
+            from exodus2045.app_under_test.supervisor import Supervisor
 
             self._tmp = tempfile.TemporaryDirectory(prefix="exodus-stack-")
             config = StackConfig.from_env(
@@ -115,7 +115,7 @@ class _Stack:
 
 def _chaos_hold(state_dir: Path):
     try:
-        from chaos.runtime import held_down_predicate
+        from exodus2045.chaos.runtime import held_down_predicate
     except ImportError:
         return None
     return held_down_predicate(state_dir)
@@ -124,7 +124,7 @@ def _chaos_hold(state_dir: Path):
 def _chaos_schedule(scenario: Scenario, stack: _Stack, run_dir: Path, t0: float):
     """The scenario's fault timeline, when the chaos package provides one."""
     try:
-        from chaos.schedule import ChaosSchedule
+        from exodus2045.chaos.schedule import ChaosSchedule
     except ImportError:
         return None
     return ChaosSchedule(scenario.chaos, stack.state, run_dir / "timeline.jsonl", t0,
@@ -247,7 +247,7 @@ def _collect(evidence: Evidence, run_dir: Path, run_id: str, t0: float, tail: Le
 def _merge_stack_timeline(state: StateDir, run_dir: Path, t0: float) -> None:
     """Faults applied to an attached stack from the CLI or by the presenter during this run
     belong in the run's timeline too (re-timed from the run's start), so recovery is judged."""
-    from chaos.timeline import read_timeline
+    from exodus2045.chaos.timeline import read_timeline
 
     during = []
     for line in read_timeline(state.root / "timeline.jsonl"):
@@ -267,8 +267,8 @@ def _merge_stack_timeline(state: StateDir, run_dir: Path, t0: float) -> None:
 
 def _judge_in_browser(url: str, run_dir: Path, markers: set[str]) -> None:
     """Render every HTML page that shows wishes in headless Chromium (pages/browser.json)."""
-    from reports.browser_launch import browser_available
-    from reports.oracle_browser import judge_pages, write_browser_json
+    from exodus2045.reports.browser_launch import browser_available
+    from exodus2045.reports.oracle_browser import judge_pages, write_browser_json
 
     reason = browser_available()
     if reason:
@@ -280,8 +280,8 @@ def _judge_in_browser(url: str, run_dir: Path, markers: set[str]) -> None:
 
 def _audit_and_render(run_dir: Path, meta: dict[str, Any], phases: dict[str, float],
                       tick: float) -> dict[str, Any]:
-    from reports.audit import audit_run, write_verdict
-    from reports.render import render_all
+    from exodus2045.reports.audit import audit_run, write_verdict
+    from exodus2045.reports.render import render_all
 
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
     verdict = audit_run(run_dir)

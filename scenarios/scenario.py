@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from app_under_test.errors import ConfigError
-from app_under_test.flaws import parse_flaws
-from scenarios.durations import parse_duration
+from exodus2045.app_under_test.errors import ConfigError
+from exodus2045.app_under_test.flaws import parse_flaws
+from exodus2045.scenarios.durations import parse_duration
 
 SCENARIO_DIR = Path(__file__).resolve().parent
 
@@ -270,7 +270,7 @@ def _parse_chaos(origin: str, i: int, raw: Any) -> ChaosStep:
         probability=float(r.get("probability", (int, float), 1.0, lo=0, hi=1)), params=extra,
     )
     try:
-        from chaos.plan import validate_step
+        from exodus2045.chaos.plan import validate_step
     except ImportError:
         return step
     try:

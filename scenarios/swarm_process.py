@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import locustfiles
-from scenarios.scenario import Scenario, available
+from exodus2045 import locustfiles
+from exodus2045.scenarios.scenario import Scenario, available
 
 LOCUSTFILE = Path(locustfiles.__file__).resolve().parent / "exodus.py"
 

@@ -27,10 +27,9 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-
-from reports.browser_launch import CHROMIUM_PATH, LAUNCH_ARGS, browser_available
-from reports.browser_probe import INTERACTION_JS
-from reports.oracle_browser import MARKER_RE
+from exodus2045.reports.browser_launch import CHROMIUM_PATH, LAUNCH_ARGS, browser_available
+from exodus2045.reports.browser_probe import INTERACTION_JS
+from exodus2045.reports.oracle_browser import MARKER_RE
 
 #: What the frontend sends (app_under_test/frontend/security.py): no script at all.
 STRICT_CSP = (

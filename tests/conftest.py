@@ -9,12 +9,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from app_under_test.backends.local import LocalBackend, open_local
-from app_under_test.ports import Message
-from app_under_test.settings import QueueConfig
-from app_under_test.sqs_event import sqs_event
-from app_under_test.statedir import StateDir
+from exodus2045.app_under_test.backends.local import LocalBackend, open_local
+from exodus2045.app_under_test.ports import Message
+from exodus2045.app_under_test.settings import QueueConfig
+from exodus2045.app_under_test.sqs_event import sqs_event
+from exodus2045.app_under_test.statedir import StateDir
 
 
 @pytest.fixture

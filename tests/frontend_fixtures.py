@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from exodus2045.app_under_test.backends.local import LocalBackend
+from exodus2045.app_under_test.backends.local.intake import LocalIntake, Submission
+from exodus2045.app_under_test.errors import QueueUnavailable
+from exodus2045.app_under_test.frontend.app import create_app
+from exodus2045.app_under_test.frontend.serve import build_server
+from exodus2045.app_under_test.settings import FrontendConfig
 from fastapi import FastAPI
 
-from app_under_test.backends.local import LocalBackend
-from app_under_test.backends.local.intake import LocalIntake, Submission
-from app_under_test.errors import QueueUnavailable
-from app_under_test.frontend.app import create_app
-from app_under_test.frontend.serve import build_server
-from app_under_test.settings import FrontendConfig
 from tests.conftest import wait_for
 
 START_TIMEOUT_S = 15.0

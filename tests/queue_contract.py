@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from app_under_test.ports import OutgoingMessage
+from exodus2045.app_under_test.ports import OutgoingMessage
 
 
 def _send(queue, *bodies: str) -> list[str]:

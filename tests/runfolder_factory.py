@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import nh3
-
-from app_under_test.wish import has_markup, normalise_text
+from exodus2045.app_under_test.wish import has_markup, normalise_text
 
 T0 = 1764324900.0
 RUN_ID = "r-20261128T101500Z-crafted"

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from app_under_test.settings import StackConfig
-from app_under_test.supervisor import Supervisor
+from exodus2045.app_under_test.settings import StackConfig
+from exodus2045.app_under_test.supervisor import Supervisor
 
 
 @contextmanager

@@ -2,7 +2,7 @@
 
 The stand-in is a real HTTP server on 127.0.0.1:0 that answers like the frontend contract
 says (202 queued, 4xx problem for bad input, 503 + Retry-After when told to fail), using the
-same validation as the pipeline (``app_under_test.wish``), so the swarm's ``expect`` column is
+same validation as the pipeline (``exodus2045.app_under_test.wish``), so the swarm's ``expect`` column is
 checked against the real rules, not against a copy of them.
 """
 
@@ -22,8 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from app_under_test.errors import InvalidWish
-from app_under_test.wish import BODY_MAX_BYTES, validate_submission
+from exodus2045.app_under_test.errors import InvalidWish
+from exodus2045.app_under_test.wish import BODY_MAX_BYTES, validate_submission
 
 REPO = Path(__file__).resolve().parent.parent
 LOCUSTFILE = REPO / "locustfiles" / "exodus.py"

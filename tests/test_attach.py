@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 
 def cli(*args: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "scenarios.cli", *args],
+    return subprocess.Popen([sys.executable, "-m", "exodus2045.scenarios.cli", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
 
@@ -38,7 +38,7 @@ def test_run_attached_with_a_cli_fault_judges_its_recovery(tmp_path, up):
     run = cli("run", "smoke", "--state-dir", str(state), "--out", str(out), "--evacuees", "300",
               "--arrival-rate", "60")
     wait_for(lambda: (out / "ledger.jsonl").exists(), timeout=60, what="swarm started")
-    fault = subprocess.run([sys.executable, "-m", "scenarios.cli", "chaos", "apply", "kill",
+    fault = subprocess.run([sys.executable, "-m", "exodus2045.scenarios.cli", "chaos", "apply", "kill",
                             "--target", "parser", "--for", "2s", "--state-dir", str(state)],
                            capture_output=True, text=True, timeout=60)
     assert fault.returncode == 0, fault.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from scenarios.benchmarks import recovery
+from exodus2045.scenarios.benchmarks import recovery
 
 
 def test_recovery_benchmark_reports_backlog_and_drain() -> None:

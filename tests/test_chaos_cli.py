@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def exodus(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scenarios.cli", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "exodus2045.scenarios.cli", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=60,
                           env={**os.environ, "COLUMNS": "200"})
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-from app_under_test.errors import ConfigError
-from chaos import faults
-from chaos.plan import catalogue, resolved_params, step_from_cli, validate_step
-from chaos.targets import Target, parse_target
-from scenarios.scenario import ChaosStep, ScenarioError, load_scenario, parse_scenario
+from exodus2045.app_under_test.errors import ConfigError
+from exodus2045.chaos import faults
+from exodus2045.chaos.plan import catalogue, resolved_params, step_from_cli, validate_step
+from exodus2045.chaos.targets import Target, parse_target
+from exodus2045.scenarios.scenario import ChaosStep, ScenarioError, load_scenario, parse_scenario
 
 KNOWN = "crash-after-store, error, kill, latency, pause, poison, throttle, visibility"
 CHAOS_SCENARIOS = ("parser-outage", "worker-crashloop", "redelivery-storm", "store-throttle",

@@ -8,19 +8,19 @@ import time
 from pathlib import Path
 
 import pytest
+from exodus2045.app_under_test import functions
+from exodus2045.app_under_test.backends.local import LocalBackend
+from exodus2045.app_under_test.backends.local.intake import QUEUED, Submission
+from exodus2045.app_under_test.errors import QueueUnavailable, StoreUnavailable
+from exodus2045.app_under_test.ports import OutgoingMessage
+from exodus2045.app_under_test.settings import PollerConfig
+from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.chaos.board import ActiveFault, FaultBoard
+from exodus2045.chaos.injector import Injector
+from exodus2045.chaos.runtime import held_down_predicate, instrument_intake, instrument_poller
+from exodus2045.chaos.source import FileFaultSource, StaticFaultSource
+from exodus2045.chaos.wrappers import ChaosQueue, ChaosStore
 
-from app_under_test import functions
-from app_under_test.backends.local import LocalBackend
-from app_under_test.backends.local.intake import QUEUED, Submission
-from app_under_test.errors import QueueUnavailable, StoreUnavailable
-from app_under_test.ports import OutgoingMessage
-from app_under_test.settings import PollerConfig
-from app_under_test.statedir import StateDir
-from chaos.board import ActiveFault, FaultBoard
-from chaos.injector import Injector
-from chaos.runtime import held_down_predicate, instrument_intake, instrument_poller
-from chaos.source import FileFaultSource, StaticFaultSource
-from chaos.wrappers import ChaosQueue, ChaosStore
 from tests.conftest import frontend_body, wait_for
 
 

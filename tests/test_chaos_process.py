@@ -12,16 +12,16 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from exodus2045.app_under_test import pod_worker
+from exodus2045.app_under_test import settings as s
+from exodus2045.app_under_test.backends.local import LocalBackend, open_local
+from exodus2045.app_under_test.ports import Message, OutgoingMessage
+from exodus2045.app_under_test.sqs_event import sqs_event
+from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.chaos.board import ActiveFault, FaultBoard
+from exodus2045.chaos.faults.crash_after_store import EXIT_CODE
+from exodus2045.chaos.faults.poison import poison_body
 
-from app_under_test import pod_worker
-from app_under_test import settings as s
-from app_under_test.backends.local import LocalBackend, open_local
-from app_under_test.ports import Message, OutgoingMessage
-from app_under_test.sqs_event import sqs_event
-from app_under_test.statedir import StateDir
-from chaos.board import ActiveFault, FaultBoard
-from chaos.faults.crash_after_store import EXIT_CODE
-from chaos.faults.poison import poison_body
 from tests.conftest import frontend_body, wait_for
 
 VISIBILITY_S = 0.5
@@ -33,7 +33,7 @@ def worker(state: StateDir) -> Iterator[tuple[subprocess.Popen, LocalBackend]]:
            s.ENV_WAIT_TIME: "0.2", s.ENV_VISIBILITY_TIMEOUT: str(VISIBILITY_S),
            s.ENV_MAX_RECEIVE_COUNT: "1000"}
     backend = open_local(state)
-    proc = subprocess.Popen([sys.executable, "-m", "app_under_test.functions", "pod-worker"],
+    proc = subprocess.Popen([sys.executable, "-m", "exodus2045.app_under_test.functions", "pod-worker"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         yield proc, backend

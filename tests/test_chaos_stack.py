@@ -13,17 +13,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from exodus2045.app_under_test.backends.local import open_local
+from exodus2045.app_under_test.settings import StackConfig
+from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.app_under_test.supervisor import Supervisor
+from exodus2045.chaos.board import ActiveFault, FaultBoard
+from exodus2045.chaos.processes import process_state
+from exodus2045.chaos.runtime import held_down_predicate
+from exodus2045.chaos.schedule import ChaosSchedule
+from exodus2045.chaos.timeline import FIELDS, read_timeline
+from exodus2045.scenarios.scenario import ChaosStep
 
-from app_under_test.backends.local import open_local
-from app_under_test.settings import StackConfig
-from app_under_test.statedir import StateDir
-from app_under_test.supervisor import Supervisor
-from chaos.board import ActiveFault, FaultBoard
-from chaos.processes import process_state
-from chaos.runtime import held_down_predicate
-from chaos.schedule import ChaosSchedule
-from chaos.timeline import FIELDS, read_timeline
-from scenarios.scenario import ChaosStep
 from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,7 +138,7 @@ def test_poison_lands_in_the_dlq_with_its_reasons(stack: Supervisor, tmp_path: P
 
 # -- exodus chaos on the stack, through the real CLI process ----------------------------------
 def exodus(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scenarios.cli", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "exodus2045.scenarios.cli", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=60,
                           env={**os.environ, "COLUMNS": "200"})
 
@@ -212,7 +212,7 @@ def test_a_frontend_enqueue_fault_is_a_503_until_cleared(stack: Supervisor) -> N
 
 def test_ctrl_c_ends_a_cli_pause_early_and_resumes(stack: Supervisor) -> None:
     worker = component(stack.state, "pod-worker:0")
-    proc = subprocess.Popen([sys.executable, "-m", "scenarios.cli", "chaos", "apply", "pause",
+    proc = subprocess.Popen([sys.executable, "-m", "exodus2045.scenarios.cli", "chaos", "apply", "pause",
                              "--target", "pod-worker:0", "--for", "60s", "--state-dir",
                              str(stack.state.root)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

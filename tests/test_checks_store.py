@@ -7,9 +7,9 @@ import types
 from pathlib import Path
 
 import pytest
+from exodus2045.reports.checks import bad_input, content, exactly_once, no_phantoms, tally
+from exodus2045.reports.runfolder import RunData
 
-from reports.checks import bad_input, content, exactly_once, no_phantoms, tally
-from reports.runfolder import RunData
 from tests.runfolder_factory import (
     ACCEPTED_INFILTRATORS,
     REJECTS,
@@ -119,7 +119,7 @@ def _fake_planner(ids_ok: bool) -> types.ModuleType:
     """A stand-in for locustfiles.generate that replans from the crafted sent records."""
     from tests.runfolder_factory import _sent
 
-    module = types.ModuleType("locustfiles.generate")
+    module = types.ModuleType("exodus2045.locustfiles.generate")
 
     class SwarmPlan:
         def __init__(self, **kwargs):
@@ -135,19 +135,19 @@ def _fake_planner(ids_ok: bool) -> types.ModuleType:
 
 
 def test_content_regenerates_when_sent_jsonl_missing(tmp_path: Path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "locustfiles.generate", _fake_planner(ids_ok=True))
+    monkeypatch.setitem(sys.modules, "exodus2045.locustfiles.generate", _fake_planner(ids_ok=True))
     result = judge(content, tmp_path, omit=["sent.jsonl"])
     assert result.status == "passed" and result.evidence["source"] == "regenerated from the seed"
 
 
 def test_content_skipped_when_regeneration_disagrees(tmp_path: Path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "locustfiles.generate", _fake_planner(ids_ok=False))
+    monkeypatch.setitem(sys.modules, "exodus2045.locustfiles.generate", _fake_planner(ids_ok=False))
     result = judge(content, tmp_path, omit=["sent.jsonl"])
     assert result.status == "skipped" and "could not be regenerated" in result.summary
 
 
 def test_content_skipped_when_planner_absent(tmp_path: Path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "locustfiles.generate", None)  # import raises ImportError
+    monkeypatch.setitem(sys.modules, "exodus2045.locustfiles.generate", None)  # import raises ImportError
     result = judge(content, tmp_path, omit=["sent.jsonl"])
     assert result.status == "skipped" and "sent.jsonl is missing" in result.summary
 
@@ -189,7 +189,7 @@ def test_bad_input_skipped_without_planned_rejects(tmp_path: Path):
 
 
 def test_regenerate_sent_speaks_the_real_planner(tmp_path: Path):
-    generate = pytest.importorskip("locustfiles.generate")
+    generate = pytest.importorskip("exodus2045.locustfiles.generate")
     from tests.runfolder_factory import RUN_ID, WISHES
 
     plan = generate.SwarmPlan(

@@ -14,9 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from app_under_test.flaws import CAUGHT_BY, FLAWS
-from reports.formats.markdown import md
+from exodus2045.app_under_test.flaws import CAUGHT_BY, FLAWS
+from exodus2045.reports.formats.markdown import md
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +37,7 @@ MATRIX: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
 
 def run_exodus(tmp_path: Path, *args: str) -> tuple[int, dict, Path]:
     out = tmp_path / "run"
-    result = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", *args, "--out",
+    result = subprocess.run([sys.executable, "-m", "exodus2045.scenarios.cli", "run", *args, "--out",
                              str(out)], capture_output=True, text=True, timeout=300)
     assert result.returncode in (0, 1), f"could not run: {result.stderr[-2000:]}"
     return result.returncode, json.loads((out / "verdict.json").read_text()), out

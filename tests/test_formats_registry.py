@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
-from app_under_test.errors import ExodusError
-from reports.formats import (
+from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.reports.formats import (
     ReportFormat,
     UnknownFormat,
     all_formats,
@@ -19,7 +18,8 @@ from reports.formats import (
     ranked_failure_modes,
     status_of,
 )
-from reports.render import build_context
+from exodus2045.reports.render import build_context
+
 from tests.golden_folder import make_golden_folder
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from exodus2045.app_under_test.backends.local import LocalBackend, open_local
+from exodus2045.app_under_test.parser import parse_body
+from exodus2045.app_under_test.statedir import StateDir
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from app_under_test.backends.local import LocalBackend, open_local
-from app_under_test.parser import parse_body
-from app_under_test.statedir import StateDir
 from tests.frontend_fixtures import (
     RunningFrontend,
     config_for,
@@ -331,7 +331,7 @@ def test_the_frontend_opens_its_own_backend_on_startup(tmp_path: Path) -> None:
 
 
 def test_queue_send_faults_reach_a_frontend_that_opened_its_own_backend(tmp_path: Path) -> None:
-    board = pytest.importorskip("chaos.board")
+    board = pytest.importorskip("exodus2045.chaos.board")
     state = StateDir(tmp_path / "chaos").ensure()
     with running_frontend(config_for(state.root)) as fe:
         assert fe.client.post("/api/wishes", json=wish(17)).status_code == 202

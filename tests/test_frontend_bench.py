@@ -7,9 +7,8 @@ import subprocess
 import sys
 
 import pytest
-
-from app_under_test.wish import validate_submission
-from scenarios.benchmarks.frontend import id_prefix, wish_body
+from exodus2045.app_under_test.wish import validate_submission
+from exodus2045.scenarios.benchmarks.frontend import id_prefix, wish_body
 
 
 def test_the_benchmark_client_sends_distinct_valid_wishes() -> None:
@@ -22,7 +21,7 @@ def test_the_benchmark_client_sends_distinct_valid_wishes() -> None:
 
 def test_bench_frontend_prints_one_json_line() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "scenarios.cli", "bench", "frontend", "--json",
+        [sys.executable, "-m", "exodus2045.scenarios.cli", "bench", "frontend", "--json",
          "--seconds", "0.5", "--connections", "4", "--rounds", "1"],
         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
     )

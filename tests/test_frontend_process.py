@@ -1,4 +1,4 @@
-"""``python -m app_under_test.frontend``: a real process, as the supervisor runs it."""
+"""``python -m exodus2045.app_under_test.frontend``: a real process, as the supervisor runs it."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from exodus2045.app_under_test import settings as s
+from exodus2045.app_under_test.backends.local import open_local
+from exodus2045.app_under_test.statedir import StateDir
 
-from app_under_test import settings as s
-from app_under_test.backends.local import open_local
-from app_under_test.statedir import StateDir
 from tests.frontend_fixtures import drain_bodies, wait_for, wish
 
 EXIT_TIMEOUT_S = 15
@@ -37,7 +37,7 @@ def frontend_process(state_dir: Path, **extra: str) -> Iterator[tuple[str, subpr
     sock.set_inheritable(True)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "app_under_test.frontend", "--fd", str(sock.fileno()),
+        [sys.executable, "-m", "exodus2045.app_under_test.frontend", "--fd", str(sock.fileno()),
          "--index", "1"],
         env=child_env(state_dir, **extra), pass_fds=(sock.fileno(),),
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -82,7 +82,7 @@ def test_serves_on_an_inherited_socket_and_stops_on_sigterm(tmp_path: Path) -> N
 
 def test_a_bad_setting_exits_2_with_one_line(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "app_under_test.frontend", "--port", "0"],
+        [sys.executable, "-m", "exodus2045.app_under_test.frontend", "--port", "0"],
         env=child_env(tmp_path, **{s.ENV_FLAWS: "no-such-flaw"}),
         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
     )

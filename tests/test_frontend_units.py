@@ -8,11 +8,10 @@ import threading
 from collections.abc import Sequence
 
 import pytest
-
-from app_under_test.backends.local.intake import CONFLICT, DUPLICATE, QUEUED, Submission
-from app_under_test.errors import ExodusError, QueueUnavailable
-from app_under_test.frontend.batcher import GroupCommit
-from app_under_test.frontend.body import (
+from exodus2045.app_under_test.backends.local.intake import CONFLICT, DUPLICATE, QUEUED, Submission
+from exodus2045.app_under_test.errors import ExodusError, QueueUnavailable
+from exodus2045.app_under_test.frontend.batcher import GroupCommit
+from exodus2045.app_under_test.frontend.body import (
     FORM,
     JSON,
     content_kind,
@@ -21,12 +20,12 @@ from app_under_test.frontend.body import (
     queued_body,
     run_scope,
 )
-from app_under_test.frontend.pages import esc, wall_item
-from app_under_test.frontend.problems import Problem
-from app_under_test.frontend.ratelimit import TokenBuckets
-from app_under_test.frontend.security import merge_headers, security_headers
-from app_under_test.parser import parse_body
-from app_under_test.wish import content_digest, validate_submission
+from exodus2045.app_under_test.frontend.pages import esc, wall_item
+from exodus2045.app_under_test.frontend.problems import Problem
+from exodus2045.app_under_test.frontend.ratelimit import TokenBuckets
+from exodus2045.app_under_test.frontend.security import merge_headers, security_headers
+from exodus2045.app_under_test.parser import parse_body
+from exodus2045.app_under_test.wish import content_digest, validate_submission
 
 
 class RecordingIntake:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from app_under_test import parser, pod_worker
-from app_under_test.backends.local import LocalBackend
-from app_under_test.poller import Poller
-from app_under_test.ports import OutgoingMessage
+from exodus2045.app_under_test import parser, pod_worker
+from exodus2045.app_under_test.backends.local import LocalBackend
+from exodus2045.app_under_test.poller import Poller
+from exodus2045.app_under_test.ports import OutgoingMessage
+
 from tests.conftest import frontend_body
 
 
@@ -46,7 +47,7 @@ def test_parser_reports_transient_send_failure_for_redelivery(backend, make_sqs_
         name = "parsed"
 
         def send_batch(self, messages):
-            from app_under_test.errors import QueueUnavailable
+            from exodus2045.app_under_test.errors import QueueUnavailable
             raise QueueUnavailable("throttled", "ThrottlingException")
 
     event = make_sqs_event([frontend_body(0), frontend_body(1)])
@@ -66,7 +67,7 @@ def test_pod_worker_stores_once_and_tallies_once(backend: LocalBackend, make_sqs
 
 
 def test_double_tally_flaw_bumps_on_every_delivery(state, make_sqs_event):
-    from app_under_test.backends.local import open_local
+    from exodus2045.app_under_test.backends.local import open_local
 
     b = open_local(state, flaws=frozenset({"double-tally"}))
     handler = pod_worker.make_handler(b.store, b.parsed, frozenset({"double-tally"}))
@@ -120,7 +121,7 @@ def test_handler_exception_fails_whole_batch(backend: LocalBackend):
 
 
 def test_lossy_worker_flaw_drops_some_wishes(state, make_sqs_event):
-    from app_under_test.backends.local import open_local
+    from exodus2045.app_under_test.backends.local import open_local
 
     b = open_local(state)
     handler = pod_worker.make_handler(b.store, b.parsed, frozenset({"lossy-worker"}))

@@ -12,11 +12,16 @@ import time
 from pathlib import Path
 
 import pytest
+from exodus2045.app_under_test.backends.local import open_local
+from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.reports.browser_probe import (
+    REPORT_ONLY_CSP,
+    TEMPLATE_FEEDS,
+    report_only_csp,
+    swap_csp,
+)
+from exodus2045.reports.oracle_browser import judge_pages
 
-from app_under_test.backends.local import open_local
-from app_under_test.statedir import StateDir
-from reports.browser_probe import REPORT_ONLY_CSP, TEMPLATE_FEEDS, report_only_csp, swap_csp
-from reports.oracle_browser import judge_pages
 from tests.browser_fixtures import (
     browser_ready,  # noqa: F401 - the skip-or-fail fixture
     payload_site,

@@ -6,15 +6,14 @@ import html
 import time
 
 import pytest
-
-from reports.oracle_static import (
+from exodus2045.reports.oracle_static import (
     csp_findings,
     scan_html,
     scan_page,
     srcset_urls,
     url_scheme,
 )
-from reports.runfolder import Page
+from exodus2045.reports.runfolder import Page
 
 M = "XMdeadbeef"
 
@@ -168,7 +167,7 @@ TEXT_CONTEXT_INERT = {
 
 
 def test_every_swarm_payload_family_escaped_is_clean_and_raw_is_caught():
-    payloads = pytest.importorskip("locustfiles.payloads")
+    payloads = pytest.importorskip("exodus2045.locustfiles.payloads")
     missed = []
     for i, family in enumerate(payloads.FAMILIES):
         mark = f"XM{i:08x}"
@@ -182,7 +181,7 @@ def test_every_swarm_payload_family_escaped_is_clean_and_raw_is_caught():
 
 
 def test_marker_is_exactly_eight_hex_digits():
-    from reports.checks._markers import markers_in
+    from exodus2045.reports.checks._markers import markers_in
 
     assert markers_in("XMdeadbeef XMdeadbeef0 xXM0123abcd! XMDEADBEEF") == {
         "XMdeadbeef",

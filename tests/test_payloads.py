@@ -6,10 +6,9 @@ import re
 import unicodedata
 
 import pytest
-
-from app_under_test.errors import ExodusError
-from app_under_test.wish import EVACUEE_MAX, MESSAGE_MAX, has_markup
-from locustfiles.payloads import (
+from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.app_under_test.wish import EVACUEE_MAX, MESSAGE_MAX, has_markup
+from exodus2045.locustfiles.payloads import (
     FAMILIES,
     INVALID_KINDS,
     MARKER_RE,
@@ -18,6 +17,7 @@ from locustfiles.payloads import (
     render_invalid,
     render_payload,
 )
+
 from tests.swarm_fixtures import verdict_for
 
 MARKER = "XM1a2b3c4d"

@@ -8,10 +8,10 @@ import sys
 import textwrap
 
 import pytest
+from exodus2045.app_under_test.backends.local.queue import LocalQueue
+from exodus2045.app_under_test.ports import OutgoingMessage
+from exodus2045.app_under_test.settings import QueueConfig
 
-from app_under_test.backends.local.queue import LocalQueue
-from app_under_test.ports import OutgoingMessage
-from app_under_test.settings import QueueConfig
 from tests.queue_contract import QueueContract
 
 
@@ -48,8 +48,8 @@ def test_kill_9_mid_stream_loses_no_committed_message(tmp_path):
     script = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from app_under_test.backends.local.queue import LocalQueue
-        from app_under_test.ports import OutgoingMessage
+        from exodus2045.app_under_test.backends.local.queue import LocalQueue
+        from exodus2045.app_under_test.ports import OutgoingMessage
         q = LocalQueue(Path({str(db)!r}), "wishes")
         n = 0
         while True:

@@ -8,13 +8,13 @@ import types
 from pathlib import Path
 
 import pytest
+from exodus2045 import reports
+from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.reports.fmea import FailureMode
+from exodus2045.reports.formats import Window
+from exodus2045.reports.render import ReportError, build_context, render_all
+from exodus2045.reports.series import derive_series, fault_windows, percentile
 
-import reports
-from app_under_test.errors import ExodusError
-from reports.fmea import FailureMode
-from reports.formats import Window
-from reports.render import ReportError, build_context, render_all
-from reports.series import derive_series, fault_windows, percentile
 from tests.golden_folder import make_golden_folder
 
 
@@ -100,7 +100,7 @@ def test_torn_lines_and_missing_evidence_still_render(tmp_path: Path):
 
 def test_fmea_absent_is_said_in_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delattr(reports, "fmea", raising=False)
-    monkeypatch.setitem(sys.modules, "reports.fmea", None)
+    monkeypatch.setitem(sys.modules, "exodus2045.reports.fmea", None)
     run_dir = make_golden_folder(tmp_path)
     render_all(run_dir)
     assert "No failure modes computed." in (run_dir / "report.html").read_text()
@@ -108,8 +108,8 @@ def test_fmea_absent_is_said_in_words(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_fmea_is_asked_with_the_verdict_and_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from reports.runfolder import RunData
-    from reports.verdict import Verdict
+    from exodus2045.reports.runfolder import RunData
+    from exodus2045.reports.verdict import Verdict
 
     calls = []
 
@@ -118,10 +118,10 @@ def test_fmea_is_asked_with_the_verdict_and_run(tmp_path: Path, monkeypatch: pyt
         return [FailureMode("low", "tally", 2, 2, 2, 8, 0, "x"), FailureMode("high", "exactly-once", 10, 5, 4,
                                                                   200, 1, "lost <wish>")]
 
-    fake = types.ModuleType("reports.fmea")
+    fake = types.ModuleType("exodus2045.reports.fmea")
     fake.failure_modes = failure_modes
     monkeypatch.setattr(reports, "fmea", fake, raising=False)
-    monkeypatch.setitem(sys.modules, "reports.fmea", fake)
+    monkeypatch.setitem(sys.modules, "exodus2045.reports.fmea", fake)
     run_dir = make_golden_folder(tmp_path)
     render_all(run_dir)
     (verdict, run), = calls

@@ -17,7 +17,7 @@ def _exodus_report(run_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
     env.update(COLUMNS="200", NO_COLOR="1", PYTHONIOENCODING="utf-8")
     return subprocess.run(
-        [sys.executable, "-m", "scenarios.cli", "report", str(run_dir)],
+        [sys.executable, "-m", "exodus2045.scenarios.cli", "report", str(run_dir)],
         cwd=REPO, capture_output=True, text=True, encoding="utf-8", timeout=60, env=env,
     )
 

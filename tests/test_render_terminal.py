@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from exodus2045.reports.terminal import print_verdict
 from rich.console import Console
 
-from reports.terminal import print_verdict
 from tests.golden_folder import verdict
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from app_under_test.backends.local import open_local
-from app_under_test.ports import OutgoingMessage
-from app_under_test.statedir import StateDir
+from exodus2045.app_under_test.backends.local import open_local
+from exodus2045.app_under_test.ports import OutgoingMessage
+from exodus2045.app_under_test.statedir import StateDir
+
 from tests.stack_fixtures import running_stack
 
 
 def exodus(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scenarios.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "exodus2045.scenarios.cli", *args], capture_output=True,
                           text=True, timeout=60)
 
 

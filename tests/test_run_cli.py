@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def test_smoke_run_is_sound_and_writes_every_report(tmp_path):
     out = tmp_path / "smoke"
-    result = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", "smoke", "--out",
+    result = subprocess.run([sys.executable, "-m", "exodus2045.scenarios.cli", "run", "smoke", "--out",
                              str(out)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     verdict = json.loads((out / "verdict.json").read_text())
@@ -41,7 +41,7 @@ def test_smoke_run_is_sound_and_writes_every_report(tmp_path):
 
 def test_ctrl_c_writes_an_interrupted_verdict_exits_2_and_leaves_nothing(tmp_path):
     out = tmp_path / "interrupted"
-    proc = subprocess.Popen([sys.executable, "-m", "scenarios.cli", "run", "smoke", "--out",
+    proc = subprocess.Popen([sys.executable, "-m", "exodus2045.scenarios.cli", "run", "smoke", "--out",
                              str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     try:
@@ -64,7 +64,7 @@ def test_ctrl_c_writes_an_interrupted_verdict_exits_2_and_leaves_nothing(tmp_pat
 
 
 def test_demo_shows_progress_then_the_verdict_and_report(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "scenarios.cli", "demo", "--evacuees", "120",
+    result = subprocess.run([sys.executable, "-m", "exodus2045.scenarios.cli", "demo", "--evacuees", "120",
                              "--arrival-rate", "120", "--runs-dir", str(tmp_path / "runs")],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -7,13 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from scenarios.durations import parse_duration
-from scenarios.scenario import ScenarioError, available, load_scenario, parse_scenario
+from exodus2045.scenarios.durations import parse_duration
+from exodus2045.scenarios.scenario import ScenarioError, available, load_scenario, parse_scenario
 
 
 def exodus(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scenarios.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "exodus2045.scenarios.cli", *args], capture_output=True,
                           text=True, timeout=60, cwd=cwd)
 
 

@@ -13,9 +13,9 @@ import uuid
 
 import httpx
 import pytest
+from exodus2045.app_under_test.backends.local import open_local
+from exodus2045.app_under_test.statedir import StateDir
 
-from app_under_test.backends.local import open_local
-from app_under_test.statedir import StateDir
 from tests.conftest import wait_for
 from tests.stack_fixtures import running_stack
 
@@ -103,7 +103,7 @@ def test_kill_9_while_wishes_stream_in_loses_nothing(tmp_path, victim):
 
 def test_exodus_up_and_status_as_real_processes(tmp_path):
     state = tmp_path / "state"
-    up = subprocess.Popen([sys.executable, "-m", "scenarios.cli", "up", "--port", "0",
+    up = subprocess.Popen([sys.executable, "-m", "exodus2045.scenarios.cli", "up", "--port", "0",
                            "--state-dir", str(state), "--parsers", "1", "--pod-workers", "1"],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -112,11 +112,11 @@ def test_exodus_up_and_status_as_real_processes(tmp_path):
                          ["components"]), what="stack.json")
         line = up.stdout.readline()
         assert "Exodus pipeline up at http://127.0.0.1:" in line
-        second = subprocess.run([sys.executable, "-m", "scenarios.cli", "up", "--port", "0",
+        second = subprocess.run([sys.executable, "-m", "exodus2045.scenarios.cli", "up", "--port", "0",
                                  "--state-dir", str(state)], capture_output=True, text=True,
                                 timeout=30)
         assert second.returncode == 2 and "in use by another `exodus up`" in second.stderr
-        status = subprocess.run([sys.executable, "-m", "scenarios.cli", "status", "--state-dir",
+        status = subprocess.run([sys.executable, "-m", "exodus2045.scenarios.cli", "status", "--state-dir",
                                  str(state), "--json"], capture_output=True, text=True, timeout=30)
         assert status.returncode == 0, status.stderr
         data = json.loads(status.stdout)
@@ -136,7 +136,7 @@ def test_exodus_up_and_status_as_real_processes(tmp_path):
 
 
 def test_status_without_a_stack_is_one_line_exit_2(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "scenarios.cli", "status", "--state-dir",
+    result = subprocess.run([sys.executable, "-m", "exodus2045.scenarios.cli", "status", "--state-dir",
                              str(tmp_path / "nothing")], capture_output=True, text=True,
                             timeout=30)
     assert result.returncode == 2

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from exodus2045.app_under_test import settings as s
+from exodus2045.app_under_test.statedir import StateDir
 
-from app_under_test import settings as s
-from app_under_test.statedir import StateDir
 from tests.conftest import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ def stage_process(tmp_path: Path, *argv: str, env: dict[str, str] | None = None)
     """Run ``exodus ARGV`` until it printed "Ctrl-C stops everything.", then Ctrl-C it."""
     base = {k: v for k, v in os.environ.items() if k not in s.ALL_ENV}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scenarios.cli", *argv, "--port", "0", "--state-dir",
+        [sys.executable, "-m", "exodus2045.scenarios.cli", *argv, "--port", "0", "--state-dir",
          str(tmp_path / "state"), "--parsers", "1", "--pod-workers", "1"],
         cwd=REPO, env={**base, "PYTHONUNBUFFERED": "1", **(env or {})},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -139,7 +139,7 @@ def test_up_public_is_stage_mode_with_the_configured_token_and_link(tmp_path: Pa
 
 def test_a_bad_public_url_stops_before_anything_starts(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "scenarios.cli", "stage", "--public-url", "javascript:alert(1)",
+        [sys.executable, "-m", "exodus2045.scenarios.cli", "stage", "--public-url", "javascript:alert(1)",
          "--port", "0", "--state-dir", str(tmp_path / "state")],
         cwd=REPO, capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 2

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from exodus2045.app_under_test.backends.local import LocalBackend, open_local
+from exodus2045.app_under_test.errors import ConfigError
+from exodus2045.app_under_test.frontend.projector import PROJECTOR_CSP, qr_svg
+from exodus2045.app_under_test.settings import public_url
+from exodus2045.app_under_test.statedir import StateDir
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from app_under_test.backends.local import LocalBackend, open_local
-from app_under_test.errors import ConfigError
-from app_under_test.frontend.projector import PROJECTOR_CSP, qr_svg
-from app_under_test.settings import public_url
-from app_under_test.statedir import StateDir
 from tests.frontend_fixtures import (
     config_for,
     problem_of,

@@ -11,9 +11,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from exodus2045.locustfiles.generate import SwarmPlan, build_pools, plan_wish
+from exodus2045.locustfiles.ledger import FIELDS, read_ledger
 
-from locustfiles.generate import SwarmPlan, build_pools, plan_wish
-from locustfiles.ledger import FIELDS, read_ledger
 from tests.swarm_fixtures import (
     StandIn,
     free_port,
@@ -219,7 +219,7 @@ def test_ctrl_c_keeps_every_answered_request_in_the_ledger(tmp_path: Path) -> No
 def test_bench_swarm_prints_its_figures_on_one_json_line() -> None:
     """``exodus bench swarm --json``: the contract's three figures first, and wall-clock ones."""
     done = subprocess.run(
-        [sys.executable, "-m", "scenarios.cli", "bench", "swarm", "--json", "--seconds", "1",
+        [sys.executable, "-m", "exodus2045.scenarios.cli", "bench", "swarm", "--json", "--seconds", "1",
          "--rounds", "1", "--users", "8"],
         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
     )  # fmt: skip

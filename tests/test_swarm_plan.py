@@ -11,11 +11,10 @@ import uuid
 from collections import Counter
 
 import pytest
-
-from app_under_test.errors import ConfigError, ExodusError
-from app_under_test.wish import validate_submission
-from locustfiles.answers import judge, retry_delay, should_retry
-from locustfiles.arrivals import (
+from exodus2045.app_under_test.errors import ConfigError, ExodusError
+from exodus2045.app_under_test.wish import validate_submission
+from exodus2045.locustfiles.answers import judge, retry_delay, should_retry
+from exodus2045.locustfiles.arrivals import (
     ArrivalSchedule,
     LeaseDesk,
     LocalTickets,
@@ -23,7 +22,7 @@ from locustfiles.arrivals import (
     parse_duration,
     parse_stages,
 )
-from locustfiles.generate import (
+from exodus2045.locustfiles.generate import (
     ANDROID_UA,
     SEND_FIELDS,
     SwarmPlan,
@@ -34,7 +33,7 @@ from locustfiles.generate import (
     plan_sends,
     plan_wish,
 )
-from locustfiles.ledger import (
+from exodus2045.locustfiles.ledger import (
     FIELDS,
     LedgerFile,
     ledger_line,
@@ -42,8 +41,9 @@ from locustfiles.ledger import (
     prefix_of,
     read_ledger,
 )
-from locustfiles.payloads import dump_json, markers_in
-from locustfiles.tally import SwarmTally, percentile
+from exodus2045.locustfiles.payloads import dump_json, markers_in
+from exodus2045.locustfiles.tally import SwarmTally, percentile
+
 from tests.swarm_fixtures import verdict_for
 
 N = 10_000

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from exodus2045.locustfiles.ledger import read_ledger
 
-from locustfiles.ledger import read_ledger
 from tests.swarm_fixtures import StandIn, free_port, locust_cmd, stop_process, wait_for
 
 TEMPLATE_ARGS = re.compile(r"window\.templateArgs\s*=\s*(\{.*?\})\s*$", re.MULTILINE)
 #: What a later "stage" locustfile does: reuse the swarm, add its own web-UI route.
 STAGE = """
 from locust import events
-from locustfiles.exodus import Evacuee, install, swarm_for
+from exodus2045.locustfiles.exodus import Evacuee, install, swarm_for
 
 install(events)  # a second install must not register the options twice
 

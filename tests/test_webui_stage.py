@@ -23,13 +23,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from exodus2045.app_under_test.backends.local import open_local
+from exodus2045.app_under_test.settings import ENV_PRESENTER_TOKEN
+from exodus2045.app_under_test.supervisor import Supervisor
+from exodus2045.chaos.board import FaultBoard
+from exodus2045.chaos.runtime import held_down_predicate
+from exodus2045.reports.browser_launch import browser_available, open_browser
 
-from app_under_test.backends.local import open_local
-from app_under_test.settings import ENV_PRESENTER_TOKEN
-from app_under_test.supervisor import Supervisor
-from chaos.board import FaultBoard
-from chaos.runtime import held_down_predicate
-from reports.browser_launch import browser_available, open_browser
 from tests.stack_fixtures import running_stack
 from tests.swarm_fixtures import free_port, stop_process, wait_for
 
@@ -44,7 +44,7 @@ EVACUEES = 480  # at 60 a second: an eight-second run to watch
 def locustfiles() -> str:
     """``exodus.py`` alone once it installs the console, else both files (idempotent)."""
     exodus = REPO / "locustfiles" / "exodus.py"
-    if "locustfiles.webui" in exodus.read_text():
+    if "exodus2045.locustfiles.webui" in exodus.read_text():
         return str(exodus)
     return f"{exodus},{REPO / 'locustfiles' / 'webui.py'}"
 
@@ -279,7 +279,7 @@ def test_console_routes_opt_out_of_locusts_open_cors(console: ConsoleUI) -> None
 REFUSAL_RULES = """
 import locust  # first, as in a Locust process: gevent patches before anything imports ssl
 from types import SimpleNamespace as NS
-from locustfiles.webui import Console
+from exodus2045.locustfiles.webui import Console
 
 def console_on(host, web_login):
     return Console(NS(host="http://127.0.0.1:1", parsed_options=NS(),

@@ -1,4 +1,4 @@
-"""``python -m app_under_test.frontend --fd N`` (under the supervisor) or ``--host --port``.
+"""``python -m exodus2045.app_under_test.frontend --fd N`` (under the supervisor) or ``--host --port``.
 
 Configuration comes from the environment (``FrontendConfig.from_env``: state dir from
 ``EXODUS_STATE_DIR``), as the supervisor sets it for every child; exit 2 when it is wrong.
@@ -10,13 +10,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from app_under_test.errors import ExodusError
-from app_under_test.settings import FrontendConfig
+from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.app_under_test.settings import FrontendConfig
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m app_under_test.frontend", description="Serve the Exodus frontend."
+        prog="python -m exodus2045.app_under_test.frontend", description="Serve the Exodus frontend."
     )
     parser.add_argument("--fd", type=int, help="an inherited listening socket to accept on")
     parser.add_argument("--host", default="127.0.0.1")
@@ -24,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--index", type=int, default=0,
                         help="which frontend this is (fault target frontend:INDEX)")
     args = parser.parse_args(argv)
-    from app_under_test.frontend.serve import serve  # after argument errors, not before
+    from exodus2045.app_under_test.frontend.serve import serve  # after argument errors, not before
 
     try:
         serve(FrontendConfig.from_env(), fd=args.fd, host=args.host, port=args.port,

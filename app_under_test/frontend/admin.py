@@ -5,8 +5,8 @@ pipeline on cue. Only the presenter, holding the token ``exodus stage`` printed 
 ``EXODUS_PRESENTER_TOKEN``), may do either; with no token configured the routes refuse
 everyone, so a forgotten setting fails closed.
 
-Chaos goes through the same code as ``exodus chaos apply`` (``chaos.plan.step_from_cli`` and
-``chaos.switch.switch_on``), recorded in the state dir's ``timeline.jsonl`` with source
+Chaos goes through the same code as ``exodus chaos apply`` (``exodus2045.chaos.plan.step_from_cli`` and
+``exodus2045.chaos.switch.switch_on``), recorded in the state dir's ``timeline.jsonl`` with source
 ``presenter``. A fault with a duration is turned off by this process when it ends (or when
 the frontend shuts down). The frontend never kills or pauses the frontend: the process
 answering would be the one hit, and a paused process cannot wake itself up. The chaos package
@@ -23,15 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
+from exodus2045.app_under_test.errors import ConfigError, ExodusError
+from exodus2045.app_under_test.frontend.body import declared_length, decode_json, read_limited
+from exodus2045.app_under_test.frontend.problems import Problem
+from exodus2045.app_under_test.frontend.responses import json_response
+from exodus2045.app_under_test.frontend.state import FrontendState
+from exodus2045.app_under_test.statedir import StateDir
 from fastapi import FastAPI, Header, Request
 from starlette.responses import Response
-
-from app_under_test.errors import ConfigError, ExodusError
-from app_under_test.frontend.body import declared_length, decode_json, read_limited
-from app_under_test.frontend.problems import Problem
-from app_under_test.frontend.responses import json_response
-from app_under_test.frontend.state import FrontendState
-from app_under_test.statedir import StateDir
 
 CHALLENGE = {"www-authenticate": 'Bearer realm="exodus-presenter"'}
 CHAOS_BODY_MAX = 4096
@@ -61,9 +60,9 @@ def chaos_request(doc: Any) -> Any:
     Checked field by field (fault, target, duration, probability, params) before
     ``step_from_cli`` so the problem says which one is wrong, as every 4xx here does.
     """
-    from chaos import faults
-    from chaos.plan import step_from_cli
-    from scenarios.durations import parse_duration
+    from exodus2045.chaos import faults
+    from exodus2045.chaos.plan import step_from_cli
+    from exodus2045.scenarios.durations import parse_duration
 
     if not isinstance(doc, dict):
         raise _invalid("body", "send a JSON object: {fault, target, duration?, probability?, params?}")
@@ -118,7 +117,7 @@ class PresenterChaos:
         self._timers: set[asyncio.Task[None]] = set()
 
     def timeline(self) -> Any:
-        from chaos.timeline import Timeline
+        from exodus2045.chaos.timeline import Timeline
 
         try:  # ``t`` counts from the stack's start, as the CLI's lines do
             t0 = float(self.state.read_stack().get("started_at") or time.time())
@@ -127,7 +126,7 @@ class PresenterChaos:
         return Timeline(self.state.root / "timeline.jsonl", t0, source="presenter")
 
     def _switch_on(self, step: Any) -> Any:
-        from chaos.switch import switch_on
+        from exodus2045.chaos.switch import switch_on
 
         seed = random.SystemRandom().getrandbits(32)
         return switch_on(step, self.state, self.timeline(), seed)
@@ -169,8 +168,8 @@ class PresenterChaos:
         return {**answer, "cleared": answer["cleared"] + len(timers)}
 
     def _clear_board(self) -> dict[str, Any]:
-        from chaos.board import FaultBoard
-        from chaos.processes import is_component, resume
+        from exodus2045.chaos.board import FaultBoard
+        from exodus2045.chaos.processes import is_component, resume
 
         removed = FaultBoard(self.state).clear()
         timeline = self.timeline()
@@ -187,7 +186,7 @@ class PresenterChaos:
 
     def on_now(self) -> list[dict[str, Any]]:
         """The board's live entries, without the dice seed (nobody outside needs it)."""
-        from chaos.board import FaultBoard
+        from exodus2045.chaos.board import FaultBoard
 
         now = time.time()
         entries = [e.to_json() for e in FaultBoard(self.state).entries() if e.live(now)]
@@ -196,7 +195,7 @@ class PresenterChaos:
 
 def _chaos_or_501() -> None:
     try:
-        import chaos.switch  # noqa: F401
+        import exodus2045.chaos.switch  # noqa: F401
     except ImportError:
         raise Problem(501, "chaos-unavailable", "the chaos package is not installed") from None
 
@@ -234,7 +233,7 @@ def add_admin_routes(app: FastAPI, state: FrontendState) -> None:
     async def chaos_list(authorization: str | None = Header(None)) -> Response:
         check_presenter(authorization, state.config.presenter_token)
         _chaos_or_501()
-        from chaos.faults import known
+        from exodus2045.chaos.faults import known
 
         on = await anyio.to_thread.run_sync(presenter.on_now)
         return json_response({"on": on, "faults": known()})

@@ -12,17 +12,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from exodus2045.app_under_test.backends.local import LocalBackend
+from exodus2045.app_under_test.frontend.admin import add_admin_routes
+from exodus2045.app_under_test.frontend.problems import install_problem_handlers
+from exodus2045.app_under_test.frontend.projector import add_projector_routes
+from exodus2045.app_under_test.frontend.security import SecurityHeaders
+from exodus2045.app_under_test.frontend.state import FrontendState
+from exodus2045.app_under_test.frontend.views import FLAWED_MESSAGE_PATH, add_view_routes
+from exodus2045.app_under_test.frontend.wishes import add_wish_routes
+from exodus2045.app_under_test.settings import FrontendConfig
 from fastapi import FastAPI
-
-from app_under_test.backends.local import LocalBackend
-from app_under_test.frontend.admin import add_admin_routes
-from app_under_test.frontend.problems import install_problem_handlers
-from app_under_test.frontend.projector import add_projector_routes
-from app_under_test.frontend.security import SecurityHeaders
-from app_under_test.frontend.state import FrontendState
-from app_under_test.frontend.views import FLAWED_MESSAGE_PATH, add_view_routes
-from app_under_test.frontend.wishes import add_wish_routes
-from app_under_test.settings import FrontendConfig
 
 TITLE = "Exodus 2045 frontend"
 

@@ -21,8 +21,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from app_under_test.backends.local.intake import Submission
-from app_under_test.errors import QueueUnavailable
+from exodus2045.app_under_test.backends.local.intake import Submission
+from exodus2045.app_under_test.errors import QueueUnavailable
 
 _Item = tuple[Submission, asyncio.Future]
 

@@ -1,7 +1,7 @@
 """Reading a submitted wish off the wire: size limits, content types, decoding.
 
 Everything here turns hostile bytes into either a plain ``dict`` for
-:func:`app_under_test.wish.validate_submission` or a :class:`Problem` naming what was
+:func:`exodus2045.app_under_test.wish.validate_submission` or a :class:`Problem` naming what was
 wrong, so the route never sees a RecursionError, a UnicodeDecodeError or a 20 MB body.
 The size limit is enforced twice: on the declared Content-Length (answer before reading)
 and on the bytes actually streamed (a chunked body declares nothing), and reading stops
@@ -15,9 +15,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from exodus2045.app_under_test.frontend.problems import Problem
 from starlette.types import Receive
-
-from app_under_test.frontend.problems import Problem
 
 JSON = "json"
 FORM = "form"
@@ -160,7 +159,7 @@ def run_scope(headers: Mapping[str, str]) -> tuple[str | None, str]:
 def queued_body(
     clean: Mapping[str, Any], run_id: str | None, source: str, accepted_at: float
 ) -> str:
-    """The message the parser consumes (``app_under_test.parser.parse_body``)."""
+    """The message the parser consumes (``exodus2045.app_under_test.parser.parse_body``)."""
     return json.dumps(
         {
             "wish_id": clean["wish_id"],

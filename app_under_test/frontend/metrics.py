@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 
+from exodus2045.app_under_test.ports import QueueDepth
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-
-from app_under_test.ports import QueueDepth
 
 log = logging.getLogger("exodus.frontend")
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from app_under_test.wish import EVACUEE_MAX, MESSAGE_MAX
+from exodus2045.app_under_test.wish import EVACUEE_MAX, MESSAGE_MAX
 
 DESTINATION_NAMES = {"mars": "Mars", "jupiter": "Europa, Jupiter"}
 TRIP = {"mars": "9 months", "jupiter": "72 months"}

@@ -21,15 +21,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import segno
+from exodus2045.app_under_test.frontend.pages import DESTINATION_NAMES, TRIP, esc, wall_item
+from exodus2045.app_under_test.frontend.responses import NO_STORE, html_response, json_response
+from exodus2045.app_under_test.frontend.security import CSP
+from exodus2045.app_under_test.frontend.sse import SharedSnapshot, StreamGate, stream_response
+from exodus2045.app_under_test.frontend.state import FrontendState
+from exodus2045.app_under_test.frontend.views import full_tally
 from fastapi import FastAPI, Request
 from starlette.responses import Response
-
-from app_under_test.frontend.pages import DESTINATION_NAMES, TRIP, esc, wall_item
-from app_under_test.frontend.responses import NO_STORE, html_response, json_response
-from app_under_test.frontend.security import CSP
-from app_under_test.frontend.sse import SharedSnapshot, StreamGate, stream_response
-from app_under_test.frontend.state import FrontendState
-from app_under_test.frontend.views import full_tally
 
 WISHES_SHOWN = 12
 MESSAGE_SHOWN = 280  # characters per wish on the big screen (the wall shows all of it)
@@ -132,7 +131,7 @@ and leave your own last wish.</p>
 
 
 def add_projector_routes(app: FastAPI, state: FrontendState) -> None:
-    folder = resources.files("app_under_test.frontend").joinpath("static")
+    folder = resources.files("exodus2045.app_under_test.frontend").joinpath("static")
     static = {name: folder.joinpath(name).read_bytes() for name in STATIC}
     gate = StreamGate(state.config.stream_max)
 

@@ -10,10 +10,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from exodus2045.app_under_test.frontend import pages
+from exodus2045.app_under_test.frontend.problems import Problem, problem_response
 from starlette.responses import Response
-
-from app_under_test.frontend import pages
-from app_under_test.frontend.problems import Problem, problem_response
 
 JSON_TYPE = "application/json"
 HTML_TYPE = "text/html; charset=utf-8"

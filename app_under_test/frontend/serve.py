@@ -11,10 +11,9 @@ from __future__ import annotations
 import socket
 
 import uvicorn
+from exodus2045.app_under_test.frontend.app import create_app
+from exodus2045.app_under_test.settings import FrontendConfig
 from fastapi import FastAPI
-
-from app_under_test.frontend.app import create_app
-from app_under_test.settings import FrontendConfig
 
 GRACEFUL_SHUTDOWN_S = 10
 

@@ -23,11 +23,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
+from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.app_under_test.frontend.problems import Problem
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
-
-from app_under_test.errors import ExodusError
-from app_under_test.frontend.problems import Problem
 
 EVENT_STREAM = "text/event-stream; charset=utf-8"
 HEARTBEAT_S = 15.0

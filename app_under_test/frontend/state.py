@@ -15,14 +15,13 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
-
-from app_under_test.backends.local import LocalBackend, open_local
-from app_under_test.frontend.batcher import GroupCommit, Intake
-from app_under_test.frontend.metrics import FrontendMetrics
-from app_under_test.frontend.ratelimit import TokenBuckets
-from app_under_test.ports import QueueDepth
-from app_under_test.settings import FrontendConfig
-from app_under_test.statedir import StateDir
+from exodus2045.app_under_test.backends.local import LocalBackend, open_local
+from exodus2045.app_under_test.frontend.batcher import GroupCommit, Intake
+from exodus2045.app_under_test.frontend.metrics import FrontendMetrics
+from exodus2045.app_under_test.frontend.ratelimit import TokenBuckets
+from exodus2045.app_under_test.ports import QueueDepth
+from exodus2045.app_under_test.settings import FrontendConfig
+from exodus2045.app_under_test.statedir import StateDir
 
 T = TypeVar("T")
 
@@ -30,11 +29,11 @@ T = TypeVar("T")
 def chaos_hook(intake: Intake, component: str, state_dir: Path) -> Intake:
     """Let chaos put ``frontend/queue.send`` faults in front of the intake, when installed.
 
-    The same optional hook as ``app_under_test.functions.decorate`` for the pollers: the
+    The same optional hook as ``exodus2045.app_under_test.functions.decorate`` for the pollers: the
     pipeline runs unchanged without the chaos package.
     """
     try:
-        from chaos.runtime import instrument_intake
+        from exodus2045.chaos.runtime import instrument_intake
     except ImportError:
         return intake
     return instrument_intake(intake, component, state_dir)

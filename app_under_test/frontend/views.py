@@ -10,14 +10,13 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
+from exodus2045.app_under_test.frontend import pages
+from exodus2045.app_under_test.frontend.metrics import CONTENT_TYPE as METRICS_TYPE
+from exodus2045.app_under_test.frontend.responses import NO_STORE, html_response, json_response
+from exodus2045.app_under_test.frontend.state import FrontendState
+from exodus2045.app_under_test.wish import DESTINATIONS
 from fastapi import FastAPI, Query
 from starlette.responses import Response
-
-from app_under_test.frontend import pages
-from app_under_test.frontend.metrics import CONTENT_TYPE as METRICS_TYPE
-from app_under_test.frontend.responses import NO_STORE, html_response, json_response
-from app_under_test.frontend.state import FrontendState
-from app_under_test.wish import DESTINATIONS
 
 WALL_DEFAULT = 50
 WALL_MAX = 200
@@ -32,7 +31,7 @@ def full_tally(tally: dict[str, int]) -> dict[str, int]:
 
 
 def add_view_routes(app: FastAPI, state: FrontendState) -> None:
-    css = resources.files("app_under_test.frontend").joinpath("static", STYLESHEET).read_bytes()
+    css = resources.files("exodus2045.app_under_test.frontend").joinpath("static", STYLESHEET).read_bytes()
     raw_wall = "raw-wall" in state.flaws
 
     def backend() -> Any:

@@ -18,14 +18,10 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
-from starlette.responses import Response
-from starlette.routing import Route
-
-from app_under_test.backends.local.intake import CONFLICT, QUEUED, Submission
-from app_under_test.errors import InvalidWish, QueueUnavailable
-from app_under_test.frontend import pages
-from app_under_test.frontend.body import (
+from exodus2045.app_under_test.backends.local.intake import CONFLICT, QUEUED, Submission
+from exodus2045.app_under_test.errors import InvalidWish, QueueUnavailable
+from exodus2045.app_under_test.frontend import pages
+from exodus2045.app_under_test.frontend.body import (
     FORM,
     HARD_BODY_MAX_BYTES,
     content_kind,
@@ -38,8 +34,8 @@ from app_under_test.frontend.body import (
     run_scope,
     wanted_headers,
 )
-from app_under_test.frontend.problems import Problem
-from app_under_test.frontend.responses import (
+from exodus2045.app_under_test.frontend.problems import Problem
+from exodus2045.app_under_test.frontend.responses import (
     JSON_TYPE,
     NO_STORE,
     html_response,
@@ -47,8 +43,11 @@ from app_under_test.frontend.responses import (
     prefers_html,
     problem_answer,
 )
-from app_under_test.frontend.state import FrontendState
-from app_under_test.wish import BODY_MAX_BYTES, content_digest, validate_submission
+from exodus2045.app_under_test.frontend.state import FrontendState
+from exodus2045.app_under_test.wish import BODY_MAX_BYTES, content_digest, validate_submission
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 RETRY_AFTER_S = "1"
 WISH_ID_LOOKUP_MAX = 200

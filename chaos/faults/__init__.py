@@ -1,6 +1,6 @@
 """The fault registry: every module here that defines ``FAULT`` is a fault.
 
-Adding a fault is adding one file with a :class:`~chaos.faults.base.Fault` subclass and a
+Adding a fault is adding one file with a :class:`exodus2045.chaos.faults.base.Fault` subclass and a
 ``FAULT = MyFault()`` line; plans, the CLI, ``exodus chaos list`` and the components find it
 here by name.
 """
@@ -11,8 +11,8 @@ import importlib
 import pkgutil
 from functools import cache
 
-from app_under_test.errors import ConfigError
-from chaos.faults.base import Fault, PortFault
+from exodus2045.app_under_test.errors import ConfigError
+from exodus2045.chaos.faults.base import Fault, PortFault
 
 
 @cache

@@ -8,7 +8,7 @@ no-op; a store that is not idempotent doubles the tally. The process exits with
 
 from __future__ import annotations
 
-from chaos.faults.base import BoardFault
+from exodus2045.chaos.faults.base import BoardFault
 
 EXIT_CODE = 86  # recognisable in logs and tests; no Python exit path uses it
 

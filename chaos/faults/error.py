@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chaos.faults.base import PortFault, unavailable
+from exodus2045.chaos.faults.base import PortFault, unavailable
 
 CODES = {"queue": "InternalError", "store": "InternalServerError"}
 

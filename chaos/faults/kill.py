@@ -3,7 +3,7 @@
 Without ``duration`` it is one ``kill -9``: the timeline gets ``on`` and an immediate
 ``off`` and recovery is the supervisor's restart plus redelivery of whatever was in flight.
 With ``duration`` the fault is published on the board and the supervisor's hold predicate
-(:func:`chaos.runtime.held_down_predicate`) keeps the component dead until it is off -- the
+(:func:`exodus2045.chaos.runtime.held_down_predicate`) keeps the component dead until it is off -- the
 local stand-in for "Lambda reserved concurrency 0" or a deployment scaled to zero.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from chaos.faults.base import BoardFault, FaultContext
-from chaos.processes import NoSuchComponent, live_components, signal_components
+from exodus2045.chaos.faults.base import BoardFault, FaultContext
+from exodus2045.chaos.processes import NoSuchComponent, live_components, signal_components
 
 
 class Kill(BoardFault):

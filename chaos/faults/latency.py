@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from chaos.faults.base import Param, PortFault
+from exodus2045.chaos.faults.base import Param, PortFault
 
 
 class Latency(PortFault):

@@ -11,8 +11,8 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from chaos.faults.base import REQUIRED, Fault, FaultContext
-from chaos.processes import resume, signal_components
+from exodus2045.chaos.faults.base import REQUIRED, Fault, FaultContext
+from exodus2045.chaos.processes import resume, signal_components
 
 
 class Pause(Fault):

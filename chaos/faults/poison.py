@@ -25,11 +25,11 @@ import random
 import uuid
 from typing import Any
 
-from app_under_test.backends.local.queue import LocalQueue
-from app_under_test.ports import OutgoingMessage
-from app_under_test.settings import QueueConfig
-from app_under_test.statedir import PARSED_QUEUE, WISHES_QUEUE, StateDir
-from chaos.faults.base import FORBIDDEN, Fault, FaultContext, Param
+from exodus2045.app_under_test.backends.local.queue import LocalQueue
+from exodus2045.app_under_test.ports import OutgoingMessage
+from exodus2045.app_under_test.settings import QueueConfig
+from exodus2045.app_under_test.statedir import PARSED_QUEUE, WISHES_QUEUE, StateDir
+from exodus2045.chaos.faults.base import FORBIDDEN, Fault, FaultContext, Param
 
 KINDS = ("malformed-json", "invalid-utf8", "wrong-schema", "oversize")
 OVERSIZE_CHARS = 450_000

@@ -7,7 +7,7 @@ handlers shrug; anything that counts deliveries counts too many.
 
 from __future__ import annotations
 
-from chaos.faults.base import BoardFault, Param
+from exodus2045.chaos.faults.base import BoardFault, Param
 
 
 class Visibility(BoardFault):

@@ -1,7 +1,7 @@
 """The registry of audit checks: one module per check, listed here in report order.
 
 Each module defines ``ID`` and ``check(run: RunData)`` returning a
-:class:`~reports.verdict.CheckResult`, or a list of them for per-fault checks (``recovery``).
+:class:`exodus2045.reports.verdict.CheckResult`, or a list of them for per-fault checks (``recovery``).
 The list is explicit rather than discovered so the order of a report never depends on file
 names, and a half-written module cannot slip into a verdict.
 """

@@ -1,7 +1,7 @@
 """Payload markers: how the audit recognises an infiltrator's payload wherever it lands.
 
 Every malicious payload carries a marker ``XM`` + 8 lowercase hex digits (the swarm's
-``locustfiles.payloads`` mints them); the ledger names the marker, never the body. Finding a
+``exodus2045.locustfiles.payloads`` mints them); the ledger names the marker, never the body. Finding a
 marker in stored text or on a page ties what we see back to one wish in the ledger. The
 regex is repeated here on purpose: the audit must not need the swarm's code to judge a run.
 """

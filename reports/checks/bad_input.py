@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from reports.checks._markers import markers_in
-from reports.runfolder import RunData, WishSummary
-from reports.verdict import CheckResult, capped
+from exodus2045.reports.checks._markers import markers_in
+from exodus2045.reports.runfolder import RunData, WishSummary
+from exodus2045.reports.verdict import CheckResult, capped
 
 ID = "bad-input"
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from app_under_test.wish import has_markup, normalise_text
-from reports.runfolder import RunData
-from reports.verdict import CheckResult, capped
+from exodus2045.app_under_test.wish import has_markup, normalise_text
+from exodus2045.reports.runfolder import RunData
+from exodus2045.reports.verdict import CheckResult, capped
 
 ID = "content"
 FIELDS = ("evacuee", "destination", "message")
@@ -30,7 +30,7 @@ def regenerate_sent(run: RunData, wish_ids: list[str]) -> dict[str, dict[str, An
     absent, changed signature, a regenerated id that disagrees with the ledger) raises and
     the caller skips the check with the reason, rather than judge against a wrong oracle.
     """
-    from locustfiles.generate import SwarmPlan, build_pools, plan_wish
+    from exodus2045.locustfiles.generate import SwarmPlan, build_pools, plan_wish
 
     load = run.scenario.get("load") or {}
     plan = SwarmPlan(

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reports.runfolder import RunData
-from reports.verdict import CheckResult, capped
+from exodus2045.reports.runfolder import RunData
+from exodus2045.reports.verdict import CheckResult, capped
 
 ID = "dlq-explained"
 

@@ -7,8 +7,8 @@ and zero in-flight messages, and the runner's drain must have finished before it
 
 from __future__ import annotations
 
-from reports.runfolder import RunData
-from reports.verdict import CheckResult
+from exodus2045.reports.runfolder import RunData
+from exodus2045.reports.verdict import CheckResult
 
 ID = "drained"
 

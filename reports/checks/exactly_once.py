@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from reports.runfolder import RunData
-from reports.verdict import CheckResult, capped
+from exodus2045.reports.runfolder import RunData
+from exodus2045.reports.verdict import CheckResult, capped
 
 ID = "exactly-once"
 

@@ -1,7 +1,7 @@
 """``no-executable-markup``: no stored payload can run on any page that shows wishes.
 
 Stored text keeps its markup (DESIGN "Markup policy"), so every output must escape it. The
-static oracle (:mod:`reports.oracle_static`) judges every fetched page, always; when the
+static oracle (:mod:`exodus2045.reports.oracle_static`) judges every fetched page, always; when the
 real-browser oracle ran, its findings (``pages/browser.json``) are merged in, because a
 browser sees what a parser cannot (payloads that fire only on interaction).
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from reports.oracle_static import is_html, scan_pages
-from reports.runfolder import RunData
-from reports.verdict import CheckResult, capped
+from exodus2045.reports.oracle_static import is_html, scan_pages
+from exodus2045.reports.runfolder import RunData
+from exodus2045.reports.verdict import CheckResult, capped
 
 ID = "no-executable-markup"
 

@@ -8,8 +8,8 @@ store disagree about what happened.
 
 from __future__ import annotations
 
-from reports.runfolder import RunData
-from reports.verdict import CheckResult, capped
+from exodus2045.reports.runfolder import RunData
+from exodus2045.reports.verdict import CheckResult, capped
 
 ID = "no-phantoms"
 

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reports.runfolder import Attempt, RunData
-from reports.verdict import CheckResult
+from exodus2045.reports.runfolder import Attempt, RunData
+from exodus2045.reports.verdict import CheckResult
 
 ID = "recovery"
 WINDOW_S = 5.0

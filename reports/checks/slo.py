@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from reports.checks._stats import percentile
-from reports.runfolder import Attempt, RunData
-from reports.verdict import CheckResult
+from exodus2045.reports.checks._stats import percentile
+from exodus2045.reports.runfolder import Attempt, RunData
+from exodus2045.reports.verdict import CheckResult
 
 ID = "slo"
 

@@ -12,8 +12,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from reports.runfolder import RunData
-from reports.verdict import CheckResult
+from exodus2045.reports.runfolder import RunData
+from exodus2045.reports.verdict import CheckResult
 
 ID = "tally"
 

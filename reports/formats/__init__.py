@@ -2,7 +2,7 @@
 
 A format is a class with a ``name`` (what a user types), a ``filename`` (what it writes in
 the run folder) and ``render(ctx) -> str``. Every format reads the same
-:class:`RenderContext`, built once per folder by :mod:`reports.render`, so the HTML, the
+:class:`RenderContext`, built once per folder by :mod:`exodus2045.reports.render`, so the HTML, the
 Markdown and the JUnit file cannot disagree about what a run did. Adding a format is adding
 a module here and one line in :data:`FORMAT_MODULES`.
 
@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app_under_test.errors import ExodusError
+from exodus2045.app_under_test.errors import ExodusError
 
-#: Modules of :mod:`reports.formats`, in the order ``render_all`` writes them. verdict.json
+#: Modules of :mod:`exodus2045.reports.formats`, in the order ``render_all`` writes them. verdict.json
 #: goes last so a half-written report never sits next to a fresh verdict.
 FORMAT_MODULES: tuple[str, ...] = ("html", "markdown", "junit", "json")
 
@@ -135,7 +135,7 @@ class ReportFormat(ABC):
 def all_formats() -> list[ReportFormat]:
     """One instance of every registered format, in writing order.
 
-    Imported lazily so ``reports.formats.json`` and friends can import this module for
+    Imported lazily so ``exodus2045.reports.formats.json`` and friends can import this module for
     the interface without an import cycle.
     """
     found = []

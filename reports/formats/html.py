@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from reports import charts
-from reports.formats import (
+from exodus2045.reports import charts
+from exodus2045.reports.formats import (
     RenderContext,
     ReportFormat,
     evidence_text,

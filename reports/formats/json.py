@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from reports.formats import RenderContext, ReportFormat
+from exodus2045.reports.formats import RenderContext, ReportFormat
 
 
 class VerdictJson(ReportFormat):

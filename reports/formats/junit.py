@@ -3,7 +3,7 @@
 Built with :mod:`xml.etree.ElementTree`, which escapes markup in text and attributes;
 what it does not do is drop characters XML 1.0 forbids (a NUL or a lone surrogate that an
 infiltrator sent ends up quoted in evidence), and a single one makes the whole file
-unparseable for the CI. So every string passes :func:`reports.formats.xml_safe` first.
+unparseable for the CI. So every string passes :func:`exodus2045.reports.formats.xml_safe` first.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from reports.formats import (
+from exodus2045.reports.formats import (
     RenderContext,
     ReportFormat,
     evidence_text,

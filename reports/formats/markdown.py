@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from reports.formats import (
+from exodus2045.reports.formats import (
     RenderContext,
     ReportFormat,
     evidence_text,

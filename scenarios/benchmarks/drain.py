@@ -17,10 +17,10 @@ import time
 import uuid
 from pathlib import Path
 
-from app_under_test import settings as s
-from app_under_test.backends.local import open_local
-from app_under_test.ports import OutgoingMessage
-from app_under_test.statedir import StateDir
+from exodus2045.app_under_test import settings as s
+from exodus2045.app_under_test.backends.local import open_local
+from exodus2045.app_under_test.ports import OutgoingMessage
+from exodus2045.app_under_test.statedir import StateDir
 
 NAME = "drain"
 HELP = "pre-fill N wishes, start parsers and pod workers, time until all are stored"
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> dict:
         backend = open_local(state)
         started = time.perf_counter()
         procs = [
-            subprocess.Popen([sys.executable, "-m", "app_under_test.functions", role,
+            subprocess.Popen([sys.executable, "-m", "exodus2045.app_under_test.functions", role,
                               "--index", str(i)], env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
             for role, i in roles

@@ -1,13 +1,13 @@
 """``exodus bench frontend``: how close accepting a wish comes to answering ``/healthz``.
 
-One real frontend process (``python -m app_under_test.frontend --fd N`` on a socket bound
+One real frontend process (``python -m exodus2045.app_under_test.frontend --fd N`` on a socket bound
 here, exactly as the supervisor runs it) with its own temporary state dir; one client
 process (geventhttpclient, many keep-alive connections) drives it for a fixed time, first
 ``GET /healthz``, then ``POST /api/wishes`` with distinct valid wishes. The same client in
 the same run for both, so the ratio says what accepting costs on this machine, whatever
 the machine. A wish counts only when answered 202, i.e. durably enqueued.
 
-The client runs as ``python -m scenarios.benchmarks.frontend --client ...`` and prints one
+The client runs as ``python -m exodus2045.scenarios.benchmarks.frontend --client ...`` and prints one
 JSON line; gevent is imported only there, never in ``exodus`` itself.
 """
 
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app_under_test import settings as s
-from app_under_test.errors import ExodusError
+from exodus2045.app_under_test import settings as s
+from exodus2045.app_under_test.errors import ExodusError
 
 NAME = "frontend"
 HELP = "POST /api/wishes accept rate vs /healthz rate, same client, same run"
@@ -150,7 +150,7 @@ class FrontendProcess:
         env[s.ENV_STATE_DIR] = str(self.state_dir)
         fd = self.sock.fileno()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app_under_test.frontend", "--fd", str(fd)],
+            [sys.executable, "-m", "exodus2045.app_under_test.frontend", "--fd", str(fd)],
             env=env, pass_fds=(fd,), stdin=subprocess.DEVNULL,
         )
         self.url = f"http://{host}:{port}"
@@ -187,7 +187,7 @@ def wait_ready(url: str, process: subprocess.Popen) -> None:
 
 def drive(url: str, phase: str, seconds: float, connections: int) -> dict[str, Any]:
     """Run the client process for one phase; its JSON line back as a dict."""
-    argv = [sys.executable, "-m", "scenarios.benchmarks.frontend", "--client", url,
+    argv = [sys.executable, "-m", "exodus2045.scenarios.benchmarks.frontend", "--client", url,
             "--phase", phase, "--seconds", str(seconds), "--connections", str(connections)]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60,

@@ -21,16 +21,16 @@ import time
 import uuid
 from pathlib import Path
 
-from app_under_test.backends.local import LocalBackend, open_local
-from app_under_test.backends.local.intake import Submission
-from app_under_test.errors import ExodusError, StateDirError
-from app_under_test.settings import StackConfig
-from app_under_test.supervisor import Supervisor
-from app_under_test.wish import content_digest
-from chaos.runtime import held_down_predicate
-from chaos.switch import switch_on
-from chaos.timeline import Timeline
-from scenarios.scenario import ChaosStep
+from exodus2045.app_under_test.backends.local import LocalBackend, open_local
+from exodus2045.app_under_test.backends.local.intake import Submission
+from exodus2045.app_under_test.errors import ExodusError, StateDirError
+from exodus2045.app_under_test.settings import StackConfig
+from exodus2045.app_under_test.supervisor import Supervisor
+from exodus2045.app_under_test.wish import content_digest
+from exodus2045.chaos.runtime import held_down_predicate
+from exodus2045.chaos.switch import switch_on
+from exodus2045.chaos.timeline import Timeline
+from exodus2045.scenarios.scenario import ChaosStep
 
 NAME = "recovery"
 HELP = "hold the parsers down while wishes arrive, release, time until the backlog drains"

@@ -54,7 +54,7 @@ RESPONSE = (
 #: The bare side: what a plain FastHttpUser costs for the same request shape. Same HTTP
 #: timeouts as ``Evacuee``; a body of about the evacuees' mean size (~270 bytes: a pooled
 #: name, and a message of one sentence); the same headers. ``{gc}`` applies the swarm's own
-#: GC settings (``locustfiles.run.calm_gc``) at test start, as the evacuee side does, so the
+#: GC settings (``exodus2045.locustfiles.run.calm_gc``) at test start, as the evacuee side does, so the
 #: ratio measures the evacuee's per-request work, not a process setting (``--bare-gc``).
 BARE_LOCUSTFILE = textwrap.dedent(
     '''
@@ -86,7 +86,7 @@ BARE_LOCUSTFILE = textwrap.dedent(
 
     GC = {gc!r}  # "swarm": the evacuee side's GC settings; "default": Python's
     if GC == "swarm":
-        from locustfiles.run import calm_gc
+        from exodus2045.locustfiles.run import calm_gc
 
         @events.test_start.add_listener
         def _same_gc_as_the_swarm(**_):

@@ -13,12 +13,12 @@ from rich.table import Table
 
 
 def benchmarks() -> dict[str, ModuleType]:
-    from scenarios import benchmarks as pkg
+    from exodus2045.scenarios import benchmarks as pkg
 
     found = {}
     for info in pkgutil.iter_modules(pkg.__path__):
         if not info.name.startswith("_"):
-            module = importlib.import_module(f"scenarios.benchmarks.{info.name}")
+            module = importlib.import_module(f"exodus2045.scenarios.benchmarks.{info.name}")
             found[module.NAME] = module
     return dict(sorted(found.items()))
 

@@ -19,10 +19,10 @@ import threading
 import time
 from pathlib import Path
 
-from app_under_test.errors import ConfigError, StateDirError
-from app_under_test.settings import StackConfig
-from app_under_test.statedir import StateDir
-from scenarios.durations import format_duration, parse_duration
+from exodus2045.app_under_test.errors import ConfigError, StateDirError
+from exodus2045.app_under_test.settings import StackConfig
+from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.scenarios.durations import format_duration, parse_duration
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from chaos.plan import catalogue
+    from exodus2045.chaos.plan import catalogue
 
     faults = catalogue()
     if args.json:
@@ -95,9 +95,9 @@ def _stack(state: StateDir) -> dict:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from chaos.plan import step_from_cli
-    from chaos.switch import switch_on
-    from chaos.timeline import Timeline
+    from exodus2045.chaos.plan import step_from_cli
+    from exodus2045.chaos.switch import switch_on
+    from exodus2045.chaos.timeline import Timeline
 
     step = step_from_cli(args.fault, args.target, duration_s=_duration(args.duration),
                          probability=_probability(args.probability), params=args.param)
@@ -132,9 +132,9 @@ def run_apply(args: argparse.Namespace) -> int:
 
 
 def run_clear(args: argparse.Namespace) -> int:
-    from chaos.board import FaultBoard
-    from chaos.processes import is_component, resume
-    from chaos.timeline import Timeline
+    from exodus2045.chaos.board import FaultBoard
+    from exodus2045.chaos.processes import is_component, resume
+    from exodus2045.chaos.timeline import Timeline
 
     state = StateDir(Path(args.state_dir))
     if not state.root.is_dir():

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from exodus2045.scenarios.commands.run import add_run_arguments, options_from
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
-
-from scenarios.commands.run import add_run_arguments, options_from
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,8 +52,8 @@ class LiveView:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reports.terminal import print_verdict
-    from scenarios.runner import run_scenario
+    from exodus2045.reports.terminal import print_verdict
+    from exodus2045.scenarios.runner import run_scenario
 
     options = options_from(args, args.scenario)
     console = Console()

@@ -10,10 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from exodus2045.reports.render import load_verdict, render_all
+from exodus2045.reports.terminal import print_verdict, safe
 from rich.console import Console
-
-from reports.render import load_verdict, render_all
-from reports.terminal import print_verdict, safe
 
 
 def register(sub: argparse._SubParsersAction) -> None:

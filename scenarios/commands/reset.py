@@ -11,9 +11,9 @@ import fcntl
 import os
 from pathlib import Path
 
-from app_under_test.errors import StateDirError
-from app_under_test.settings import StackConfig
-from app_under_test.statedir import StateDir
+from exodus2045.app_under_test.errors import StateDirError
+from exodus2045.app_under_test.settings import StackConfig
+from exodus2045.app_under_test.statedir import StateDir
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -6,8 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
-from app_under_test.flaws import parse_flaws
-from app_under_test.settings import ENV_RUNS_DIR
+from exodus2045.app_under_test.flaws import parse_flaws
+from exodus2045.app_under_test.settings import ENV_RUNS_DIR
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,9 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def options_from(args: argparse.Namespace, scenario_spec: str):
-    from app_under_test.errors import ConfigError
-    from scenarios.runner import RunOptions
-    from scenarios.scenario import load_scenario
+    from exodus2045.app_under_test.errors import ConfigError
+    from exodus2045.scenarios.runner import RunOptions
+    from exodus2045.scenarios.scenario import load_scenario
 
     scenario = load_scenario(scenario_spec)
     if args.flaws and (args.target or args.state_dir):
@@ -63,8 +63,8 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from reports.terminal import print_verdict
-    from scenarios.runner import run_scenario
+    from exodus2045.reports.terminal import print_verdict
+    from exodus2045.scenarios.runner import run_scenario
 
     options = options_from(args, args.scenario)
     result = run_scenario(options)

@@ -26,12 +26,11 @@ import secrets
 import socket
 
 import segno
+from exodus2045.app_under_test import settings as s
+from exodus2045.app_under_test.settings import FrontendConfig, StackConfig, public_url
+from exodus2045.scenarios.commands.up import _held_by_chaos, add_stack_arguments, stack_config
 from rich.console import Console
 from rich.markup import escape
-
-from app_under_test import settings as s
-from app_under_test.settings import FrontendConfig, StackConfig, public_url
-from scenarios.commands.up import _held_by_chaos, add_stack_arguments, stack_config
 
 STAGE_RATE_LIMIT = 1.0  # audience wishes a second per client; the bucket holds two
 LOCUSTFILE = "locustfiles/exodus.py"
@@ -89,7 +88,7 @@ def terminal_qr(url: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app_under_test.supervisor import Supervisor
+    from exodus2045.app_under_test.supervisor import Supervisor
 
     base = stack_config(args)
     token = base.presenter_token or secrets.token_urlsafe(24)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
+from exodus2045.app_under_test.flaws import parse_flaws
+from exodus2045.app_under_test.settings import StackConfig
 from rich.console import Console
-
-from app_under_test.flaws import parse_flaws
-from app_under_test.settings import StackConfig
 
 
 def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,10 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "public", False):
-        from scenarios.commands.stage import run as run_stage
+        from exodus2045.scenarios.commands.stage import run as run_stage
 
         return run_stage(args)
-    from app_under_test.supervisor import Supervisor
+    from exodus2045.app_under_test.supervisor import Supervisor
 
     config = stack_config(args)
     supervisor = Supervisor(config, held=_held_by_chaos(config))
@@ -78,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 def _held_by_chaos(config: StackConfig):
     """The supervisor keeps a component down while a timed kill fault holds it."""
     try:
-        from chaos.runtime import held_down_predicate
+        from exodus2045.chaos.runtime import held_down_predicate
     except ImportError:
         return None
     return held_down_predicate(config.state_dir)

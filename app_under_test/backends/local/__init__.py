@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app_under_test.backends.local.intake import LocalIntake
-from app_under_test.backends.local.queue import LocalQueue
-from app_under_test.backends.local.store import LocalWishStore
-from app_under_test.settings import QueueConfig
-from app_under_test.statedir import PARSED_QUEUE, WISHES_QUEUE, StateDir
+from exodus2045.app_under_test.backends.local.intake import LocalIntake
+from exodus2045.app_under_test.backends.local.queue import LocalQueue
+from exodus2045.app_under_test.backends.local.store import LocalWishStore
+from exodus2045.app_under_test.settings import QueueConfig
+from exodus2045.app_under_test.statedir import PARSED_QUEUE, WISHES_QUEUE, StateDir
 
 
 @dataclass

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from app_under_test.errors import StateDirError
+from exodus2045.app_under_test.errors import StateDirError
 
 BUSY_TIMEOUT_MS = 30_000
 

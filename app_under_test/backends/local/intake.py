@@ -13,10 +13,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app_under_test.backends.local.db import write_txn
-from app_under_test.backends.local.queue import LocalQueue
-from app_under_test.errors import QueueUnavailable
-from app_under_test.ports import OutgoingMessage
+from exodus2045.app_under_test.backends.local.db import write_txn
+from exodus2045.app_under_test.backends.local.queue import LocalQueue
+from exodus2045.app_under_test.errors import QueueUnavailable
+from exodus2045.app_under_test.ports import OutgoingMessage
 
 QUEUED = "queued"  # new wish, enqueued now
 DUPLICATE = "duplicate"  # same wish_id, same content: already queued, answer 202 again

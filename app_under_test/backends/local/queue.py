@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from app_under_test.backends.local.db import connect, write_txn
-from app_under_test.errors import InvalidMessageContents, QueueUnavailable
-from app_under_test.ports import Message, OutgoingMessage, QueueDepth
-from app_under_test.settings import QueueConfig
+from exodus2045.app_under_test.backends.local.db import connect, write_txn
+from exodus2045.app_under_test.errors import InvalidMessageContents, QueueUnavailable
+from exodus2045.app_under_test.ports import Message, OutgoingMessage, QueueDepth
+from exodus2045.app_under_test.settings import QueueConfig
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from app_under_test.backends.local.db import connect, write_txn
-from app_under_test.errors import StoreUnavailable
+from exodus2045.app_under_test.backends.local.db import connect, write_txn
+from exodus2045.app_under_test.errors import StoreUnavailable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS wishes (
