@@ -4,7 +4,7 @@ One module owns the contract so the frontend (which rejects with a 4xx naming th
 the parser (which dead-letters what slipped past) and the audit (which recomputes what the
 stored text must be) cannot disagree.
 
-Markup policy (DESIGN "Contracts"): stored text is what was sent after Unicode NFC and
+Markup policy (docs/architecture.md "Markup policy"): stored text is what was sent after Unicode NFC and
 removal of control characters. Markup is kept as literal text, never stripped; ``markup`` is
 True when nh3 says the text contains HTML. Every output escapes for its own context.
 """

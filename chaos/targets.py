@@ -1,4 +1,4 @@
-"""Fault targets: ``parser``, ``parser:0``, ``pod-worker/store.put`` (DESIGN "Fault targets").
+"""Fault targets: ``parser``, ``parser:0``, ``pod-worker/store.put`` (docs/architecture.md "Fault targets").
 
 A target names a kind of component (every instance), optionally one instance (``:N``), and
 for port faults the operation the fault sits on. The same names appear in ``exodus status

@@ -1,4 +1,4 @@
-"""``timeline.jsonl``: every fault on, off and note, one JSON line each (DESIGN "Timeline").
+"""``timeline.jsonl``: every fault on, off and note, one JSON line each (docs/architecture.md "Timeline").
 
 ``t`` is seconds since the run (or stack) started, ``at`` the same moment in ISO 8601 UTC,
 ``source`` who did it (``scenario`` | ``cli`` | ``presenter``). Lines are appended whole,

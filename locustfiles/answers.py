@@ -1,6 +1,6 @@
 """What an answer from the frontend means to an evacuee: fine, a failure, or worth a retry.
 
-Pure (no Locust): these rules are the contract's (DESIGN "Contracts: Ledger" and "Input
+Pure (no Locust): these rules are the contract's (docs/architecture.md "Ledger" and "Input
 limits"), so tests and the audit can check them without importing Locust, which
 monkey-patches the whole process with gevent on import.
 """

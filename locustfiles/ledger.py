@@ -1,7 +1,7 @@
 """The ledger: one JSON line per HTTP attempt, the swarm's sworn statement of what it sent.
 
 The audit trusts nothing the pipeline says about itself; it compares the store against this
-file. Each line carries exactly the DESIGN "Contracts: Ledger" fields plus ``n``, the evacuee
+file. Each line carries exactly the docs/architecture.md "Ledger" fields plus ``n``, the evacuee
 number, so the audit can recompute the body with :func:`exodus2045.locustfiles.generate.plan_wish`
 instead of the ledger copying it.
 

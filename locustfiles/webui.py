@@ -1,6 +1,6 @@
 """The presenter's console in Locust's web UI: a live Pipeline tab, chaos controls, the verdict.
 
-Locust's extension points (NOTES "Locust"): Flask routes on ``environment.web_ui.app``, an
+Locust's extension points (docs/architecture.md "Measured facts"): Flask routes on ``environment.web_ui.app``, an
 extra tab through ``template_args`` (``extended_tabs`` / ``extended_tables``) whose rows
 ride along on ``/stats/requests`` as ``extended_stats``. Such a tab renders a table and
 nothing else, so the controls -- switch a fault on or off, hide a wish, read the verdict --
@@ -14,7 +14,7 @@ start form, or ``EXODUS_PRESENTER_TOKEN``); the token never appears on a page.
 Guards, because this console can break a pipeline: every route sits behind Locust's own
 login when ``--web-login`` is on; the write routes refuse cross-site requests (Origin /
 Sec-Fetch-Site) and refuse altogether when the UI listens beyond loopback without a login
-(DESIGN "Presenter vs audience"); and these routes opt out of Locust's allow-all CORS.
+(docs/architecture.md "Presenter and audience"); and these routes opt out of Locust's allow-all CORS.
 Everything shown is escaped, in the tab as well, though React renders it as text.
 """
 

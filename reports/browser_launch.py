@@ -1,7 +1,7 @@
 """Starting the one browser the real-browser oracle trusts: Debian's Chromium, headless.
 
-Playwright's own browser download does not work on our machines (DESIGN, NOTES "XSS truth
-in a browser"), so we always point Playwright at the system Chromium by path. The flags keep
+Playwright's own browser download does not work on our machines (docs/architecture.md
+"Measured facts"), so we always point Playwright at the system Chromium by path. The flags keep
 the browser from talking to anything but loopback (no QUIC, no component updates, no sync,
 no background networking): an audit must not phone home, and a sandbox-less root container
 needs ``--no-sandbox``. Callers ask :func:`browser_available` first so that "no browser" is a

@@ -4,11 +4,11 @@ A parser can only guess what a browser will do; this oracle asks one. Each page 
 through a Playwright route that swaps the page's enforcing CSP for a strict *report-only*
 one, so payloads are allowed to run but every script element, live inline handler,
 ``javascript:`` URL and ``eval`` raises a ``securitypolicyviolation`` whose 40-character
-sample carries the payload's marker (NOTES "XSS truth in a browser": caught every execution,
+sample carries the payload's marker (docs/architecture.md "Measured facts": caught every execution,
 no false positives). Dialogs are faked (real ones cost ~11 ms each); a request to
 ``/__beacon/`` or carrying a marker counts too (script-less exfiltration: img, link, CSS).
 After load every element is focused, hovered and clicked, because many payloads run only on
-interaction (NOTES: 10 of 46); a click on a scripted link is recorded and cancelled so the
+interaction (docs/architecture.md "Measured facts": 10 of 46); a click on a scripted link is recorded and cancelled so the
 page stays put. Last, the live DOM is scanned for handlers and scripted URLs that never ran:
 dormant, but one tap (or one other browser) away. Inert ``<template>`` content is not a
 finding, as in the static oracle: nothing there can run.

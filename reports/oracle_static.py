@@ -2,7 +2,7 @@
 
 We parse each page the way a browser does -- selectolax's lexbor, a real HTML5 parser, with
 ``scripting=True`` so ``<noscript>`` and ``<!-->`` tricks land where Chromium puts them
-(NOTES: 99% agreement with the browser; regexes manage 69%) -- and flag every place where
+(docs/architecture.md "Measured facts": 99% agreement with the browser; regexes manage 69%) -- and flag every place where
 script could run: ``<script>`` (bar the templates' own files, :data:`TEMPLATE_SCRIPTS`),
 ``on*`` handlers, dangerous URL schemes, ``srcdoc``, embedding elements, redirects, HTML
 imports -- and styles built from a payload (a CSS beacon proves raw rendering even where no script can run). Headers matter

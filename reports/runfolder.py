@@ -24,7 +24,7 @@ class RunFolderError(ExodusError):
 
 @dataclass(frozen=True)
 class Attempt:
-    """One HTTP attempt from ``ledger.jsonl`` (DESIGN "Contracts: Ledger", plus ``n``)."""
+    """One HTTP attempt from ``ledger.jsonl`` (docs/architecture.md "Ledger", plus ``n``)."""
 
     wish_id: str
     status: int

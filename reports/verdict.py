@@ -1,6 +1,6 @@
 """The verdict: what each check concluded, and whether the run as a whole was sound.
 
-This module owns the shape of ``verdict.json`` (DESIGN "Contracts: Verdict") so the audit,
+This module owns the shape of ``verdict.json`` (docs/architecture.md "Verdict") so the audit,
 the renderers and ``exodus report`` cannot drift apart: the audit builds a :class:`Verdict`,
 writes :meth:`Verdict.to_json`, and a renderer reads it back with :meth:`Verdict.from_json`.
 A check's evidence is plain JSON (ids, markers, figures); lists are capped with

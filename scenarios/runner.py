@@ -1,6 +1,6 @@
 """Play one scenario: stack up, swarm, chaos, drain, evidence, audit, reports, exit code.
 
-The runner owns the order of a run (DESIGN "Data flow of one run") and nothing else: the
+The runner owns the order of a run (docs/architecture.md "Data flow of a run") and nothing else: the
 swarm, the chaos schedule, the audit and the renderers are separate modules it calls. Every
 phase is timed into ``run.json``; Ctrl-C at any point still writes what there is, marks the
 verdict interrupted, and leaves no process behind.

@@ -1,8 +1,8 @@
 """``pause``: SIGSTOP a component for ``duration``, then SIGCONT it.
 
 A paused process holds whatever it held: its received messages stay invisible, and if it was
-inside an SQLite write transaction every writer of that file waits until it resumes (DESIGN
-"Known property of the local backend"). That stall is a true consequence to be reported,
+inside an SQLite write transaction every writer of that file waits until it resumes
+(docs/architecture.md "Known property of the local backend"). That stall is a true consequence to be reported,
 not hidden, so the fault does nothing to avoid it.
 """
 

@@ -1,6 +1,6 @@
 """``content``: every stored wish of this run says exactly what its evacuee sent.
 
-The markup policy (DESIGN "Contracts") makes this an exact comparison: the stored text is
+The markup policy (docs/architecture.md "Markup policy") makes this an exact comparison: the stored text is
 the sent text after Unicode NFC and removal of control characters (the evacuee's name also
 trimmed), destination lower-cased, markup kept literal. A sanitiser that strips tags, a
 parser that upper-cases (as the 2019 demo did) or a wrong ``markup`` flag all show up here.

@@ -1,6 +1,6 @@
 """``no-executable-markup``: no stored payload can run on any page that shows wishes.
 
-Stored text keeps its markup (DESIGN "Markup policy"), so every output must escape it. The
+Stored text keeps its markup (docs/architecture.md "Markup policy"), so every output must escape it. The
 static oracle (:mod:`exodus2045.reports.oracle_static`) judges every fetched page, always; when the
 real-browser oracle ran, its findings (``pages/browser.json``) are merged in, because a
 browser sees what a parser cannot (payloads that fire only on interaction).
