@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.app_under_test.errors import Retryable
 from exodus2045.app_under_test.ports import Queue
 
 
@@ -59,6 +59,6 @@ def decode_records(
             try:
                 dead_letters.send_dead_letter(record["body"], exc.reason)
                 outcome.dead_lettered.append((mid, exc.reason))
-            except ExodusError:
+            except Retryable:
                 outcome.failures.append(mid)
     return decoded

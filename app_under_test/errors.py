@@ -3,6 +3,11 @@
 Every package raises a subclass of :class:`ExodusError`; the CLI turns any of them into a
 one-line message and exit code 2 ("could not run"). Anything else is a bug and keeps its
 traceback.
+
+Only a :class:`Retryable` error is retried: a handler reports the messages it touched in
+``batchItemFailures`` so they are redelivered, and a poller backs off and polls again. Every
+other error is final -- a caller bug or a bad setting -- and retrying it would only hide it
+behind a redelivery loop, so it propagates (on Lambda, a raised exception fails the batch).
 """
 
 from __future__ import annotations
@@ -20,7 +25,11 @@ class StateDirError(ExodusError):
     """A state dir is missing, locked by another stack, or not a stack's."""
 
 
-class QueueUnavailable(ExodusError):
+class Retryable(ExodusError):
+    """A transient failure of a queue or store: the same call may succeed later."""
+
+
+class QueueUnavailable(Retryable):
     """The queue could not take or give messages right now: a transient, retryable failure.
 
     ``code`` mirrors what AWS would say (ThrottlingException, InternalError, ...), so an
@@ -36,7 +45,7 @@ class InvalidMessageContents(ExodusError):
     """A message body SQS would refuse (not valid UTF-8): a caller bug, never retried."""
 
 
-class StoreUnavailable(ExodusError):
+class StoreUnavailable(Retryable):
     """The wish store could not complete a write or read right now: transient, retryable."""
 
     def __init__(self, message: str, code: str = "ServiceUnavailable") -> None:

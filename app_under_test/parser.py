@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from exodus2045.app_under_test.batch import BatchOutcome, PermanentFailure, decode_records
-from exodus2045.app_under_test.errors import ExodusError, InvalidWish
+from exodus2045.app_under_test.errors import InvalidWish, Retryable
 from exodus2045.app_under_test.ports import OutgoingMessage, Queue
 from exodus2045.app_under_test.wish import (
     EVACUEE_MAX,
@@ -85,7 +85,7 @@ def make_handler(
                     [OutgoingMessage(json.dumps(w, ensure_ascii=False)) for _, w in parsed]
                 )
                 outcome.done.extend(mid for mid, _ in parsed)
-            except ExodusError:
+            except Retryable:
                 outcome.failures.extend(mid for mid, _ in parsed)
         return outcome.response()
 

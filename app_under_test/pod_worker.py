@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from exodus2045.app_under_test.batch import BatchOutcome, PermanentFailure, decode_records
-from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.app_under_test.errors import ExodusError, Retryable
 from exodus2045.app_under_test.ports import Queue, WishStore
 from exodus2045.app_under_test.wish import DESTINATIONS, MESSAGE_MAX
 
@@ -72,7 +72,7 @@ def make_handler(
             try:
                 store.put_wishes([w for _, w in wishes])
                 outcome.done.extend(m for m, _ in wishes)
-            except ExodusError:
+            except Retryable:
                 outcome.failures.extend(m for m, _ in wishes)
         return outcome.response()
 

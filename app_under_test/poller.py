@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.app_under_test.errors import Retryable
 from exodus2045.app_under_test.ports import Message, Queue
 from exodus2045.app_under_test.sqs_event import sqs_event
 
@@ -56,7 +56,7 @@ class Poller:
         """One receive -> invoke -> delete cycle; returns how many messages it received."""
         try:
             messages = self.queue.receive(self.batch_size, self.wait_time_s)
-        except ExodusError as exc:
+        except Retryable as exc:
             self.stats.errors += 1
             log.warning("%s: receive failed: %s", self.function_name, exc)
             self.stop_event.wait(0.1)  # back off a failing queue; wakes at once on stop
@@ -79,7 +79,7 @@ class Poller:
             self.before_delete(done)
         try:
             self.stats.deleted += self.queue.delete_batch([m.receipt_handle for m in done])
-        except ExodusError as exc:  # they reappear and are handled again: idempotent
+        except Retryable as exc:  # they reappear and are handled again: idempotent
             self.stats.errors += 1
             log.warning("%s: delete failed (will be redelivered): %s", self.function_name, exc)
         return len(messages)

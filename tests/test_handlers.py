@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from exodus2045.app_under_test import parser, pod_worker
 from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.poller import Poller
@@ -53,6 +54,25 @@ def test_parser_reports_transient_send_failure_for_redelivery(backend, make_sqs_
     event = make_sqs_event([frontend_body(0), frontend_body(1)])
     handler = parser.make_handler(Down(), backend.wishes)
     assert failures(handler(event)) == [r["messageId"] for r in event["Records"]]
+
+
+def test_a_final_error_is_not_retried_as_a_batch_item_failure(backend, make_sqs_event):
+    """GIVEN a send that fails for good (a caller bug, not a transient outage)
+    WHEN the parser handles a batch
+    THEN the error propagates (the poller fails the batch loudly, as Lambda would) instead
+    of being reported as retryable item failures that loop until the DLQ hides the bug."""
+    from exodus2045.app_under_test.errors import InvalidMessageContents, Retryable
+
+    class Broken:
+        name = "parsed"
+
+        def send_batch(self, messages):
+            raise InvalidMessageContents("not valid UTF-8")
+
+    assert not issubclass(InvalidMessageContents, Retryable)
+    handler = parser.make_handler(Broken(), backend.wishes)
+    with pytest.raises(InvalidMessageContents):
+        handler(make_sqs_event([frontend_body(0)]))
 
 
 def test_pod_worker_stores_once_and_tallies_once(backend: LocalBackend, make_sqs_event):
