@@ -253,6 +253,20 @@ def test_health_metrics_and_openapi(frontend: RunningFrontend, backend: LocalBac
     assert {"/api/wishes/{wish_id}", "/wall", "/api/tally", "/healthz"} <= schema["paths"].keys()
 
 
+def test_the_openapi_body_states_the_wish_models_limits(frontend: RunningFrontend) -> None:
+    """The documented limits are the ones the server enforces (one definition, in wish.py)."""
+    from exodus2045.app_under_test import wish as model
+
+    post = frontend.client.get("/openapi.json").json()["paths"]["/api/wishes"]["post"]
+    for media in ("application/json", "application/x-www-form-urlencoded"):
+        fields = post["requestBody"]["content"][media]["schema"]["properties"]
+        assert fields["evacuee"]["maxLength"] == model.EVACUEE_MAX
+        assert fields["message"]["maxLength"] == model.MESSAGE_MAX
+        assert fields["destination"]["enum"] == list(model.DESTINATIONS)
+    too_long = {**wish(10), "message": "x" * (model.MESSAGE_MAX + 1)}
+    assert frontend.client.post("/api/wishes", json=too_long).status_code == 422
+
+
 def test_the_join_page_is_a_form_that_needs_no_script(frontend: RunningFrontend) -> None:
     response = frontend.client.get("/")
     assert response.status_code == 200

@@ -44,7 +44,14 @@ from exodus2045.app_under_test.frontend.responses import (
     problem_answer,
 )
 from exodus2045.app_under_test.frontend.state import FrontendState
-from exodus2045.app_under_test.wish import BODY_MAX_BYTES, content_digest, validate_submission
+from exodus2045.app_under_test.wish import (
+    BODY_MAX_BYTES,
+    DESTINATIONS,
+    EVACUEE_MAX,
+    MESSAGE_MAX,
+    content_digest,
+    validate_submission,
+)
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -52,6 +59,7 @@ from starlette.routing import Route
 RETRY_AFTER_S = "1"
 WISH_ID_LOOKUP_MAX = 200
 
+#: The documented request body; its limits are the wish model's own (one definition).
 SUBMISSION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["evacuee", "destination", "message"],
@@ -59,9 +67,9 @@ SUBMISSION_SCHEMA: dict[str, Any] = {
     "properties": {
         "wish_id": {"type": "string", "format": "uuid",
                     "description": "idempotency key; minted by the server if absent"},
-        "evacuee": {"type": "string", "minLength": 1, "maxLength": 100},
-        "destination": {"type": "string", "enum": ["mars", "jupiter"]},
-        "message": {"type": "string", "minLength": 1, "maxLength": 2000},
+        "evacuee": {"type": "string", "minLength": 1, "maxLength": EVACUEE_MAX},
+        "destination": {"type": "string", "enum": list(DESTINATIONS)},
+        "message": {"type": "string", "minLength": 1, "maxLength": MESSAGE_MAX},
     },
 }
 OPENAPI_POST = {
