@@ -49,7 +49,8 @@ def test_every_folder_is_a_subpackage_and_the_locustfile_ships(wheel: zipfile.Zi
     for folder in FOLDERS:
         assert f"exodus2045/{folder}/__init__.py" in names
     assert "exodus2045/locustfiles/exodus.py" in names
-    assert "exodus2045/app_under_test/frontend/static/tally.js" in names  # package data
+    for data in ("app_under_test/frontend/static/tally.js", "scenarios/smoke.toml"):
+        assert f"exodus2045/{data}" in names  # package data the pages and `exodus run` need
 
 
 def test_every_package_folder_is_listed_in_pyproject() -> None:
