@@ -16,6 +16,7 @@ from typing import Any
 
 from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.locustfiles.arrivals import ArrivalSchedule, parse_stages
+from exodus2045.locustfiles.load import Load, flag
 
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 DEFAULT_SCENARIO = "smoke"
@@ -92,14 +93,15 @@ class SwarmOptions:
             seed = None if seed in (None, "") else int(seed)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"swarm option is not a number: {exc}") from None
-        if evacuees < 0:
-            raise ConfigError(f"--evacuees {evacuees} must not be negative")
+        stages = parse_stages(get("exodus_stages"))
+        Load(evacuees=evacuees, arrival_rate=None if stages else rate, stages=stages,
+             mars_share=mars, infiltrator_share=infiltrators).checked(flag)
         return cls(
             scenario=str(get("scenario") or DEFAULT_SCENARIO),
             evacuees=evacuees,
             mars_share=mars,
             infiltrator_share=infiltrators,
-            schedule=ArrivalSchedule(rate=rate, stages=parse_stages(get("exodus_stages"))),
+            schedule=ArrivalSchedule(rate=rate, stages=stages),
             run_id=get("run_id") or None,
             seed=seed,
             ledger=Path(get("ledger") or "ledger.jsonl"),

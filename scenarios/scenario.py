@@ -1,12 +1,15 @@
 """Scenario files: load, validate, and turn into one frozen :class:`Scenario`.
 
-Validate-then-run (chaostoolkit style): every problem is reported with the file, the key and
-what is wrong, before anything starts. Unknown keys are errors, since a typo in a scenario
-that silently does nothing is how a load test lies.
+Validate-then-run (chaostoolkit style): every problem is reported with the file, the line,
+the key and what is wrong, before anything starts -- all of them at once, not one per rerun.
+Unknown keys are errors, since a typo in a scenario that silently does nothing is how a load
+test lies. ``[load]`` ends in the swarm's own :class:`~exodus2045.locustfiles.load.Load`, so a
+file, ``exodus run``'s overrides and the web UI's form are held to the same rules.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,6 +17,8 @@ from typing import Any
 
 from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.app_under_test.flaws import parse_flaws
+from exodus2045.locustfiles.arrivals import Stage
+from exodus2045.locustfiles.load import Load, flag
 from exodus2045.scenarios.durations import parse_duration
 
 SCENARIO_DIR = Path(__file__).resolve().parent
@@ -30,22 +35,6 @@ AUDIT_KEYS = {"browser"}
 
 class ScenarioError(ConfigError):
     """A scenario file is wrong; the message names the file, the key and the problem."""
-
-
-@dataclass(frozen=True)
-class Stage:
-    duration_s: float
-    rate: float
-
-
-@dataclass(frozen=True)
-class Load:
-    evacuees: int = 500
-    arrival_rate: float | None = 100.0
-    stages: tuple[Stage, ...] = ()
-    max_in_flight: int = 64
-    mars_share: float = 0.6
-    infiltrator_share: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -90,10 +79,10 @@ class Scenario:
     browser: bool = False
 
     def with_overrides(self, **kw: Any) -> Scenario:
-        load = replace(self.load, **{k: v for k, v in kw.items()
-                                     if k in Load.__dataclass_fields__ and v is not None})
-        if kw.get("arrival_rate") is not None:
-            load = replace(load, stages=())
+        """Command-line overrides, validated by the same rules as the file (ConfigError)."""
+        load_keys = set(Load.__dataclass_fields__)
+        load = self.load.with_overrides(**{k: v for k, v in kw.items() if k in load_keys})
+        load.checked(flag)
         top = {k: v for k, v in kw.items() if k in ("seed", "browser") and v is not None}
         stack = self.stack
         if kw.get("flaws") is not None:
@@ -119,9 +108,7 @@ class Scenario:
     @property
     def swarm_seconds(self) -> float:
         """How long arrivals last at the planned rate (the swarm's own time bound)."""
-        if self.load.stages:
-            return sum(s.duration_s for s in self.load.stages)
-        return self.load.evacuees / max(self.load.arrival_rate or 1.0, 1e-9)
+        return self.load.swarm_seconds
 
 
 def resolve(spec: str) -> Path:
@@ -150,25 +137,62 @@ def load_scenario(spec: str) -> Scenario:
         raise ScenarioError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-    return parse_scenario(data, str(path))
+    return parse_scenario(data, str(path), text=path.read_text(encoding="utf-8"))
+
+
+class _Problems:
+    """Every problem found in one file, each with its line when the text shows it."""
+
+    def __init__(self, origin: str, text: str) -> None:
+        self.origin = origin
+        self.lines = text.splitlines()
+        self.found: list[str] = []
+
+    def add(self, table: str, key: str, problem: str) -> None:
+        name = f"{table}.{key}" if table and key else (key or table or "top level")
+        line = self._line_of(table, key.split("[")[0])
+        where = f"{self.origin}:{line}" if line else self.origin
+        self.found.append(f"{where}: {name}: {problem}")
+
+    def raise_if_any(self) -> None:
+        if self.found:
+            raise ScenarioError("\n".join(self.found))
+
+    def _line_of(self, table: str, key: str) -> int | None:
+        """The line that sets ``key`` in ``table`` (``chaos[1]`` = the second [[chaos]])."""
+        base, _, index = table.partition("[")
+        if "." in base:  # load.stages[0].rate: the `stages` line of [load]
+            base, _, key = base.partition(".")
+            index = ""
+        nth = int(index.rstrip("]")) if index and base == "chaos" else 0
+        header, seen, current = (f"[[{base}]]" if base == "chaos" else f"[{base}]"), -1, ""
+        for number, raw in enumerate(self.lines, 1):
+            line = raw.strip()
+            if line.startswith("["):
+                current = line.split("#")[0].strip()
+                seen += current == header
+                continue
+            in_table = (not base and not current) or (current == header and seen == nth)
+            if in_table and key and re.match(rf"{re.escape(key)}\s*=", line):
+                return number
+        return None
 
 
 class _Reader:
-    """Typed access to one table, with errors that say file, key and problem."""
+    """Typed access to one table; problems are recorded (with file, line, key), not raised."""
 
-    def __init__(self, origin: str, table: str, data: Any, known: set[str]) -> None:
-        self.origin, self.table = origin, table
+    def __init__(self, problems: _Problems, table: str, data: Any, known: set[str]) -> None:
+        self.problems, self.table, self.origin = problems, table, problems.origin
         where = f"[{table}]" if table else "top level"
+        self.data: dict[str, Any] = data if isinstance(data, dict) else {}
         if not isinstance(data, dict):
-            self.fail("", f"{where} must be a table")
-        unknown = sorted(set(data) - known)
-        if unknown:
-            self.fail(unknown[0], f"unknown key (known keys in {where}: {', '.join(sorted(known))})")
-        self.data = data
+            self.note("", f"{where} must be a table")
+        for key in sorted(set(self.data) - known):
+            self.note(key, f"unknown key (known keys in {where}: {', '.join(sorted(known))})")
+        self.data = {k: v for k, v in self.data.items() if k in known}
 
-    def fail(self, key: str, problem: str):
-        name = f"{self.table}.{key}" if self.table and key else (key or self.table)
-        raise ScenarioError(f"{self.origin}: {name}: {problem}")
+    def note(self, key: str, problem: str) -> None:
+        self.problems.add(self.table, key, problem)
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any, *, lo=None, hi=None):
         if key not in self.data:
@@ -177,11 +201,12 @@ class _Reader:
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
             names = " or ".join(k.__name__ for k in kinds)
-            self.fail(key, f"must be {names}, got {type(value).__name__} {value!r}")
+            self.note(key, f"must be {names}, got {type(value).__name__} {value!r}")
+            return default
         if lo is not None and value < lo:
-            self.fail(key, f"must be at least {lo}, got {value}")
-        if hi is not None and value > hi:
-            self.fail(key, f"must be at most {hi}, got {value}")
+            self.note(key, f"must be at least {lo}, got {value}")
+        elif hi is not None and value > hi:
+            self.note(key, f"must be at most {hi}, got {value}")
         return value
 
     def duration(self, key: str, default: float | None) -> float | None:
@@ -189,28 +214,39 @@ class _Reader:
             return default
         try:
             return parse_duration(self.data[key])
-        except ValueError as exc:
-            self.fail(key, str(exc))
+        except (ValueError, ConfigError) as exc:
+            self.note(key, str(exc))
+            return default
 
 
-def parse_scenario(data: dict[str, Any], origin: str = "<scenario>") -> Scenario:
-    top = _Reader(origin, "", data, TOP_KEYS)
+def parse_scenario(data: dict[str, Any], origin: str = "<scenario>", text: str = "") -> Scenario:
+    """A validated scenario, or one ScenarioError listing every problem in the file."""
+    problems = _Problems(origin, text)
+    scenario = _parse(problems, data)
+    problems.raise_if_any()
+    return scenario
+
+
+def _parse(problems: _Problems, data: dict[str, Any]) -> Scenario:
+    origin = problems.origin
+    top = _Reader(problems, "", data, TOP_KEYS)
     name = top.get("name", str, None)
     if not name:
-        top.fail("name", "is required")
-    stack_r = _Reader(origin, "stack", data.get("stack", {}), STACK_KEYS)
+        top.note("name", "is required")
+    stack_r = _Reader(problems, "stack", data.get("stack", {}), STACK_KEYS)
+    flaws: frozenset[str] = frozenset()
     try:
         flaws = parse_flaws(stack_r.get("flaws", (list, str), []))
     except ConfigError as exc:
-        stack_r.fail("flaws", str(exc))
+        stack_r.note("flaws", str(exc))
     stack = StackSpec(
         frontends=stack_r.get("frontends", int, 1, lo=1, hi=16),
         parsers=stack_r.get("parsers", int, 2, lo=1, hi=32),
         pod_workers=stack_r.get("pod_workers", int, 2, lo=1, hi=32),
         flaws=flaws,
     )
-    load = _parse_load(_Reader(origin, "load", data.get("load", {}), LOAD_KEYS))
-    slo_r = _Reader(origin, "slo", data.get("slo", {}), SLO_KEYS)
+    load = _parse_load(_Reader(problems, "load", data.get("load", {}), LOAD_KEYS))
+    slo_r = _Reader(problems, "slo", data.get("slo", {}), SLO_KEYS)
     d = Slo()
     slo = Slo(
         warmup_s=slo_r.duration("warmup", d.warmup_s),
@@ -220,50 +256,57 @@ def parse_scenario(data: dict[str, Any], origin: str = "<scenario>") -> Scenario
         drain_within_s=slo_r.duration("drain_within", d.drain_within_s),
         recover_within_s=slo_r.duration("recover_within", d.recover_within_s),
     )
-    audit_r = _Reader(origin, "audit", data.get("audit", {}), AUDIT_KEYS)
+    audit_r = _Reader(problems, "audit", data.get("audit", {}), AUDIT_KEYS)
     chaos_raw = data.get("chaos", [])
     if not isinstance(chaos_raw, list):
-        top.fail("chaos", "must be an array of tables: [[chaos]]")
-    chaos = tuple(_parse_chaos(origin, i, step) for i, step in enumerate(chaos_raw))
+        top.note("chaos", "must be an array of tables: [[chaos]]")
+        chaos_raw = []
+    chaos = tuple(c for i, raw in enumerate(chaos_raw)
+                  if (c := _parse_chaos(problems, i, raw)) is not None)
     return Scenario(
-        name=name, description=top.get("description", str, ""),
+        name=name or "", description=top.get("description", str, ""),
         seed=top.get("seed", int, 2045), path=origin, stack=stack, load=load, chaos=chaos,
         slo=slo, browser=audit_r.get("browser", bool, False),
     )
 
 
 def _parse_load(r: _Reader) -> Load:
+    """Types here; ranges by the swarm's own :meth:`Load.problems`, named as the file names them."""
     d = Load()
     stages: list[Stage] = []
     for i, raw in enumerate(r.get("stages", list, [])):
-        sr = _Reader(r.origin, f"load.stages[{i}]", raw, {"duration", "rate"})
-        if "duration" not in raw or "rate" not in raw:
-            sr.fail("", "needs both duration and rate")
-        stages.append(Stage(sr.duration("duration", 0.0), float(sr.get("rate", (int, float), 0,
-                                                                          lo=0.001))))
-    rate = r.get("arrival_rate", (int, float), None if stages else d.arrival_rate, lo=0.001)
-    if stages and "arrival_rate" in r.data:
-        r.fail("arrival_rate", "give either arrival_rate or stages, not both")
-    return Load(
-        evacuees=r.get("evacuees", int, d.evacuees, lo=1, hi=10_000_000),
+        sr = _Reader(r.problems, f"load.stages[{i}]", raw, {"duration", "rate"})
+        if "duration" not in sr.data or "rate" not in sr.data:
+            sr.note("", "needs both duration and rate")
+            continue
+        stages.append(Stage(sr.duration("duration", 0.0) or 0.0,
+                            float(sr.get("rate", (int, float), 0))))
+    rate = r.get("arrival_rate", (int, float), None if stages else d.arrival_rate)
+    load = Load(
+        evacuees=r.get("evacuees", int, d.evacuees),
         arrival_rate=float(rate) if rate is not None else None,
         stages=tuple(stages),
-        max_in_flight=r.get("max_in_flight", int, d.max_in_flight, lo=1, hi=10_000),
-        mars_share=float(r.get("mars_share", (int, float), d.mars_share, lo=0, hi=1)),
-        infiltrator_share=float(r.get("infiltrator_share", (int, float), d.infiltrator_share,
-                                      lo=0, hi=1)),
+        max_in_flight=r.get("max_in_flight", int, d.max_in_flight),
+        mars_share=float(r.get("mars_share", (int, float), d.mars_share)),
+        infiltrator_share=float(r.get("infiltrator_share", (int, float), d.infiltrator_share)),
     )
+    for key, problem in load.problems():
+        r.note(key, problem)
+    return load
 
 
-def _parse_chaos(origin: str, i: int, raw: Any) -> ChaosStep:
+def _parse_chaos(problems: _Problems, i: int, raw: Any) -> ChaosStep | None:
     table = f"chaos[{i}]"
     if not isinstance(raw, dict):
-        raise ScenarioError(f"{origin}: {table}: must be a table")
+        problems.add(table, "", "must be a table")
+        return None
     extra = {k: v for k, v in raw.items() if k not in CHAOS_KEYS}
-    r = _Reader(origin, table, {k: v for k, v in raw.items() if k in CHAOS_KEYS}, CHAOS_KEYS)
-    for key in ("at", "fault", "target"):
-        if key not in raw:
-            r.fail(key, "is required")
+    r = _Reader(problems, table, {k: v for k, v in raw.items() if k in CHAOS_KEYS}, CHAOS_KEYS)
+    missing = [key for key in ("at", "fault", "target") if key not in raw]
+    for key in missing:
+        r.note(key, "is required")
+    if missing:
+        return None
     step = ChaosStep(
         at_s=r.duration("at", 0.0), fault=r.get("fault", str, ""), target=r.get("target", str, ""),
         duration_s=r.duration("duration", None), every_s=r.duration("every", None),
@@ -276,5 +319,6 @@ def _parse_chaos(origin: str, i: int, raw: Any) -> ChaosStep:
     try:
         validate_step(step)
     except ConfigError as exc:
-        raise ScenarioError(f"{origin}: {table}: {exc}") from None
+        r.note("", str(exc))
+        return None
     return step

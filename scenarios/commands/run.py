@@ -46,14 +46,6 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
     if args.flaws and (args.target or args.state_dir):
         raise ConfigError("--flaws applies to the run's own stack; for an attached stack "
                           "start it with `exodus up --flaws ...`")
-    for name in ("evacuees",):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise ConfigError(f"--{name} must be at least 1")
-    for name in ("mars_share", "infiltrator_share"):
-        value = getattr(args, name)
-        if value is not None and not 0 <= value <= 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be between 0 and 1")
     scenario = scenario.with_overrides(
         seed=args.seed, evacuees=args.evacuees, arrival_rate=args.arrival_rate,
         mars_share=args.mars_share, infiltrator_share=args.infiltrator_share,
