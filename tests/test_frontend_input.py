@@ -80,6 +80,10 @@ BAD_INPUT = [
     ("numeric wish_id", JSON, body(wish_id=12345), 422, "wish_id"),
     ("huge wish_id", JSON, body(wish_id="a" * 5000), 422, "wish_id"),
     ("absurd nesting", JSON, nested(5000), 400, "body"),
+    # int() refuses literals past 4,300 digits with ValueError, not JSONDecodeError: once a 500
+    ("5,000-digit number", JSON,
+     b'{"evacuee": "A", "destination": "mars", "message": "x", "n": ' + b"9" * 5000 + b"}",
+     400, "body"),
     ("moderate nesting", JSON, nested(50), 422, "message"),
     ("body over 16 KiB", JSON, body(message="z" * 17000), 413, "body"),
     ("text/plain", "text/plain", body(), 415, "content-type"),

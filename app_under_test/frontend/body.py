@@ -106,6 +106,9 @@ def decode_json(raw: bytes) -> Any:
                       field="body") from None
     except RecursionError:
         raise Problem(400, "invalid-json", "the body nests too deeply", field="body") from None
+    except ValueError as exc:  # e.g. an integer literal past int()'s 4,300-digit limit
+        raise Problem(400, "invalid-json", f"the body is not JSON we accept: {exc}",
+                      field="body") from None
 
 
 def decode_form(raw: bytes) -> dict[str, str]:
