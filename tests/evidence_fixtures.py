@@ -8,11 +8,13 @@ straight into the wishes queue so the real parser dead-letters it with its reaso
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -75,3 +77,65 @@ def write_ledger(run_dir: Path, run_id: str, wish_ids, status: int = 202) -> Non
               "destination": "mars" if n % 3 else "jupiter"} for n, w in enumerate(wish_ids)]
     (run_dir / "ledger.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     (run_dir / "run.json").write_text(json.dumps({"run_id": run_id, "scenario": {"name": "t"}}))
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """A slow target that counts requests in flight; the first hit per id answers 503."""
+
+    server: CountingServer
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        srv = self.server
+        with srv.lock:
+            srv.in_flight += 1
+            srv.hits += 1
+            srv.most = max(srv.most, srv.in_flight)
+            first = self.path not in srv.seen
+            srv.seen.add(self.path)
+        time.sleep(0.02)  # a busy target: without a bound, requests would pile up here
+        with srv.lock:
+            srv.in_flight -= 1
+        if first and srv.busy_first:
+            self.send_response(503)
+            self.send_header("retry-after", "0")
+            self.end_headers()
+            return
+        body = json.dumps({"wish_id": self.path.rsplit("/", 1)[-1]}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        return None
+
+
+class CountingServer(ThreadingHTTPServer):
+    """Any path answers 200 with ``{"wish_id": <last path segment>}``, after 20 ms."""
+
+    daemon_threads = True
+
+    def __init__(self, busy_first: bool) -> None:
+        super().__init__(("127.0.0.1", 0), _Recorder)
+        self.lock = threading.Lock()
+        self.in_flight = self.most = 0
+        self.seen: set[str] = set()
+        self.busy_first = busy_first
+        self.hits = 0
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+
+@contextmanager
+def serving(busy_first: bool = False) -> Iterator[CountingServer]:
+    server = CountingServer(busy_first)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -15,7 +15,7 @@ from exodus2045.scenarios.evidence import Evidence, EvidenceConfig, Question, Sa
 from exodus2045.scenarios.evidence.protocol import EvidenceError, SourceBase
 
 from tests.conftest import wait_for
-from tests.evidence_fixtures import RUN_ID, FilledStack, filled_stack, write_ledger
+from tests.evidence_fixtures import RUN_ID, FilledStack, filled_stack, serving, write_ledger
 from tests.runfolder_factory import make_run_folder
 
 
@@ -109,6 +109,25 @@ def test_a_target_that_is_gone_leaves_every_question_unanswered_with_why(tmp_pat
     assert "http failed: ConnectError" in questions["tally"]["reason"]
     assert "not one page could be fetched" in questions["pages"]["reason"]
     assert not (tmp_path / "pages").exists() or not (tmp_path / "pages" / "index.json").exists()
+
+
+def test_a_wish_found_once_is_not_looked_up_again_and_still_lands_in_lookups(tmp_path):
+    with serving() as target:
+        evidence = Evidence(EvidenceConfig(url=f"http://127.0.0.1:{target.port}"))
+        try:
+            assert evidence.unstored(["a", "b"]) == []
+            hits = target.hits
+            assert evidence.unstored(["a", "b"]) == [] and target.hits == hits
+            evidence.collect(tmp_path, RUN_ID, since=0.0, acked_ids=["a", "b"], sample_ids=[],
+                             tally_before={"tally": None, "stored": None})
+        finally:
+            evidence.close()
+    questions = json.loads((tmp_path / "evidence.json").read_text())["questions"]
+    assert questions["wish-lookup"] == {"answered": True, "source": "http",
+                                        "files": ["lookups.jsonl"], "looked_up": 2, "found": 2}
+    assert "/api/tally: no {'tally'" in questions["tally"]["reason"]  # a foreign shape
+    lookups = (tmp_path / "lookups.jsonl").read_text().splitlines()
+    assert [json.loads(x)["wish_id"] for x in lookups] == ["a", "b"]
 
 
 class _Broken(SourceBase):

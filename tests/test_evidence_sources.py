@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from exodus2045.scenarios.evidence import HttpSource, HttpSourceConfig, Question, StateDirSource
 from exodus2045.scenarios.evidence.protocol import EvidenceError
 
-from tests.evidence_fixtures import POISON, RUN_ID, FilledStack, filled_stack
+from tests.evidence_fixtures import (
+    POISON,
+    RUN_ID,
+    CountingServer,
+    FilledStack,
+    filled_stack,
+    serving,
+)
 
 
 @pytest.fixture(scope="module")
@@ -91,60 +95,14 @@ def test_http_source_says_why_it_cannot_answer(http_source, question):
         assert http_source.cannot_answer(able) is None
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    """A slow target that counts requests in flight; the first hit per id answers 503."""
-
-    server: _CountingServer
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        srv = self.server
-        with srv.lock:
-            srv.in_flight += 1
-            srv.most = max(srv.most, srv.in_flight)
-            first = self.path not in srv.seen
-            srv.seen.add(self.path)
-        time.sleep(0.02)  # a busy target: without a bound, requests would pile up here
-        with srv.lock:
-            srv.in_flight -= 1
-        if first and srv.busy_first:
-            self.send_response(503)
-            self.send_header("retry-after", "0")
-            self.end_headers()
-            return
-        body = json.dumps({"wish_id": self.path.rsplit("/", 1)[-1]}).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        return None
-
-
-class _CountingServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, busy_first: bool) -> None:
-        super().__init__(("127.0.0.1", 0), _Recorder)
-        self.lock = threading.Lock()
-        self.in_flight = self.most = 0
-        self.seen: set[str] = set()
-        self.busy_first = busy_first
-
-
 @pytest.fixture
-def counting_server(request) -> Iterator[_CountingServer]:
-    server = _CountingServer(busy_first=getattr(request, "param", False))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def counting_server(request) -> Iterator[CountingServer]:
+    with serving(busy_first=getattr(request, "param", False)) as server:
+        yield server
 
 
 def test_http_lookups_are_bounded_in_concurrency_and_rate(counting_server):
-    url = f"http://127.0.0.1:{counting_server.server_address[1]}"
+    url = f"http://127.0.0.1:{counting_server.port}"
     source = HttpSource(url, HttpSourceConfig(concurrency=3, rate_per_s=40.0))
     ids = [f"w{i}" for i in range(20)]
     try:
@@ -160,7 +118,7 @@ def test_http_lookups_are_bounded_in_concurrency_and_rate(counting_server):
 
 @pytest.mark.parametrize("counting_server", [True], indirect=True)
 def test_http_lookup_retries_a_busy_answer_then_reports_what_it_got(counting_server):
-    url = f"http://127.0.0.1:{counting_server.server_address[1]}"
+    url = f"http://127.0.0.1:{counting_server.port}"
     retrying = HttpSource(url, HttpSourceConfig(attempts=2))
     once = HttpSource(url, HttpSourceConfig(attempts=1))
     try:

@@ -118,8 +118,8 @@ class Evidence:
         return None if lookups is None else [x.wish_id for x in lookups if not x.found]
 
     def lookup(self, wish_ids: Sequence[str], files: tuple[str, ...] = ()) -> list[Lookup] | None:
-        todo = [i for i in wish_ids if i not in self._found]
-        fresh = self.ask(Question.WISH_LOOKUP, lambda s: s.lookup(todo), files) if todo else []
+        todo = [i for i in wish_ids if i not in self._found]  # asked even when empty: recorded
+        fresh = self.ask(Question.WISH_LOOKUP, lambda s: s.lookup(todo) if todo else [], files)
         if fresh is None:
             return None
         self._found.update((x.wish_id, x) for x in fresh if x.found)

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from exodus2045.app_under_test.backends.local import LocalBackend, open_local
+from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.scenarios.evidence.protocol import Lookup, Question, SourceBase
 
@@ -28,7 +29,7 @@ class StateDirSource(SourceBase):
 
     def __init__(self, state: StateDir) -> None:
         self.state = state
-        self.errors = (sqlite3.Error, OSError, ValueError)
+        self.errors = (sqlite3.Error, OSError, ValueError, ExodusError)  # busy store, no stack.json
         self._backend: LocalBackend = open_local(state)
 
     def close(self) -> None:
