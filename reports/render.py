@@ -28,7 +28,7 @@ from exodus2045.reports.series import derive_series
 EVIDENCE_FILES = (
     "run.json", "ledger.jsonl", "swarm.json", "timeline.jsonl", "metrics.jsonl",
     "store-snapshot.jsonl", "audience-snapshot.jsonl", "tally.json", "queues.json",
-    "pages/index.json", "pages/browser.json", "locust_stats.csv",
+    "lookups.jsonl", "evidence.json", "pages/index.json", "pages/browser.json", "locust_stats.csv",
     "locust_stats_history.csv", "locust_failures.csv",
 )
 FAILURE_MODE_FIELDS = (
@@ -65,7 +65,7 @@ def build_context(
     notes: list[str] = []
     run = _read_json(run_dir / "run.json", notes)
     ledger = read_jsonl(run_dir / "ledger.jsonl", notes)
-    snapshot = read_jsonl(run_dir / "store-snapshot.jsonl", notes)
+    snapshot = read_jsonl(run_dir / "store-snapshot.jsonl", notes) or _looked_up(run_dir, notes)
     metrics = read_jsonl(run_dir / "metrics.jsonl", notes)
     timeline = read_jsonl(run_dir / "timeline.jsonl", notes)
     if failure_modes is None:
@@ -122,6 +122,13 @@ def read_jsonl(path: Path, notes: list[str]) -> list[dict[str, Any]]:
     if bad:
         notes.append(f"{path.name}: skipped {bad} unreadable line(s)")
     return rows
+
+
+def _looked_up(run_dir: Path, notes: list[str]) -> list[dict[str, Any]]:
+    """Without a store snapshot (an HTTP-only run), the wishes its lookups found still give
+    the end-to-end chart its points: one row per acknowledged wish found stored."""
+    rows = read_jsonl(run_dir / "lookups.jsonl", notes)
+    return [r["wish"] for r in rows if r.get("found") and isinstance(r.get("wish"), dict)]
 
 
 def _read_json(path: Path, notes: list[str]) -> dict[str, Any]:

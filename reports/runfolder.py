@@ -4,7 +4,9 @@ The audit reads only the run folder (docs/run-folder.md), never the live stack, 
 be re-judged months later. Everything is parsed here, eagerly: a corrupt line fails the
 audit at once with the file and line number (a verdict built on half a ledger would lie),
 while a missing *optional* file becomes ``None`` plus a reason from :meth:`RunData.why_missing`,
-so each check can say precisely why it was skipped.
+so each check can say precisely why it was skipped. When ``evidence.json`` says no evidence
+source answered the question behind a file (:mod:`exodus2045.reports.questions`), that
+recorded reason is the one a check gives.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.reports.evidence_index import EvidenceIndex, EvidenceIndexError, load_index
+from exodus2045.reports.questions import QUESTION_OF_FIELD, Question
 
 
 class RunFolderError(ExodusError):
@@ -120,11 +124,10 @@ OPTIONAL = {
     "tally.json": "tally",
     "queues.json": "queues",
     "sent.jsonl": "sent",
+    "lookups.jsonl": "lookups",
     "pages/index.json": "pages",
     "pages/browser.json": "browser",
 }
-_NEEDS_STORE = ("store", "audience", "tally")
-_NEEDS_QUEUES = ("queues",)
 
 
 @dataclass(frozen=True)
@@ -143,9 +146,11 @@ class RunData:
     tally: dict[str, Any] | None = None
     queues: dict[str, Any] | None = None
     sent: dict[str, dict[str, Any]] | None = None
+    lookups: list[dict[str, Any]] | None = None
     pages: list[Page] | None = None
     browser: dict[str, Any] | None = None
     missing: dict[str, str] = field(default_factory=dict)
+    evidence: EvidenceIndex = field(default_factory=EvidenceIndex)
 
     # -- run.json accessors -----------------------------------------------------------
     @property
@@ -183,6 +188,10 @@ class RunData:
     def why_missing(self, name: str) -> str:
         """Why the input behind field ``name`` is None (for a skipped check's summary)."""
         return self.missing.get(name, f"{name} is not available")
+
+    def unanswered(self, question: Question) -> str | None:
+        """Why no evidence source answered ``question`` (None when one did): evidence.json."""
+        return self.evidence.why_unanswered(question)
 
     # -- derived views --------------------------------------------------------------
     def run_store(self) -> list[dict[str, Any]]:
@@ -324,18 +333,22 @@ def load(root: Path) -> RunData:
         _attempt(obj, f"ledger.jsonl line {lineno}")
         for lineno, obj in _read_jsonl(root / "ledger.jsonl", root)
     )
-    visibility = meta.get("visibility") or {}
+    try:
+        evidence = load_index(root, meta)
+    except EvidenceIndexError as exc:
+        raise RunFolderError(str(exc)) from None
     values: dict[str, Any] = {}
     missing: dict[str, str] = {}
     for name, key in OPTIONAL.items():
-        if key in _NEEDS_STORE and visibility.get("store") is False:
-            missing[key] = "the run could not see the store (run.json visibility.store is false)"
-        elif key in _NEEDS_QUEUES and visibility.get("queues") is False:
-            missing[key] = "the run could not see the queues (run.json visibility.queues is false)"
+        question = QUESTION_OF_FIELD.get(key)
+        why = evidence.why_unanswered(question) if question else None
+        if why:  # the collector said no source answered: that reason, not "file missing"
+            missing[key] = why
         elif not (root / name).is_file():
             missing[key] = f"{name} is missing from the run folder"
         else:
             values[key] = _optional(root, name)
     return RunData(
-        path=root, meta=meta, ledger=ledger, wishes=fold_attempts(ledger), missing=missing, **values
+        path=root, meta=meta, ledger=ledger, wishes=fold_attempts(ledger), missing=missing,
+        evidence=evidence, **values
     )

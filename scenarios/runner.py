@@ -22,7 +22,7 @@ from typing import Any
 from exodus2045.app_under_test.errors import ExodusError, StateDirError
 from exodus2045.app_under_test.settings import StackConfig
 from exodus2045.app_under_test.statedir import StateDir
-from exodus2045.scenarios.evidence import Evidence, Sampler
+from exodus2045.scenarios.evidence import Evidence, EvidenceConfig, Question, Sampler
 from exodus2045.scenarios.scenario import Scenario
 from exodus2045.scenarios.swarm_process import LedgerTail, SwarmProcess, locust_command
 
@@ -147,11 +147,12 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     tick = time.perf_counter()
     with _Stack(options) as stack:
         phases["stack_s"] = round(time.perf_counter() - tick, 3)
+        evidence = Evidence(EvidenceConfig(
+            url=stack.url, state_dir=stack.state.root if stack.state else None))
         meta.update(target=stack.url, state_dir=str(stack.state.root) if stack.state else None,
-                    visibility={"store": stack.state is not None, "queues": stack.state is not None})
-        evidence = Evidence(run_dir, stack.url, stack.state)
+                    visibility=evidence.visibility())
         tail = LedgerTail(run_dir / "ledger.jsonl")
-        tally_before = evidence.tally()
+        tally_before = evidence.tally_snapshot()
         t0 = time.time()
         meta["started_at"] = t0
 
@@ -198,7 +199,8 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
         try:
             if options.state_dir and stack.state:
                 _merge_stack_timeline(stack.state, run_dir, t0)
-            _collect(evidence, run_dir, run_id, t0, tail, tally_before)
+            evidence.collect(run_dir, run_id, since=t0, acked_ids=tail.acked_ids,
+                             sample_ids=tail.acked_infiltrators, tally_before=tally_before)
             if scenario.browser:
                 _judge_in_browser(stack.url, run_dir, tail.markers)
         finally:
@@ -213,35 +215,35 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     return RunResult(run_dir, verdict, code, phases)
 
 
+DRAIN_LOOKUP_SAMPLE = 2000  # acknowledged wishes a drain without a backlog waits to see
+
+
 def _drain(evidence: Evidence, scenario: Scenario, tail: LedgerTail, chaos) -> dict[str, Any]:
-    """Wait until the pipeline has nothing left in flight, or the scenario's deadline."""
+    """Wait until the pipeline has nothing left in flight, or the scenario's deadline.
+
+    With a source that sees the queues, "nothing in flight" is a zero backlog; through HTTP
+    alone it is every acknowledged wish (the first ``DRAIN_LOOKUP_SAMPLE``) readable back.
+    """
     deadline_s = scenario.slo.drain_within_s
     start = time.monotonic()
     if chaos:
         chaos.wait_until_quiet(timeout_s=deadline_s)
+    by = next((q.value for q in (Question.BACKLOG, Question.WISH_LOOKUP)
+               if evidence.can_answer(q)), None)
+    waiting = tail.acked_ids[:DRAIN_LOOKUP_SAMPLE]
     drained = False
-    while time.monotonic() - start < deadline_s:
-        backlog = evidence.backlog()
-        if backlog is None:  # HTTP only: every acknowledged wish readable back
-            missing = [i for i in tail.acked_ids[:2000]
-                       if evidence.http.get(f"/api/wishes/{i}").status_code != 200]
-            drained = not missing
+    while by and time.monotonic() - start < deadline_s:  # None: nothing to wait on
+        if by == Question.BACKLOG:
+            drained = evidence.backlog() == 0  # None (a failed read) is not drained
         else:
-            drained = backlog == 0
+            missing = evidence.unstored(waiting)  # None (no answer at all) is not drained
+            drained = missing == []
+            waiting = missing or waiting
         if drained:
             break
         time.sleep(0.1)
     return {"drained": drained, "seconds": round(time.monotonic() - start, 3),
-            "deadline_s": deadline_s}
-
-
-def _collect(evidence: Evidence, run_dir: Path, run_id: str, t0: float, tail: LedgerTail,
-             tally_before: dict[str, Any]) -> None:
-    evidence.write_store_snapshot(run_id, tail.acked_ids, since=t0)
-    evidence.write_queues()
-    (run_dir / "tally.json").write_text(json.dumps(
-        {"before": tally_before, "after": evidence.tally()}, indent=2))
-    evidence.write_pages(tail.acked_infiltrators)
+            "deadline_s": deadline_s, "by": by}
 
 
 def _merge_stack_timeline(state: StateDir, run_dir: Path, t0: float) -> None:
@@ -273,7 +275,10 @@ def _judge_in_browser(url: str, run_dir: Path, markers: set[str]) -> None:
     reason = browser_available()
     if reason:
         raise ExodusError(f"--browser asked for the real-browser oracle, but {reason}")
-    index = json.loads((run_dir / "pages" / "index.json").read_text())
+    index_file = run_dir / "pages" / "index.json"
+    if not index_file.is_file():
+        return  # no source fetched pages: evidence.json says why, the check skips with it
+    index = json.loads(index_file.read_text())
     paths = [p["url"] for p in index if "html" in p.get("content_type", "")]
     write_browser_json(run_dir, judge_pages(url, paths, markers_hint=markers))
 

@@ -51,6 +51,9 @@ def test_run_attached_with_a_cli_fault_judges_its_recovery(tmp_path, up):
     recovery = [c for c in verdict["checks"] if c["id"].startswith("recovery:kill:parser@")]
     assert len(recovery) == 1 and recovery[0]["status"] == "passed"
     assert verdict["sound"] is True
+    evidence = json.loads((out / "evidence.json").read_text())["questions"]
+    assert evidence["stored-wishes"]["source"] == evidence["backlog"]["source"] == "state-dir"
+    assert evidence["pages"]["source"] == "http"
 
 
 def test_run_with_target_only_skips_what_http_cannot_see(tmp_path, up):
@@ -65,4 +68,11 @@ def test_run_with_target_only_skips_what_http_cannot_see(tmp_path, up):
         assert checks[seen]["status"] == "passed", checks[seen]
     for unseen in ("exactly-once", "no-phantoms", "tally", "drained", "dlq-explained"):
         assert checks[unseen]["status"] == "skipped"
-        assert "could not see" in checks[unseen]["summary"]
+        assert "no evidence source answered" in checks[unseen]["summary"]
+        assert "(http: the target" in checks[unseen]["summary"]
+    evidence = json.loads((out / "evidence.json").read_text())["questions"]
+    assert {q for q, e in evidence.items() if e["answered"]} == {"wish-lookup", "tally", "pages"}
+    run = json.loads((out / "run.json").read_text())
+    assert run["drain"]["by"] == "wish-lookup" and run["drain"]["drained"] is True
+    lookups = [json.loads(x) for x in (out / "lookups.jsonl").read_text().splitlines()]
+    assert lookups and all(x["found"] for x in lookups)

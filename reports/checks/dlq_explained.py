@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from exodus2045.reports.questions import Question
 from exodus2045.reports.runfolder import RunData
 from exodus2045.reports.verdict import CheckResult, capped
 
@@ -28,6 +29,9 @@ def _wish_id(body: Any) -> str | None:
 def check(run: RunData) -> CheckResult:
     if run.queues is None:
         return CheckResult.skip(ID, f"cannot see the queues: {run.why_missing('queues')}")
+    why = run.unanswered(Question.DEAD_LETTERS)
+    if why:  # depths alone say how many died, not which wish nor why
+        return CheckResult.skip(ID, f"cannot read the dead letters: {why}")
     letters = [d for d in run.queues.get("dead_letters") or () if isinstance(d, dict)]
     unexplained = [
         {"queue": d.get("queue"), "message_id": d.get("message_id")}

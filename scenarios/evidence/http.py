@@ -1,0 +1,180 @@
+"""The ``http`` source: what the target's public API shows -- lookups, the tally, the pages.
+
+It is the only source a ``--target`` run has, and the one that fetches pages even when a
+state dir is attached (pages are what the frontend serves, not what the store holds). It
+cannot list a run's stored wishes, count stored rows, or see queues, and says so.
+
+Every request is paced and bounded (:class:`HttpSourceConfig`): the audit reads after the
+swarm, but a target shared with real users must not feel a second swarm in its lookups.
+Lookups retry what a busy server answers (connection error, 429, 5xx), honouring
+``Retry-After`` up to a cap, and report what they finally got (``status``), never a guess.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import httpx
+from exodus2045.scenarios.evidence.protocol import (
+    EvidenceError,
+    FetchedPage,
+    Lookup,
+    Question,
+    SourceBase,
+)
+
+#: Pages that display wishes (or the tally) on the bundled frontend; ``/message`` answers
+#: only under the ``html-api`` flaw and is skipped when it is a 404.
+PAGE_PATHS = ("/wall?limit=200", "/", "/tally", "/api/wall?limit=200", "/api/tally", "/message")
+_NO_LISTING = "the target has no listing of a run's stored wishes"
+_NO_QUEUES = "the target's HTTP API does not show its queues"
+
+
+@dataclass(frozen=True)
+class HttpSourceConfig:
+    """How hard the audit may lean on the target."""
+
+    concurrency: int = 8  # requests in flight at once
+    rate_per_s: float = 500.0  # requests started per second, at most
+    timeout_s: float = 10.0
+    attempts: int = 3  # per lookup, for connection errors, 429 and 5xx
+    retry_after_cap_s: float = 5.0
+    page_paths: tuple[str, ...] = PAGE_PATHS
+    wish_pages: int = 20  # /api/wishes/{id} pages fetched for the static oracle
+
+
+class Pace:
+    """Spaces request starts at least ``1 / rate`` apart, across threads."""
+
+    def __init__(self, rate_per_s: float) -> None:
+        self.interval = 1.0 / rate_per_s if rate_per_s > 0 else 0.0
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            at = max(now, self._next)
+            self._next = at + self.interval
+        if at > now:
+            time.sleep(at - now)  # pacing, not synchronisation
+
+
+class HttpSource(SourceBase):
+    """Answers through ``url``'s public routes: ``/api/wishes/{id}``, ``/api/tally``, pages."""
+
+    name: ClassVar[str] = "http"
+    ANSWERS = frozenset({Question.WISH_LOOKUP, Question.TALLY, Question.PAGES})
+    WHY_NOT = {
+        Question.STORED_WISHES: _NO_LISTING,
+        Question.AUDIENCE_WISHES: _NO_LISTING,
+        Question.STORED_COUNTS: "the target shows its tally counters, not a count of stored rows",
+        Question.QUEUE_DEPTHS: _NO_QUEUES,
+        Question.BACKLOG: _NO_QUEUES,
+        Question.DEAD_LETTERS: _NO_QUEUES,
+        Question.RESTARTS: "the target's HTTP API does not report restarts",
+    }
+
+    def __init__(self, url: str, config: HttpSourceConfig | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.config = config or HttpSourceConfig()
+        self.errors = (httpx.HTTPError, ValueError)
+        n = max(1, self.config.concurrency)
+        self.client = httpx.Client(
+            base_url=self.url, timeout=self.config.timeout_s,
+            limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
+        self._pace = Pace(self.config.rate_per_s)
+        self._pool: ThreadPoolExecutor | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "url": self.url,
+                "concurrency": self.config.concurrency, "rate_per_s": self.config.rate_per_s}
+
+    def close(self) -> None:
+        if self._pool:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self.client.close()
+
+    def get(self, path: str) -> httpx.Response:
+        self._pace.wait()
+        return self.client.get(path)
+
+    # -- answers -----------------------------------------------------------------------
+    def lookup(self, wish_ids: Sequence[str]) -> list[Lookup]:
+        if not wish_ids:
+            return []
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max(1, self.config.concurrency),
+                                            thread_name_prefix="evidence-http")
+        lookups = list(self._pool.map(self._lookup_one, wish_ids))
+        if all(x.status == 0 for x in lookups):  # silence is no answer, not "not stored"
+            raise EvidenceError(f"{self.url}: none of {len(lookups)} lookups got an answer")
+        return lookups
+
+    def tally(self) -> dict[str, int]:
+        r = self.get("/api/tally")
+        r.raise_for_status()
+        body = r.json()
+        tally = body.get("tally") if isinstance(body, dict) else None
+        if not isinstance(tally, dict) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in tally.values()):
+            raise EvidenceError(f"{self.url}/api/tally: no {{'tally': {{destination: n}}}} object")
+        return {str(k): v for k, v in tally.items()}
+
+    def pages(self, sample_ids: Sequence[str]) -> list[FetchedPage]:
+        paths = list(self.config.page_paths)
+        paths += [f"/api/wishes/{quote(i, safe='')}" for i in sample_ids[:self.config.wish_pages]]
+        fetched = []
+        for path in paths:
+            try:
+                r = self.get(path)
+            except httpx.HTTPError:
+                continue  # a page that would not load shows nothing; the others still count
+            if r.status_code == 404 and path == "/message":
+                continue
+            fetched.append(FetchedPage(path, r.status_code, r.headers.get("content-type", ""),
+                                       {k.lower(): v for k, v in r.headers.items()}, r.content))
+        return fetched
+
+    def _lookup_one(self, wish_id: str) -> Lookup:
+        status = 0
+        for attempt in range(max(1, self.config.attempts)):
+            wait = 0.1 * 2 ** attempt
+            try:
+                r = self.get(f"/api/wishes/{quote(wish_id, safe='')}")
+            except httpx.HTTPError:
+                status = 0
+            else:
+                status = r.status_code
+                if status == 200:
+                    return Lookup(wish_id, True, _object(r), status)
+                if status == 404:
+                    return Lookup(wish_id, False, None, status)
+                if status != 429 and status < 500:
+                    break  # an answer that will not change on a retry
+                wait = _retry_after(r, wait)
+            if attempt + 1 < self.config.attempts:
+                time.sleep(min(wait, self.config.retry_after_cap_s))
+        return Lookup(wish_id, False, None, status)
+
+
+def _retry_after(response: httpx.Response, default: float) -> float:
+    try:
+        return max(0.0, float(response.headers.get("retry-after", default)))
+    except ValueError:
+        return default
+
+
+def _object(response: httpx.Response) -> dict[str, Any] | None:
+    """The stored wish a 200 carries; None when the body is not a JSON object (still found)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
