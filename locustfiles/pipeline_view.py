@@ -21,6 +21,8 @@ from typing import Any
 import requests
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.chaos import faults
+from exodus2045.chaos.board import FaultBoard
 from exodus2045.locustfiles.tally import percentile
 
 CACHE_S = 1.0  # the tab polls every 2 s and the console on demand: one read a second at most
@@ -90,12 +92,7 @@ class PipelineView:
                                 "e2e_p95_s": None, "restarts": None, "faults": [], "latest": [],
                                 "errors": [], "swarm": self.swarm(), "verdict": _verdict(o["run_dir"]),
                                 "report": self.report_path() is not None}
-        try:
-            from exodus2045.chaos.faults import known
-
-            snap["fault_names"] = known()
-        except ImportError:
-            snap["fault_names"] = []
+        snap["fault_names"] = faults.known()
         try:
             if o["state_dir"]:
                 snap["source"] = f"state dir {o['state_dir']}"
@@ -129,14 +126,9 @@ class PipelineView:
             backend.close()
         snap.update(queues=status["queues"], stored=status["stored"], tally=status["tally"],
                     restarts=status["restarts"])
-        try:
-            from exodus2045.chaos.board import FaultBoard
-
-            now = time.time()
-            snap["faults"] = [f"{e.fault} {e.target} ({e.source})"
-                              for e in FaultBoard(state).entries() if e.live(now)]
-        except ImportError:
-            pass
+        now = time.time()
+        snap["faults"] = [f"{e.fault} {e.target} ({e.source})"
+                          for e in FaultBoard(state).entries() if e.live(now)]
         return recent
 
     def _from_http(self, o: dict[str, Any], snap: dict[str, Any]) -> list[dict[str, Any]]:

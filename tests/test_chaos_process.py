@@ -33,7 +33,7 @@ def worker(state: StateDir) -> Iterator[tuple[subprocess.Popen, LocalBackend]]:
            s.ENV_WAIT_TIME: "0.2", s.ENV_VISIBILITY_TIMEOUT: str(VISIBILITY_S),
            s.ENV_MAX_RECEIVE_COUNT: "1000"}
     backend = open_local(state)
-    proc = subprocess.Popen([sys.executable, "-m", "exodus2045.app_under_test.functions", "pod-worker"],
+    proc = subprocess.Popen([sys.executable, "-m", "exodus2045.chaos.entry", "pod-worker"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         yield proc, backend
