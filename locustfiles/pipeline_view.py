@@ -28,6 +28,10 @@ from exodus2045.locustfiles.tally import percentile
 CACHE_S = 1.0  # the tab polls every 2 s and the console on demand: one read a second at most
 E2E_SAMPLE = 200  # end-to-end p95 over the newest stored wishes
 SHOWN = 10  # newest wishes on the console, each with a Hide button
+# The header a served report.html gets: static HTML with inline styles and data: images, never
+# script, in a sandbox. The console states it itself (the report also carries its own meta
+# CSP) because the swarm sits below the reports layer and does not import it.
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
 
 
 def _verdict(run_dir: str | None) -> dict[str, Any] | None:

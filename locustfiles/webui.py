@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import requests
 from exodus2045.app_under_test.settings import StackConfig
-from exodus2045.locustfiles.pipeline_view import PipelineView, verdict_summary
+from exodus2045.locustfiles.pipeline_view import REPORT_CSP, PipelineView, verdict_summary
 from exodus2045.locustfiles.swarm import install, swarm_for
 from locust import events
 
@@ -41,10 +41,6 @@ CONSOLE_CSP = ("default-src 'none'; style-src 'self'; form-action 'self'; base-u
 CSS = b"""body{font:16px/1.5 system-ui,sans-serif;margin:1.5rem auto;max-width:60rem;padding:0 1rem}
 table{border-collapse:collapse}td,th{border-bottom:1px solid #ccc;padding:.2rem .8rem;text-align:left}
 form{margin:.6rem 0}input,select,textarea{font:inherit}.bad{color:#b00}.good{color:#070}"""
-# A served report.html: static HTML with inline styles and data: images, never script, in a
-# sandbox. The console states this itself (the report also carries its own meta CSP) because
-# the swarm sits below the reports layer and does not import it.
-REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
 _INSTALLED: set[int] = set()
 
 

@@ -111,7 +111,7 @@ def test_every_planned_expectation_matches_the_contract(wishes) -> None:
 
 def test_pools_are_pure_and_the_audit_side_needs_no_locust() -> None:
     code = (
-        "import sys, locustfiles.generate, locustfiles.payloads;"
+        "import sys, exodus2045.locustfiles.generate, exodus2045.locustfiles.payloads;"
         "bad = [m for m in ('locust', 'gevent', 'faker') if m in sys.modules];"
         "assert not bad, bad"
     )
