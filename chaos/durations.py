@@ -19,8 +19,9 @@ import re
 from exodus2045.app_under_test.errors import ConfigError
 
 _NUMBER = r"\d+(?:\.\d+)?"
-_PATTERN = re.compile(
-    rf"(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m(?!s))?(?:(?P<s>{_NUMBER})s)?(?:(?P<ms>{_NUMBER})ms)?"
+_PATTERN = re.compile(  # each unit at most once, largest first; ``m`` not followed by ``s``
+    rf"(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m(?!s))?"
+    rf"(?:(?P<s>{_NUMBER})s)?(?:(?P<ms>{_NUMBER})ms)?"
 )
 _SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 _BARE = re.compile(rf"-?{_NUMBER}")

@@ -1,11 +1,12 @@
-"""``python -m exodus2045.chaos.entry frontend|parser|pod-worker [flags]``: a component chaos can reach.
+"""``python -m exodus2045.chaos.entry KIND [flags]``: a stack component that chaos can reach.
 
 The pipeline knows nothing of chaos: its processes take hooks, and this entry point runs
 them with chaos's. A frontend gets ``frontend/queue.send`` faults in front of its intake and
 the presenter's chaos routes; a parser or pod worker gets its ports wrapped and
-crash-after-store armed (:mod:`exodus2045.chaos.runtime`). The flags after the kind are the
-pipeline's own (``--fd N --index I``, ``--index I``). :func:`exodus2045.chaos.stack.component_command`
-is what the supervisor runs in a stack chaos may hit.
+crash-after-store armed (:mod:`exodus2045.chaos.runtime`). ``KIND`` is ``frontend``,
+``parser`` or ``pod-worker``; the flags after it are the pipeline's own (``--fd N --index I``,
+``--index I``). :func:`exodus2045.chaos.stack.component_command` is what the supervisor runs
+in a stack chaos may hit.
 """
 
 from __future__ import annotations
