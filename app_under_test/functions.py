@@ -1,7 +1,9 @@
 """The two Lambda functions as runnable processes: ``python -m exodus2045.app_under_test.functions ROLE``.
 
 Wires a role's handler to its queues and store (clients are built here, in the process
-that runs, never at import) and runs a :class:`Poller` until SIGTERM/SIGINT.
+that runs, never at import) and runs a :class:`Poller` until SIGTERM/SIGINT. A process that
+wants more than the plain pipeline (chaos's entry point, which wraps the ports with faults)
+calls :func:`main` with a ``decorate`` hook: the pipeline itself knows nothing of chaos.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ from exodus2045.app_under_test.statedir import StateDir
 
 ROLES = ("parser", "pod-worker")
 
-#: Hook for chaos: wraps the backend's ports and the poller before it runs.
+PROG = "python -m exodus2045.app_under_test.functions"
+
+#: ``decorate(poller, backend, config) -> poller``: a hook given by the process that runs the
+#: poller (chaos wraps the backend's ports with it) before the poller starts.
 PollerDecorator = Callable[[Poller, LocalBackend, PollerConfig], Poller]
 
 
@@ -40,17 +45,9 @@ def build_poller(config: PollerConfig, backend: LocalBackend) -> Poller:
     return Poller(queue, handler, name, config.batch_size, config.wait_time_s)
 
 
-def decorate(poller: Poller, backend: LocalBackend, config: PollerConfig) -> Poller:
-    """Let chaos wrap the poller's ports when the chaos package provides a hook."""
-    try:
-        from exodus2045.chaos.runtime import instrument_poller  # noqa: PLC0415 (optional at runtime)
-    except ImportError:
-        return poller
-    return instrument_poller(poller, backend, config)
-
-
-def main(argv: list[str] | None = None) -> int:
-    cli = argparse.ArgumentParser(prog="python -m exodus2045.app_under_test.functions")
+def main(argv: list[str] | None = None, *, decorate: PollerDecorator | None = None,
+         prog: str = PROG) -> int:
+    cli = argparse.ArgumentParser(prog=prog)
     cli.add_argument("role", choices=ROLES)
     cli.add_argument("--index", type=int, default=0)
     args = cli.parse_args(argv)
@@ -63,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     except ExodusError as exc:
         print(f"{args.role}: {exc}", file=sys.stderr)
         return 2
-    poller = decorate(build_poller(config, backend), backend, config)
+    poller = build_poller(config, backend)
+    if decorate is not None:
+        poller = decorate(poller, backend, config)
 
     def stop(signum: int, frame: object) -> None:
         poller.stop_event.set()

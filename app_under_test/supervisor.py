@@ -70,13 +70,35 @@ def child_env(config: StackConfig) -> dict[str, str]:
     return env
 
 
-class Supervisor:
-    """Starts the stack, restarts what dies, stops it all in order."""
+#: ``command(kind) -> argv``: how to run one component of ``kind`` (``frontend``, ``parser``,
+#: ``pod-worker``), before its per-instance flags (``--fd N --index I`` for a frontend,
+#: ``--index I`` for a function). Whoever builds the stack chooses it: the pipeline's own
+#: processes by default, or ones that wrap them (chaos's entry point).
+ComponentCommand = Callable[[str], list[str]]
+FRONTEND_MODULE = "exodus2045.app_under_test.frontend"
+FUNCTIONS_MODULE = "exodus2045.app_under_test.functions"
 
-    def __init__(self, config: StackConfig, held: Callable[[str, str], bool] | None = None) -> None:
+
+def pipeline_command(kind: str) -> list[str]:
+    """The plain pipeline's processes: nothing but the pipeline."""
+    if kind == "frontend":
+        return [sys.executable, "-m", FRONTEND_MODULE]
+    return [sys.executable, "-m", FUNCTIONS_MODULE, kind]
+
+
+class Supervisor:
+    """Starts the stack, restarts what dies, stops it all in order.
+
+    ``held(name, kind)`` keeps a component down while it says so; ``command`` says what runs
+    (see :data:`ComponentCommand`). Both are given by the code that builds the stack.
+    """
+
+    def __init__(self, config: StackConfig, held: Callable[[str, str], bool] | None = None,
+                 command: ComponentCommand = pipeline_command) -> None:
         self.config = config
         self.state = StateDir(config.state_dir).ensure()
         self.held = held or (lambda name, kind: False)
+        self.command = command
         self._lock_fd: int | None = None
         self._sock: socket.socket | None = None
         self._stopping = threading.Event()
@@ -103,20 +125,15 @@ class Supervisor:
         host, port = self._sock.getsockname()[:2]
         self.url = f"http://{host}:{port}"
         fd = self._sock.fileno()
-        py = sys.executable
         for i in range(self.config.frontends):
             self.components.append(Component(
                 f"frontend:{i}", "frontend",
-                [py, "-m", "exodus2045.app_under_test.frontend", "--fd", str(fd), "--index", str(i)],
-                pass_fds=(fd,)))
-        for i in range(self.config.parsers):
-            self.components.append(Component(
-                f"parser:{i}", "parser",
-                [py, "-m", "exodus2045.app_under_test.functions", "parser", "--index", str(i)]))
-        for i in range(self.config.pod_workers):
-            self.components.append(Component(
-                f"pod-worker:{i}", "pod-worker",
-                [py, "-m", "exodus2045.app_under_test.functions", "pod-worker", "--index", str(i)]))
+                [*self.command("frontend"), "--fd", str(fd), "--index", str(i)], pass_fds=(fd,)))
+        for kind, count in (("parser", self.config.parsers),
+                            ("pod-worker", self.config.pod_workers)):
+            for i in range(count):
+                self.components.append(Component(
+                    f"{kind}:{i}", kind, [*self.command(kind), "--index", str(i)]))
         for c in self.components:
             self._spawn(c)
         self._write_stack()

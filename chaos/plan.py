@@ -14,8 +14,8 @@ from typing import Any
 from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.chaos import faults
 from exodus2045.chaos.faults.base import REQUIRED, Fault
+from exodus2045.chaos.step import ChaosStep
 from exodus2045.chaos.targets import KINDS, OPERATIONS_BY_KIND
-from exodus2045.scenarios.scenario import ChaosStep
 
 
 def validate_step(step: ChaosStep) -> None:

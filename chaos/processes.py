@@ -2,8 +2,8 @@
 
 Pids come from ``stack.json`` (:func:`exodus2045.app_under_test.supervisor.component_pids`). A pid in
 that file can be stale (the supervisor died, the pid was reused), so before signalling we
-check ``/proc/<pid>/cmdline`` still runs one of our component modules: chaos must never
-SIGKILL a stranger.
+check ``/proc/<pid>/cmdline`` still runs one of our component modules (the pipeline's own,
+or :mod:`exodus2045.chaos.entry` around them): chaos must never SIGKILL a stranger.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from pathlib import Path
 
 from exodus2045.app_under_test.errors import StateDirError
 from exodus2045.app_under_test.statedir import StateDir
-from exodus2045.app_under_test.supervisor import component_pids
+from exodus2045.app_under_test.supervisor import FRONTEND_MODULE, FUNCTIONS_MODULE, component_pids
+from exodus2045.chaos.stack import ENTRY_MODULE
 from exodus2045.chaos.targets import Target
 
-COMPONENT_MODULES = ("exodus2045.app_under_test.frontend", "exodus2045.app_under_test.functions")
+#: What a component runs: the plain pipeline's processes, or chaos's entry point around them.
+COMPONENT_MODULES = (FRONTEND_MODULE, FUNCTIONS_MODULE, ENTRY_MODULE)
 
 
 class NoSuchComponent(StateDirError):

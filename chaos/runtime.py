@@ -1,9 +1,9 @@
 """The hooks the pipeline calls into, so faults reach the running components.
 
-- :func:`instrument_poller`: ``exodus2045.app_under_test.functions.decorate`` calls it in every parser
-  and pod-worker process. ``build_poller`` bound the handler to the raw ports before we run,
-  so we rebuild the handler around wrapped ports (the handler code itself is unchanged).
-- :func:`instrument_intake`: the frontend wraps its intake, so ``frontend/queue.send``
+- :func:`instrument_poller`: the ``decorate`` hook :mod:`exodus2045.chaos.entry` gives every
+  parser and pod-worker process. ``build_poller`` bound the handler to the raw ports before
+  we run, so we rebuild the handler around wrapped ports (the handler code is unchanged).
+- :func:`instrument_intake`: the frontend's ``wrap_intake`` hook, so ``frontend/queue.send``
   faults hit the one commit that makes a wish "accepted".
 - :func:`held_down_predicate`: the supervisor asks it every 50 ms per component whether a
   ``kill`` with a duration holds that component down.

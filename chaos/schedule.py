@@ -25,9 +25,9 @@ from pathlib import Path
 
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.chaos.step import ChaosStep
 from exodus2045.chaos.switch import Activation, line_params, switch_on
 from exodus2045.chaos.timeline import Timeline
-from exodus2045.scenarios.scenario import ChaosStep
 
 log = logging.getLogger("exodus.chaos")
 

@@ -17,9 +17,9 @@ from typing import Any
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos import faults
 from exodus2045.chaos.faults.base import Fault, FaultContext
+from exodus2045.chaos.step import ChaosStep
 from exodus2045.chaos.targets import parse_target
 from exodus2045.chaos.timeline import Timeline
-from exodus2045.scenarios.scenario import ChaosStep
 
 
 def line_params(step: ChaosStep, params: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import bisect
 import functools
 import json
-import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -29,23 +28,22 @@ from typing import Any
 
 import gevent.event
 from exodus2045.app_under_test.errors import ConfigError
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+from exodus2045.chaos.durations import parse_duration
 
 
-def parse_duration(value: Any) -> float:
-    """``"500ms"``, ``"20s"``, ``"2m"`` or a number of seconds -> seconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ConfigError(f"duration {value!r} is not like 500ms, 20s or 2m")
-        seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
-    if seconds < 0:
-        raise ConfigError(f"duration {value!r} must not be negative")
-    return seconds
+def _stage_seconds(i: int, item: Mapping[str, Any]) -> float:
+    """A stage's length: ``duration_s`` (a number of seconds, as the runner sends it) or
+    ``duration`` (a duration with its unit, as a person writes it)."""
+    if "duration_s" in item:
+        seconds = item["duration_s"]
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise ConfigError(f"stage {i} duration_s must be a number of seconds >= 0, "
+                              f"got {seconds!r}")
+        return float(seconds)
+    try:
+        return parse_duration(item["duration"])
+    except ConfigError as exc:
+        raise ConfigError(f"stage {i} duration: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -71,8 +69,7 @@ def parse_stages(spec: str | Iterable[Mapping[str, Any]] | None) -> tuple[Stage,
     for i, item in enumerate(spec):
         if not isinstance(item, Mapping) or "rate" not in item:
             raise ConfigError(f"stage {i} must be an object with duration_s (or duration) and rate")
-        duration = item.get("duration_s", item.get("duration"))
-        if duration is None:
+        if "duration_s" not in item and "duration" not in item:
             raise ConfigError(f"stage {i} has no duration_s")
         try:
             rate = float(item["rate"])
@@ -80,7 +77,7 @@ def parse_stages(spec: str | Iterable[Mapping[str, Any]] | None) -> tuple[Stage,
             raise ConfigError(f"stage {i} rate {item['rate']!r} is not a number") from None
         if rate < 0:
             raise ConfigError(f"stage {i} rate {rate} must not be negative")
-        stages.append(Stage(parse_duration(duration), rate))
+        stages.append(Stage(_stage_seconds(i, item), rate))
     if stages and not any(s.rate > 0 for s in stages):
         raise ConfigError("at least one stage needs a rate above 0")
     return tuple(stages)

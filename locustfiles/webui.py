@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import requests
 from exodus2045.app_under_test.settings import StackConfig
-from exodus2045.locustfiles.pipeline_view import PipelineView, verdict_summary
+from exodus2045.locustfiles.pipeline_view import REPORT_CSP, PipelineView, verdict_summary
 from exodus2045.locustfiles.swarm import install, swarm_for
 from locust import events
 
@@ -237,10 +237,7 @@ def _wire(environment: Any) -> None:
         path = console.view.report_path()
         if path is None:
             return page("no report.html yet", "text/plain; charset=utf-8")
-        from exodus2045.reports.formats.html import CSP as REPORT_CSP
-
-        return page(path.read_text(encoding="utf-8", errors="replace"),
-                    csp=f"{REPORT_CSP}; sandbox")
+        return page(path.read_text(encoding="utf-8", errors="replace"), csp=REPORT_CSP)
 
     def write(action: Any) -> Any:
         refusal = console.refusal(request)

@@ -145,18 +145,11 @@ def _read_json(path: Path, notes: list[str]) -> dict[str, Any]:
 def compute_failure_modes(
     verdict: dict[str, Any], run_dir: Path, notes: list[str]
 ) -> list[dict[str, Any]] | None:
-    """The FMEA table via :mod:`exodus2045.reports.fmea`, or None when that module is not there.
+    """The FMEA table via :mod:`exodus2045.reports.fmea`, or None when its loader rejects a
+    folder (a note says why): the renderers must still render what they can."""
+    from exodus2045.reports import fmea, runfolder  # at call time: tests swap the FMEA in
+    from exodus2045.reports.verdict import Verdict
 
-    Imported lazily: the renderers must work (and say "no failure modes computed") in a
-    tree where the FMEA is absent, and must not break when its loader rejects a folder.
-    """
-    try:
-        from exodus2045.reports import fmea, runfolder
-        from exodus2045.reports.verdict import Verdict
-    except ModuleNotFoundError as exc:
-        if exc.name in ("exodus2045.reports.fmea", "exodus2045.reports.runfolder", "exodus2045.reports.verdict"):
-            return None
-        raise
     try:
         modes = fmea.failure_modes(Verdict.from_json(verdict), runfolder.RunData.load(run_dir))
     except ExodusError as exc:

@@ -22,6 +22,8 @@ from typing import Any
 from exodus2045.app_under_test.errors import ExodusError, StateDirError
 from exodus2045.app_under_test.settings import StackConfig
 from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.chaos.schedule import ChaosSchedule
+from exodus2045.chaos.stack import chaos_supervisor
 from exodus2045.scenarios.evidence import Evidence, EvidenceConfig, Question, Sampler
 from exodus2045.scenarios.scenario import Scenario
 from exodus2045.scenarios.swarm_process import LedgerTail, SwarmProcess, locust_command
@@ -89,15 +91,13 @@ class _Stack:
                                     f"`exodus up --state-dir {o.state_dir}` first")
             self.url = stack["url"]
         else:
-            from exodus2045.app_under_test.supervisor import Supervisor
-
             self._tmp = tempfile.TemporaryDirectory(prefix="exodus-stack-")
             config = StackConfig.from_env(
                 os.environ, state_dir=Path(self._tmp.name), host=o.host, port=0,
                 frontends=spec.frontends, parsers=spec.parsers, pod_workers=spec.pod_workers,
                 flaws=spec.flaws)
             self.state = StateDir(config.state_dir)
-            self.supervisor = Supervisor(config, held=_chaos_hold(config.state_dir))
+            self.supervisor = chaos_supervisor(config)
             self.url = self.supervisor.start()
             try:
                 self.supervisor.wait_ready()
@@ -113,20 +113,8 @@ class _Stack:
             self._tmp.cleanup()
 
 
-def _chaos_hold(state_dir: Path):
-    try:
-        from exodus2045.chaos.runtime import held_down_predicate
-    except ImportError:
-        return None
-    return held_down_predicate(state_dir)
-
-
-def _chaos_schedule(scenario: Scenario, stack: _Stack, run_dir: Path, t0: float):
-    """The scenario's fault timeline, when the chaos package provides one."""
-    try:
-        from exodus2045.chaos.schedule import ChaosSchedule
-    except ImportError:
-        return None
+def _chaos_schedule(scenario: Scenario, stack: _Stack, run_dir: Path, t0: float) -> ChaosSchedule:
+    """The scenario's fault timeline (empty when it has no ``[[chaos]]`` steps)."""
     return ChaosSchedule(scenario.chaos, stack.state, run_dir / "timeline.jsonl", t0,
                          seed=scenario.seed)
 

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.app_under_test.flaws import parse_flaws
+from exodus2045.chaos.durations import DurationError, parse_duration
+from exodus2045.chaos.plan import validate_step
+from exodus2045.chaos.step import ChaosStep
 from exodus2045.locustfiles.arrivals import Stage
 from exodus2045.locustfiles.load import Load, flag
-from exodus2045.scenarios.durations import parse_duration
 
 SCENARIO_DIR = Path(__file__).resolve().parent
 
@@ -45,17 +47,6 @@ class Slo:
     e2e_p95_s: float = 30.0
     drain_within_s: float = 60.0
     recover_within_s: float = 30.0
-
-
-@dataclass(frozen=True)
-class ChaosStep:
-    at_s: float
-    fault: str
-    target: str
-    duration_s: float | None = None
-    every_s: float | None = None
-    probability: float = 1.0
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -214,7 +205,7 @@ class _Reader:
             return default
         try:
             return parse_duration(self.data[key])
-        except (ValueError, ConfigError) as exc:
+        except DurationError as exc:
             self.note(key, str(exc))
             return default
 
@@ -312,10 +303,6 @@ def _parse_chaos(problems: _Problems, i: int, raw: Any) -> ChaosStep | None:
         duration_s=r.duration("duration", None), every_s=r.duration("every", None),
         probability=float(r.get("probability", (int, float), 1.0, lo=0, hi=1)), params=extra,
     )
-    try:
-        from exodus2045.chaos.plan import validate_step
-    except ImportError:
-        return step
     try:
         validate_step(step)
     except ConfigError as exc:

@@ -23,6 +23,7 @@ from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.backends.local.intake import LocalIntake, Submission
 from exodus2045.app_under_test.errors import QueueUnavailable
 from exodus2045.app_under_test.frontend.app import create_app
+from exodus2045.app_under_test.frontend.hooks import FrontendHooks
 from exodus2045.app_under_test.frontend.serve import build_server
 from exodus2045.app_under_test.settings import FrontendConfig
 from fastapi import FastAPI
@@ -46,10 +47,12 @@ class RunningFrontend:
 
 @contextmanager
 def running_frontend(
-    config: FrontendConfig, backend: LocalBackend | None = None
+    config: FrontendConfig, backend: LocalBackend | None = None,
+    hooks: FrontendHooks | None = None,
 ) -> Iterator[RunningFrontend]:
-    """Serve ``create_app(config, backend)`` until the block ends, then shut down cleanly."""
-    app = create_app(config, backend)
+    """Serve ``create_app(config, backend, hooks=...)`` until the block ends, then shut down
+    cleanly."""
+    app = create_app(config, backend, hooks=hooks or FrontendHooks())
     server = build_server(app)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))

@@ -45,7 +45,10 @@ def test_list_shows_every_fault_with_targets_and_keys() -> None:
     (["pause", "--target", "parser"],
      "fault 'pause' needs a duration: a paused process without one would stay stopped forever"),
     (["pause", "--target", "parser", "--for", "soon"],
-     "--for: expected a duration like '500ms', '20s' or '2m', got 'soon'"),
+     "--for: expected a duration like 500ms, 20s, 2m, 1h or 1h30m, got 'soon'"),
+    (["pause", "--target", "parser", "--for", "20"],
+     "--for: expected a duration like 500ms, 20s, 2m, 1h or 1h30m, got the bare number '20': "
+     "say the unit, e.g. '20s'"),
     (["kill", "--target", "parser", "--probability", "2"],
      "probability must be greater than 0 and at most 1, got 2"),
     (["kill", "--target", "parser", "--probability", "often"],

@@ -6,8 +6,9 @@ import pytest
 from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.chaos import faults
 from exodus2045.chaos.plan import catalogue, resolved_params, step_from_cli, validate_step
+from exodus2045.chaos.step import ChaosStep
 from exodus2045.chaos.targets import Target, parse_target
-from exodus2045.scenarios.scenario import ChaosStep, ScenarioError, load_scenario, parse_scenario
+from exodus2045.scenarios.scenario import ScenarioError, load_scenario, parse_scenario
 
 KNOWN = "crash-after-store, error, kill, latency, pause, poison, throttle, visibility"
 CHAOS_SCENARIOS = ("parser-outage", "worker-crashloop", "redelivery-storm", "store-throttle",

@@ -15,8 +15,10 @@ from exodus2045.app_under_test.errors import QueueUnavailable, StoreUnavailable
 from exodus2045.app_under_test.ports import OutgoingMessage
 from exodus2045.app_under_test.settings import PollerConfig
 from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.chaos import entry
 from exodus2045.chaos.board import ActiveFault, FaultBoard
 from exodus2045.chaos.injector import Injector
+from exodus2045.chaos.presenter import add_chaos_routes
 from exodus2045.chaos.runtime import held_down_predicate, instrument_intake, instrument_poller
 from exodus2045.chaos.source import FileFaultSource, StaticFaultSource
 from exodus2045.chaos.wrappers import ChaosQueue, ChaosStore
@@ -127,11 +129,36 @@ def test_instrumented_parser_fails_the_batch_when_its_send_is_refused(
     assert backend.wishes.depth().in_flight == 1  # left for redelivery, not lost
 
 
-def test_decorate_uses_the_chaos_hook(state: StateDir, backend: LocalBackend) -> None:
+def test_the_chaos_entry_hands_its_hooks_to_the_pipeline(
+        state: StateDir, backend: LocalBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipeline's processes take hooks; chaos's entry point is what passes them."""
     config = _config(state, "pod-worker")
-    poller = functions.decorate(functions.build_poller(config, backend), backend, config)
-    assert isinstance(poller.queue, ChaosQueue)
-    assert poller.before_delete is not None
+    seen: dict = {}
+
+    def functions_main(argv, *, decorate, prog):
+        seen["argv"], seen["prog"] = argv, prog
+        seen["poller"] = decorate(functions.build_poller(config, backend), backend, config)
+        return 0
+
+    def frontend_main(argv, *, hooks, prog):
+        seen["frontend"] = (argv, hooks)
+        return 0
+
+    monkeypatch.setattr(entry.functions, "main", functions_main)
+    monkeypatch.setattr(entry, "frontend_main", frontend_main)
+    assert entry.main(["pod-worker", "--index", "3"]) == 0
+    assert seen["argv"] == ["pod-worker", "--index", "3"] and "chaos.entry" in seen["prog"]
+    assert isinstance(seen["poller"].queue, ChaosQueue)
+    assert seen["poller"].before_delete is not None
+    assert entry.main(["frontend", "--fd", "5", "--index", "1"]) == 0
+    argv, hooks = seen["frontend"]
+    assert argv == ["--fd", "5", "--index", "1"]
+    assert hooks.wrap_intake is instrument_intake and add_chaos_routes in hooks.routes
+
+
+def test_the_plain_pipeline_poller_is_not_wrapped(state: StateDir, backend: LocalBackend) -> None:
+    poller = functions.build_poller(_config(state, "pod-worker"), backend)
+    assert not isinstance(poller.queue, ChaosQueue) and poller.before_delete is None
 
 
 def test_instrumented_intake_refuses_the_enqueue(backend: LocalBackend, state: StateDir) -> None:

@@ -21,6 +21,8 @@ from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos.board import ActiveFault, FaultBoard
 from exodus2045.chaos.faults.crash_after_store import EXIT_CODE
 from exodus2045.chaos.faults.poison import poison_body
+from exodus2045.chaos.processes import is_component
+from exodus2045.chaos.stack import component_command
 
 from tests.conftest import frontend_body, wait_for
 
@@ -33,7 +35,7 @@ def worker(state: StateDir) -> Iterator[tuple[subprocess.Popen, LocalBackend]]:
            s.ENV_WAIT_TIME: "0.2", s.ENV_VISIBILITY_TIMEOUT: str(VISIBILITY_S),
            s.ENV_MAX_RECEIVE_COUNT: "1000"}
     backend = open_local(state)
-    proc = subprocess.Popen([sys.executable, "-m", "exodus2045.app_under_test.functions", "pod-worker"],
+    proc = subprocess.Popen([sys.executable, "-m", "exodus2045.chaos.entry", "pod-worker"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         yield proc, backend
@@ -124,3 +126,24 @@ def test_invalid_utf8_poison_is_dead_lettered_without_failing_its_batch(
     assert backend.store.get(good["wish_id"]) is not None
     assert [d["reason"] for d in backend.parsed.dead_letters()] == [
         "invalid unicode: message holds a lone surrogate"]
+
+
+def test_chaos_recognises_both_entry_points_and_no_stranger(state: StateDir) -> None:
+    """A pid from stack.json is signalled only if it still runs a component: the plain
+    pipeline's process or chaos's entry point around it, never anything else."""
+    env = {**os.environ, s.ENV_STATE_DIR: str(state.root), s.ENV_WAIT_TIME: "0.2"}
+    argvs = {
+        "plain": [sys.executable, "-m", "exodus2045.app_under_test.functions", "parser"],
+        "chaos": [*component_command("parser"), "--index", "1"],
+        "stranger": [sys.executable, "-c", "import time; time.sleep(60)"],
+    }
+    procs = {k: subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL) for k, argv in argvs.items()}
+    try:
+        seen = {k: is_component(p.pid) for k, p in procs.items()}
+    finally:
+        for proc in procs.values():
+            proc.kill()
+            proc.wait(timeout=10)
+    assert seen == {"plain": True, "chaos": True, "stranger": False}
+    assert not is_component(procs["chaos"].pid), "a dead pid is nobody"

@@ -10,8 +10,8 @@ from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos.board import FaultBoard
 from exodus2045.chaos.schedule import ChaosSchedule
+from exodus2045.chaos.step import ChaosStep
 from exodus2045.chaos.timeline import FIELDS, read_timeline
-from exodus2045.scenarios.scenario import ChaosStep
 
 from tests.conftest import wait_for
 

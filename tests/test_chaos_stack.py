@@ -19,10 +19,10 @@ from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.app_under_test.supervisor import Supervisor
 from exodus2045.chaos.board import ActiveFault, FaultBoard
 from exodus2045.chaos.processes import process_state
-from exodus2045.chaos.runtime import held_down_predicate
 from exodus2045.chaos.schedule import ChaosSchedule
+from exodus2045.chaos.stack import chaos_supervisor
+from exodus2045.chaos.step import ChaosStep
 from exodus2045.chaos.timeline import FIELDS, read_timeline
-from exodus2045.scenarios.scenario import ChaosStep
 
 from tests.conftest import wait_for
 
@@ -34,7 +34,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervisor]:
     root = tmp_path_factory.mktemp("chaos-stack") / "state"
     config = StackConfig(state_dir=root, host="127.0.0.1", port=0, frontends=1, parsers=2,
                          pod_workers=1)
-    supervisor = Supervisor(config, held=held_down_predicate(root))
+    supervisor = chaos_supervisor(config)
     supervisor.start()
     try:
         wait_for(lambda: all(component(supervisor.state, c)["pid"]

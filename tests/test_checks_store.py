@@ -7,6 +7,7 @@ import types
 from pathlib import Path
 
 import pytest
+from exodus2045.locustfiles import generate
 from exodus2045.reports.checks import bad_input, content, exactly_once, no_phantoms, tally
 from exodus2045.reports.runfolder import RunData
 
@@ -189,7 +190,6 @@ def test_bad_input_skipped_without_planned_rejects(tmp_path: Path):
 
 
 def test_regenerate_sent_speaks_the_real_planner(tmp_path: Path):
-    generate = pytest.importorskip("exodus2045.locustfiles.generate")
     from tests.runfolder_factory import RUN_ID, WISHES
 
     plan = generate.SwarmPlan(

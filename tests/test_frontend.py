@@ -14,6 +14,7 @@ import pytest
 from exodus2045.app_under_test.backends.local import LocalBackend, open_local
 from exodus2045.app_under_test.parser import parse_body
 from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.chaos import board, entry
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from tests.frontend_fixtures import (
@@ -345,15 +346,14 @@ def test_the_frontend_opens_its_own_backend_on_startup(tmp_path: Path) -> None:
 
 
 def test_queue_send_faults_reach_a_frontend_that_opened_its_own_backend(tmp_path: Path) -> None:
-    board = pytest.importorskip("exodus2045.chaos.board")
     state = StateDir(tmp_path / "chaos").ensure()
-    with running_frontend(config_for(state.root)) as fe:
+    with running_frontend(config_for(state.root), hooks=entry.FRONTEND_HOOKS) as fe:
         assert fe.client.post("/api/wishes", json=wish(17)).status_code == 202
-        entry = board.FaultBoard(state).add(board.ActiveFault.new(
+        fault = board.FaultBoard(state).add(board.ActiveFault.new(
             "throttle", "frontend/queue.send", 1.0, {}, 7, "scenario"))
         refused = wait_for(lambda: (r := fe.client.post("/api/wishes", json=wish(18)))
                            .status_code == 503 and r, 10, "the fault to reach the frontend")
         assert refused.headers["retry-after"] == "1"
-        board.FaultBoard(state).remove(entry.id)
+        board.FaultBoard(state).remove(fault.id)
         wait_for(lambda: fe.client.post("/api/wishes", json=wish(19)).status_code == 202, 10,
                  "the fault to end")

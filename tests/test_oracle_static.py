@@ -6,6 +6,7 @@ import html
 import time
 
 import pytest
+from exodus2045.locustfiles import payloads
 from exodus2045.reports.oracle_static import (
     csp_findings,
     scan_html,
@@ -167,7 +168,6 @@ TEXT_CONTEXT_INERT = {
 
 
 def test_every_swarm_payload_family_escaped_is_clean_and_raw_is_caught():
-    payloads = pytest.importorskip("exodus2045.locustfiles.payloads")
     missed = []
     for i, family in enumerate(payloads.FAMILIES):
         mark = f"XM{i:08x}"

@@ -98,9 +98,15 @@ def test_torn_lines_and_missing_evidence_still_render(tmp_path: Path):
     assert html.count(">no data</text>") == 2  # end-to-end latency and queue depths
 
 
-def test_fmea_absent_is_said_in_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delattr(reports, "fmea", raising=False)
-    monkeypatch.setitem(sys.modules, "exodus2045.reports.fmea", None)
+def test_fmea_that_cannot_judge_is_said_in_words(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch):
+    def failure_modes(verdict, run):
+        raise ExodusError("the folder has no timeline")
+
+    fake = types.ModuleType("exodus2045.reports.fmea")
+    fake.failure_modes = failure_modes
+    monkeypatch.setattr(reports, "fmea", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "exodus2045.reports.fmea", fake)
     run_dir = make_golden_folder(tmp_path)
     render_all(run_dir)
     assert "No failure modes computed." in (run_dir / "report.html").read_text()

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from exodus2045.app_under_test.backends.local import open_local
 from exodus2045.app_under_test.supervisor import Supervisor
+from exodus2045.chaos import entry
 from exodus2045.chaos.board import FaultBoard
 from exodus2045.chaos.processes import process_state
-from exodus2045.chaos.runtime import held_down_predicate
 from exodus2045.chaos.timeline import read_timeline
 
 from tests.conftest import wait_for
@@ -31,8 +31,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervisor]:
     root = tmp_path_factory.mktemp("presenter") / "state"
-    with running_stack(root, presenter_token=TOKEN) as supervisor:
-        supervisor.held = held_down_predicate(root)
+    with running_stack(root, chaos=True, presenter_token=TOKEN) as supervisor:
         yield supervisor
 
 
@@ -64,9 +63,20 @@ def test_the_routes_refuse_without_the_token(client: httpx.Client, stack: Superv
 
 
 def test_no_configured_token_means_nobody(tmp_path: Path) -> None:
-    with running_frontend(config_for(tmp_path / "state")) as fe:
-        answer = fe.client.post("/api/admin/chaos", headers=AUTH, json={"fault": "throttle"})
-    assert answer.status_code == 403 and "no presenter token" in problem_of(answer)["detail"]
+    with running_frontend(config_for(tmp_path / "state"), hooks=entry.FRONTEND_HOOKS) as fe:
+        chaos = fe.client.post("/api/admin/chaos", headers=AUTH, json={"fault": "throttle"})
+        hide = fe.client.post(f"/api/admin/wishes/{uuid.uuid4()}/hide", headers=AUTH)
+    for answer in (chaos, hide):
+        assert answer.status_code == 403 and "no presenter token" in problem_of(answer)["detail"]
+
+
+def test_the_plain_pipeline_has_no_chaos_routes(tmp_path: Path) -> None:
+    """Chaos's routes are chaos's: a frontend started without its hooks does not have them."""
+    with running_frontend(config_for(tmp_path / "state", presenter_token=TOKEN)) as fe:
+        chaos = fe.client.get("/api/admin/chaos", headers=AUTH)
+        hide = fe.client.post(f"/api/admin/wishes/{uuid.uuid4()}/hide", headers=AUTH)
+    assert chaos.status_code == 404
+    assert hide.status_code == 404 and problem_of(hide)["type"].endswith("wish-not-found")
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -77,6 +87,8 @@ def test_no_configured_token_means_nobody(tmp_path: Path) -> None:
     ({"fault": "kill", "target": "frontend:0"}, "target"),
     ({"fault": "pause", "target": "parser"}, "duration"),
     ({"fault": "pause", "target": "parser", "duration": "soon"}, "duration"),
+    ({"fault": "pause", "target": "parser", "duration": 1}, "duration"),  # a bare number
+    ({"fault": "pause", "target": "parser", "duration": "1"}, "duration"),
     ({"fault": "throttle", "target": "parser/queue.send", "probability": 2}, "probability"),
     ({"fault": "latency", "target": "parser/queue.send", "params": {"speed": 3}}, "params"),
     ({"fault": "latency", "target": "parser/queue.send", "colour": "red"}, "colour"),
@@ -113,7 +125,7 @@ def test_a_port_fault_goes_on_and_delete_clears_it(client: httpx.Client, stack: 
 def test_a_timed_pause_ends_by_itself(client: httpx.Client, stack: Supervisor) -> None:
     pid = next(c.pid for c in stack.components if c.name == "parser:0")
     answer = client.post("/api/admin/chaos", headers=AUTH,
-                         json={"fault": "pause", "target": "parser:0", "duration": 1})
+                         json={"fault": "pause", "target": "parser:0", "duration": "1s"})
     assert answer.status_code == 200 and answer.json()["status"] == "on", answer.text
     assert process_state(pid) == "T", "SIGSTOP sent before the answer"
     wait_for(lambda: presenter_lines(stack)[-1]["event"] == "off", 10, "the pause to end")

@@ -27,7 +27,6 @@ from exodus2045.app_under_test.backends.local import open_local
 from exodus2045.app_under_test.settings import ENV_PRESENTER_TOKEN
 from exodus2045.app_under_test.supervisor import Supervisor
 from exodus2045.chaos.board import FaultBoard
-from exodus2045.chaos.runtime import held_down_predicate
 from exodus2045.reports.browser_launch import browser_available, open_browser
 
 from tests.stack_fixtures import running_stack
@@ -94,8 +93,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleUI]:
     run_dir.mkdir()
     for name in ("verdict.json", "report.html"):
         shutil.copy(GOLDEN / name, run_dir / name)
-    with running_stack(folder / "state", presenter_token=TOKEN) as stack:
-        stack.held = held_down_predicate(stack.state.root)
+    with running_stack(folder / "state", chaos=True, presenter_token=TOKEN) as stack:
         proc, url = start_locust(
             folder, "--host", stack.url, "--state-dir", str(stack.state.root),
             "--presenter-token", TOKEN, "--run-dir", str(run_dir), "--arrival-rate", "60",

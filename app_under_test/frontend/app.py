@@ -1,4 +1,4 @@
-"""The frontend application: ``create_app(config, backend=None) -> FastAPI``.
+"""The frontend application: ``create_app(config, backend=None, hooks=...) -> FastAPI``.
 
 Building the app opens nothing: the backend (when not given) is opened by the lifespan, in
 the process that serves, so N frontend processes forked by the supervisor each hold their
@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.frontend.admin import add_admin_routes
+from exodus2045.app_under_test.frontend.hooks import FrontendHooks
 from exodus2045.app_under_test.frontend.problems import install_problem_handlers
 from exodus2045.app_under_test.frontend.projector import add_projector_routes
 from exodus2045.app_under_test.frontend.security import SecurityHeaders
@@ -24,16 +25,19 @@ from exodus2045.app_under_test.settings import FrontendConfig
 from fastapi import FastAPI
 
 TITLE = "Exodus 2045 frontend"
+NO_HOOKS = FrontendHooks()
 
 
 def create_app(
-    config: FrontendConfig, backend: LocalBackend | None = None, *, component: str = "frontend:0"
+    config: FrontendConfig, backend: LocalBackend | None = None, *, component: str = "frontend:0",
+    hooks: FrontendHooks = NO_HOOKS,
 ) -> FastAPI:
     """The ASGI app of one frontend; ``backend`` given means the caller owns (and closes) it.
 
-    ``component`` is this process's name for fault targets (``frontend:1/queue.send``).
+    ``component`` is this process's name for fault targets (``frontend:1/queue.send``);
+    ``hooks`` is what the code that starts it adds (an intake wrapper, more routes).
     """
-    state = FrontendState(config, backend, component)
+    state = FrontendState(config, backend, component, hooks.wrap_intake)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,6 +61,8 @@ def create_app(
     add_view_routes(app, state)
     add_admin_routes(app, state)
     add_projector_routes(app, state)
+    for install in hooks.routes:
+        install(app, state)
     exempt = frozenset({FLAWED_MESSAGE_PATH}) if "html-api" in config.flaws else frozenset()
     app.add_middleware(SecurityHeaders, csp_exempt=exempt)
     return app

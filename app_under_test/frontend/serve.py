@@ -11,7 +11,8 @@ from __future__ import annotations
 import socket
 
 import uvicorn
-from exodus2045.app_under_test.frontend.app import create_app
+from exodus2045.app_under_test.frontend.app import NO_HOOKS, create_app
+from exodus2045.app_under_test.frontend.hooks import FrontendHooks
 from exodus2045.app_under_test.settings import FrontendConfig
 from fastapi import FastAPI
 
@@ -51,9 +52,11 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8045,
     component: str = "frontend:0",
+    hooks: FrontendHooks = NO_HOOKS,
 ) -> None:
     """Serve until SIGTERM/SIGINT; blocks. ``fd`` wins over ``host``/``port``."""
-    server = build_server(create_app(config, component=component), host=host, port=port)
+    app = create_app(config, component=component, hooks=hooks)
+    server = build_server(app, host=host, port=port)
     if fd is None:
         server.run()
     else:

@@ -2,21 +2,23 @@
 
 Opened on startup in the serving process (never at import: the supervisor's N frontend
 processes each open their own SQLite connections) and closed after the last request.
-Store reads and writes run in a worker thread, one at a time: they may wait on SQLite and
-the event loop must not, and one sqlite3 connection must not be used by two threads at once.
+The intake is wrapped by ``wrap_intake`` when the process that runs the frontend gave one
+(:mod:`exodus2045.app_under_test.frontend.hooks`). Store reads and writes run in a worker
+thread, one at a time: they may wait on SQLite and the event loop must not, and one sqlite3
+connection must not be used by two threads at once.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
 from exodus2045.app_under_test.backends.local import LocalBackend, open_local
 from exodus2045.app_under_test.frontend.batcher import GroupCommit, Intake
+from exodus2045.app_under_test.frontend.hooks import IntakeWrapper
 from exodus2045.app_under_test.frontend.metrics import FrontendMetrics
 from exodus2045.app_under_test.frontend.ratelimit import TokenBuckets
 from exodus2045.app_under_test.ports import QueueDepth
@@ -26,28 +28,16 @@ from exodus2045.app_under_test.statedir import StateDir
 T = TypeVar("T")
 
 
-def chaos_hook(intake: Intake, component: str, state_dir: Path) -> Intake:
-    """Let chaos put ``frontend/queue.send`` faults in front of the intake, when installed.
-
-    The same optional hook as ``exodus2045.app_under_test.functions.decorate`` for the pollers: the
-    pipeline runs unchanged without the chaos package.
-    """
-    try:
-        from exodus2045.chaos.runtime import instrument_intake
-    except ImportError:
-        return intake
-    return instrument_intake(intake, component, state_dir)
-
-
 class FrontendState:
     """Everything the routes share; ``backend`` is None until :meth:`open`."""
 
     def __init__(
         self, config: FrontendConfig, backend: LocalBackend | None = None,
-        component: str = "frontend:0",
+        component: str = "frontend:0", wrap_intake: IntakeWrapper | None = None,
     ) -> None:
         self.config = config
         self.component = component
+        self.wrap_intake = wrap_intake
         self.flaws = config.flaws
         self.backend = backend
         self._owns_backend = backend is None
@@ -62,7 +52,9 @@ class FrontendState:
         if self.backend is None:
             self.backend = open_local(StateDir(self.config.state_dir), self.config.queue,
                                       self.config.flaws)
-            intake = chaos_hook(self.backend.intake, self.component, self.config.state_dir)
+            intake = self.backend.intake
+            if self.wrap_intake is not None:  # e.g. chaos's frontend/queue.send faults
+                intake = self.wrap_intake(intake, self.component, self.config.state_dir)
         else:  # the caller built the backend, faults and all
             intake = self.backend.intake
         self._store_limiter = anyio.CapacityLimiter(1)

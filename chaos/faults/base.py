@@ -13,15 +13,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from exodus2045.app_under_test.errors import ConfigError, QueueUnavailable, StoreUnavailable
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos.board import ActiveFault, FaultBoard
+from exodus2045.chaos.step import ChaosStep
 from exodus2045.chaos.targets import KINDS, OPERATIONS_BY_KIND, Target, parse_target
-
-if TYPE_CHECKING:
-    from exodus2045.scenarios.scenario import ChaosStep
 
 # How a fault treats ``duration``.
 OPTIONAL, REQUIRED, FORBIDDEN = "optional", "required", "forbidden"

@@ -27,10 +27,10 @@ from exodus2045.app_under_test.errors import ExodusError, StateDirError
 from exodus2045.app_under_test.settings import StackConfig
 from exodus2045.app_under_test.supervisor import Supervisor
 from exodus2045.app_under_test.wish import content_digest
-from exodus2045.chaos.runtime import held_down_predicate
+from exodus2045.chaos.stack import chaos_supervisor
+from exodus2045.chaos.step import ChaosStep
 from exodus2045.chaos.switch import switch_on
 from exodus2045.chaos.timeline import Timeline
-from exodus2045.scenarios.scenario import ChaosStep
 
 NAME = "recovery"
 HELP = "hold the parsers down while wishes arrive, release, time until the backlog drains"
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> dict:
         root = Path(tmp)
         config = StackConfig(state_dir=root, host="127.0.0.1", port=0, frontends=1,
                              parsers=args.parsers, pod_workers=args.pod_workers)
-        supervisor = Supervisor(config, held=held_down_predicate(root))
+        supervisor = chaos_supervisor(config)
         supervisor.start()
         backend = open_local(supervisor.state)
         try:

@@ -188,7 +188,8 @@ def serve(port: int) -> None:
 def _start_server(processes: int) -> tuple[int, list[subprocess.Popen]]:
     procs: list[subprocess.Popen] = []
     port = 0
-    code = "import sys; from scenarios.benchmarks.swarm import serve; serve(int(sys.argv[1]))"
+    code = ("import sys; from exodus2045.scenarios.benchmarks.swarm import serve; "
+            "serve(int(sys.argv[1]))")
     for _ in range(max(1, processes)):
         proc = subprocess.Popen(
             [sys.executable, "-c", code, str(port)], stdout=subprocess.PIPE, text=True

@@ -22,7 +22,7 @@ from pathlib import Path
 from exodus2045.app_under_test.errors import ConfigError, StateDirError
 from exodus2045.app_under_test.settings import StackConfig
 from exodus2045.app_under_test.statedir import StateDir
-from exodus2045.scenarios.durations import format_duration, parse_duration
+from exodus2045.chaos.durations import DurationError, format_duration, parse_duration
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -75,7 +75,7 @@ def _duration(text: str | None) -> float | None:
         return None
     try:
         return parse_duration(text)
-    except ValueError as exc:
+    except DurationError as exc:
         raise ConfigError(f"--for: {exc}") from None
 
 

@@ -28,7 +28,7 @@ import socket
 import segno
 from exodus2045.app_under_test import settings as s
 from exodus2045.app_under_test.settings import FrontendConfig, StackConfig, public_url
-from exodus2045.scenarios.commands.up import _held_by_chaos, add_stack_arguments, stack_config
+from exodus2045.scenarios.commands.up import add_stack_arguments, stack_config
 from rich.console import Console
 from rich.markup import escape
 
@@ -88,7 +88,7 @@ def terminal_qr(url: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from exodus2045.app_under_test.supervisor import Supervisor
+    from exodus2045.chaos.stack import chaos_supervisor
 
     base = stack_config(args)
     token = base.presenter_token or secrets.token_urlsafe(24)
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     join = join_link(args, config.host, config.port)
     if join:  # the frontends read it at start; the supervisor hands our environment down
         os.environ[s.ENV_PUBLIC_URL] = join
-    supervisor = Supervisor(config, held=_held_by_chaos(config))
+    supervisor = chaos_supervisor(config)
     url = supervisor.start()
     try:
         supervisor.wait_ready()

@@ -1,4 +1,8 @@
-"""``exodus up``: run the reference pipeline in the foreground until Ctrl-C."""
+"""``exodus up``: run the reference pipeline in the foreground until Ctrl-C.
+
+The stack runs chaos's components (:func:`exodus2045.chaos.stack.chaos_supervisor`), so
+``exodus chaos apply`` and the presenter's chaos routes can reach it.
+"""
 
 from __future__ import annotations
 
@@ -49,10 +53,10 @@ def run(args: argparse.Namespace) -> int:
         from exodus2045.scenarios.commands.stage import run as run_stage
 
         return run_stage(args)
-    from exodus2045.app_under_test.supervisor import Supervisor
+    from exodus2045.chaos.stack import chaos_supervisor
 
     config = stack_config(args)
-    supervisor = Supervisor(config, held=_held_by_chaos(config))
+    supervisor = chaos_supervisor(config)
     url = supervisor.start()
     console = Console()
     try:
@@ -72,12 +76,3 @@ def run(args: argparse.Namespace) -> int:
     supervisor.run_forever()
     console.print("stopped.")
     return 0
-
-
-def _held_by_chaos(config: StackConfig):
-    """The supervisor keeps a component down while a timed kill fault holds it."""
-    try:
-        from exodus2045.chaos.runtime import held_down_predicate
-    except ImportError:
-        return None
-    return held_down_predicate(config.state_dir)
