@@ -2,16 +2,17 @@
 
 Pids come from ``stack.json`` (:func:`exodus2045.app_under_test.supervisor.component_pids`). A pid in
 that file can be stale (the supervisor died, the pid was reused), so before signalling we
-check ``/proc/<pid>/cmdline`` still runs one of our component modules (the pipeline's own,
-or :mod:`exodus2045.chaos.entry` around them): chaos must never SIGKILL a stranger.
+check the pid's command line (psutil: Linux, macOS and the BSDs alike) still runs one of our
+component modules (the pipeline's own, or :mod:`exodus2045.chaos.entry` around them): chaos
+must never SIGKILL a stranger, and a pid it cannot check is a stranger.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 
+import psutil
 from exodus2045.app_under_test.errors import StateDirError
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.app_under_test.supervisor import FRONTEND_MODULE, FUNCTIONS_MODULE, component_pids
@@ -27,15 +28,12 @@ class NoSuchComponent(StateDirError):
 
 
 def is_component(pid: int) -> bool:
-    """True if ``pid`` runs one of the stack's component modules (always True without /proc)."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return True
+    """True if ``pid`` runs one of the stack's component modules (False if it cannot tell)."""
     try:
-        argv = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")
-    except OSError:
+        argv = psutil.Process(pid).cmdline()
+    except psutil.Error:  # gone, a zombie, or not ours to read
         return False
-    return any(arg.decode("utf-8", "replace") in COMPONENT_MODULES for arg in argv)
+    return any(arg in COMPONENT_MODULES for arg in argv)
 
 
 def live_components(state: StateDir, target: Target) -> list[tuple[str, int]]:
@@ -75,10 +73,18 @@ def resume(pids: list[int]) -> list[int]:
     return resumed
 
 
+#: psutil's status names as the kernel's one-letter states (``ps`` STAT), as callers use them.
+_STATE_LETTERS = {
+    psutil.STATUS_RUNNING: "R", psutil.STATUS_SLEEPING: "S", psutil.STATUS_DISK_SLEEP: "D",
+    psutil.STATUS_STOPPED: "T", psutil.STATUS_TRACING_STOP: "t", psutil.STATUS_ZOMBIE: "Z",
+    psutil.STATUS_DEAD: "X", psutil.STATUS_IDLE: "I",
+}
+
+
 def process_state(pid: int) -> str | None:
-    """The kernel's one-letter state of ``pid`` (``T`` = stopped), or None if it is gone."""
+    """The one-letter state of ``pid`` (``T`` = stopped, ``Z`` = zombie), or None if it is gone."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        status = psutil.Process(pid).status()
+    except psutil.NoSuchProcess:
         return None
-    return stat.rpartition(")")[2].split()[0]
+    return _STATE_LETTERS.get(status, status[:1].upper())

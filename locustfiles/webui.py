@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import requests
 from exodus2045.app_under_test.settings import StackConfig
+from exodus2045.locustfiles.locust_compat import hide_form_default, same_origin_only
 from exodus2045.locustfiles.pipeline_view import REPORT_CSP, PipelineView, verdict_summary
 from exodus2045.locustfiles.swarm import install, swarm_for
 from locust import events
@@ -189,20 +190,11 @@ def _wire(environment: Any) -> None:
         extended_csv_files=[{"href": f".{PREFIX}/stage", "title": "Presenter console: chaos, "
                              "hide a wish, verdict"},
                             {"href": f".{PREFIX}/pipeline.json", "title": "Pipeline now (JSON)"}])
-    original_args = web_ui.update_template_args
-
-    def update_template_args() -> None:  # the token passed on the command line stays hidden
-        original_args()
-        extra = web_ui.template_args.get("extra_options") or {}
-        if "presenter_token" in extra:
-            extra["presenter_token"] = {**extra["presenter_token"], "default_value": None}
-
-    web_ui.update_template_args = update_template_args
+    hide_form_default(web_ui, "presenter_token")  # a token given on the command line
 
     @app.after_request
     def own_routes(response: Any) -> Any:
         if request.path.startswith(PREFIX):
-            response._FLASK_CORS_EVALUATED = True  # Locust's CORS allows all: not here
             response.headers.setdefault("X-Content-Type-Options", "nosniff")
         elif request.path.endswith("/stats/requests") and response.status_code == 200 \
                 and response.is_json:
@@ -217,21 +209,25 @@ def _wire(environment: Any) -> None:
         return Response(text, content_type=media, headers={"Content-Security-Policy": csp, "Cache-Control": "no-store"})
 
     @app.route(f"{PREFIX}/pipeline.json", endpoint="exodus_pipeline")
+    @same_origin_only  # Locust's CORS allows every origin: not here
     @guard
     def pipeline_json() -> Any:
         return page(json.dumps(console.view.snapshot()), "application/json")
 
     @app.route(f"{PREFIX}/stage", endpoint="exodus_stage")
+    @same_origin_only
     @guard
     def stage_page() -> Any:
         return page(console.page())
 
     @app.route(f"{PREFIX}/console.css", endpoint="exodus_css")
+    @same_origin_only
     @guard
     def stage_css() -> Any:
         return page(CSS, "text/css; charset=utf-8")
 
     @app.route(f"{PREFIX}/report", endpoint="exodus_report")
+    @same_origin_only
     @guard
     def report() -> Any:
         path = console.view.report_path()
@@ -247,16 +243,19 @@ def _wire(environment: Any) -> None:
         return redirect(f"{PREFIX}/stage", code=303)
 
     @app.route(f"{PREFIX}/chaos", methods=["POST"], endpoint="exodus_chaos")
+    @same_origin_only
     @guard
     def chaos_on() -> Any:
         return write(lambda: console.chaos_from_form(request.form))
 
     @app.route(f"{PREFIX}/chaos/clear", methods=["POST"], endpoint="exodus_chaos_clear")
+    @same_origin_only
     @guard
     def chaos_clear() -> Any:
         return write(lambda: console.presenter_call("DELETE", "/api/admin/chaos"))
 
     @app.route(f"{PREFIX}/hide", methods=["POST"], endpoint="exodus_hide")
+    @same_origin_only
     @guard
     def hide() -> Any:
         from urllib.parse import quote

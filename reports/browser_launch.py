@@ -21,6 +21,9 @@ from exodus2045.app_under_test.errors import ExodusError
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
+#: Playwright is the ``browser`` extra, not a core dependency (pyproject.toml).
+INSTALL_HINT = "pip install 'exodus2045[browser]'"
+
 #: Where Debian installs Chromium (``apt-get install chromium``); the only browser we use.
 CHROMIUM_PATH = Path("/usr/bin/chromium")
 
@@ -48,14 +51,14 @@ def browser_available() -> str | None:
     running and skipping. A binary that exists but will not start still surfaces, as
     :class:`BrowserUnavailable` from :func:`open_browser`.
     """
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return f"playwright is not installed ({INSTALL_HINT})"
     if not CHROMIUM_PATH.is_file():
         return f"no Chromium at {CHROMIUM_PATH} (apt-get install chromium)"
     if not os.access(CHROMIUM_PATH, os.X_OK):
         return f"{CHROMIUM_PATH} is not executable"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed (pip install -e '.[dev]')"
     return None
 
 

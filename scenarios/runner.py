@@ -161,6 +161,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
             tick = time.perf_counter()
             swarm = SwarmProcess(locust_command(scenario, stack.url, run_id, run_dir),
                                  run_dir / "locust.log")
+            meta["locust_config_ignored"] = list(swarm.ignored)  # see locust_isolation
             code = swarm.wait()
             phases["swarm_s"] = round(time.perf_counter() - tick, 3)
             meta["swarm_ended_at"] = time.time()

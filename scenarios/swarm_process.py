@@ -3,19 +3,24 @@
 Locust runs in its own process (gevent monkey-patches everything it imports, which must not
 leak into the runner's threads and subprocess handling). The runner talks to it through the
 command line and reads what it writes: ``ledger.jsonl``, ``swarm.json``, the CSV stats.
+Nothing else reaches it: it starts isolated from the user's own Locust configuration
+(:mod:`exodus2045.scenarios.locust_isolation`), so every path it is given is absolute.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from exodus2045 import locustfiles
+from exodus2045.scenarios.locust_isolation import isolate
 from exodus2045.scenarios.scenario import Scenario, available
 
 LOCUSTFILE = Path(locustfiles.__file__).resolve().parent / "exodus.py"
@@ -24,6 +29,7 @@ LOCUSTFILE = Path(locustfiles.__file__).resolve().parent / "exodus.py"
 def locust_command(scenario: Scenario, url: str, run_id: str, run_dir: Path,
                    extra: Sequence[str] = ()) -> list[str]:
     load = scenario.load
+    run_dir = run_dir.resolve()  # Locust starts in a folder of its own
     users = max(1, load.max_in_flight)
     bound_s = int(scenario.swarm_seconds * 1.5 + 60)
     cmd = [
@@ -47,11 +53,26 @@ def locust_command(scenario: Scenario, url: str, run_id: str, run_dir: Path,
 
 
 class SwarmProcess:
+    """Locust, started isolated; ``ignored`` names the user's Locust config it did not read."""
+
     def __init__(self, cmd: list[str], log_path: Path) -> None:
         self.cmd = cmd
+        self.home = Path(tempfile.mkdtemp(prefix="exodus-locust-"))
+        isolation = isolate(self.home)
+        self.ignored = isolation.ignored
         self.log = log_path.open("ab")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.log.write(f"exodus: {isolation.summary()}\n".encode())
+        self.log.flush()
+        if isolation.ignored:
+            print(f"exodus: {isolation.summary()}", file=sys.stderr, flush=True)
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         cwd=isolation.cwd, env=isolation.env)
+        except BaseException:
+            self.log.close()
+            shutil.rmtree(self.home, ignore_errors=True)
+            raise
 
     def wait(self, timeout: float | None = None) -> int:
         return self.proc.wait(timeout=timeout)
@@ -69,6 +90,7 @@ class SwarmProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        shutil.rmtree(self.home, ignore_errors=True)
 
     def close(self) -> None:
         self.interrupt()

@@ -25,6 +25,7 @@ from typing import Any
 import anyio
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.frontend.problems import Problem
+from exodus2045.app_under_test.frontend.uvicorn_compat import server_closing
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -81,22 +82,6 @@ class SharedSnapshot:
                                       headers={"retry-after": "1"}) from None
                 self._at = time.monotonic()
         return self._value
-
-
-def server_closing(receive: Receive) -> Callable[[], bool]:
-    """A probe that turns true once uvicorn asked this connection to close (shutdown).
-
-    uvicorn waits up to its graceful timeout for open responses before it stops; an event
-    stream never finishes on its own, so without this a stack with a projector open would
-    take that whole timeout to stop. uvicorn marks the connection ``keep_alive = False`` when
-    it starts shutting down; that flag lives on the request cycle whose bound method is
-    ``receive``. Where it cannot be seen (another server), the probe stays false and the
-    lifetime bound applies.
-    """
-    cycle = getattr(receive, "__self__", None)
-    if getattr(cycle, "keep_alive", None) is not True:
-        return lambda: False
-    return lambda: cycle.keep_alive is False
 
 
 async def event_stream(

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 from exodus2045.app_under_test import settings as s
 from exodus2045.app_under_test.errors import ExodusError
 
@@ -131,14 +132,14 @@ class FrontendProcess:
         self.url = ""
 
     def cpu_seconds(self) -> float | None:
-        """User + system CPU of the server so far (all threads); None where /proc is not."""
+        """User + system CPU of the server so far (all threads); None once it is gone."""
         if self.process is None:
             return None
         try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            times = psutil.Process(self.process.pid).cpu_times()
+        except psutil.Error:
             return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return times.user + times.system
 
     def __enter__(self) -> FrontendProcess:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

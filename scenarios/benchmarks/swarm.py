@@ -42,6 +42,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from exodus2045.scenarios.locust_isolation import isolate
+
 NAME = "swarm"
 HELP = "evacuee requests/s vs a bare FastHttpUser against a minimal server (goal ratio >= 0.9)"
 
@@ -208,6 +210,7 @@ def _start_side(
     name: str,
     start: float,
     span: float,
+    env: dict[str, str],
 ) -> tuple[subprocess.Popen, Path]:
     """One headless Locust process with the measuring plugin; where its figures will be."""
     out = workdir / f"{name}.json"
@@ -218,7 +221,8 @@ def _start_side(
         sys.executable, "-m", "locust", "-f", f"{locustfile},{plugin}", *common, *extra,
         "--headless", "--only-summary", "--run-time", run_time, "--stop-timeout", "0",
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     return proc, out
 
 
@@ -249,6 +253,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             bare_file = workdir / "bare_locustfile.py"
             bare_file.write_text(BARE_LOCUSTFILE.format(gc=getattr(args, "bare_gc", "swarm")))
             common = ["-u", users, "-r", users, "--host", f"http://127.0.0.1:{port}"]
+            isolation = isolate(workdir)  # both sides: no user Locust config, same for both
+            if isolation.ignored:
+                print(f"exodus bench swarm: {isolation.summary()}", file=sys.stderr)
             for i in range(max(1, int(args.rounds))):
                 evacuee_extra = [
                     "--evacuees", "100000000", "--arrival-rate", "10000000",
@@ -257,9 +264,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 ]  # fmt: skip
                 start = time.time() + LEAD_S
                 procs = {
-                    "bare": _start_side(bare_file, [], common, workdir, f"bare{i}", start, span),
+                    "bare": _start_side(bare_file, [], common, workdir, f"bare{i}", start, span,
+                                        isolation.env),
                     "evacuee": _start_side(
-                        LOCUSTFILE, evacuee_extra, common, workdir, f"evacuee{i}", start, span
+                        LOCUSTFILE, evacuee_extra, common, workdir, f"evacuee{i}", start, span,
+                        isolation.env,
                     ),
                 }
                 for side, (proc, out) in procs.items():

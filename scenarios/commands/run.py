@@ -50,8 +50,22 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
         seed=args.seed, evacuees=args.evacuees, arrival_rate=args.arrival_rate,
         mars_share=args.mars_share, infiltrator_share=args.infiltrator_share,
         flaws=parse_flaws(args.flaws) if args.flaws else None, browser=args.browser)
+    if scenario.browser:
+        _browser_or_refuse()
     return RunOptions(scenario=scenario, target=args.target, state_dir=args.state_dir,
                       out=args.out, runs_dir=args.runs_dir)
+
+
+def _browser_or_refuse() -> None:
+    """Refuse a run that asks for the real-browser oracle when there is none, before it starts
+    (the ``browser`` extra is optional; without this the run would end in an error)."""
+    from exodus2045.app_under_test.errors import ConfigError
+    from exodus2045.reports.browser_launch import browser_available
+
+    reason = browser_available()
+    if reason:
+        raise ConfigError(f"the real-browser oracle (--browser / [audit] browser) needs "
+                          f"Playwright and Chromium, but {reason}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,57 @@
+"""Where the swarm leans on Locust (and the Flask app inside it) beyond its documented surface.
+
+Everything here depends on how a given Locust release happens to work, so it lives in one
+module, each piece says what it relies on, ``pyproject.toml`` bounds the dependency to the
+versions listed in :data:`TESTED_WITH`, and a test drives each piece against the installed
+versions and fails loudly when an upgrade changes what it relies on. Raising a bound means
+running those tests on the new version and updating :data:`TESTED_WITH`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import before_render_template
+from flask_cors import cross_origin
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Versions the tests of this module ran against (pyproject.toml's bounds admit them).
+TESTED_WITH = {"locust": "2.47.0", "flask-cors": "6.0.2"}
+
+
+# == Web UI: the presenter's console (locustfiles/webui.py) ==================================
+# Tested by tests/test_locust_compat_webui.py.
+
+
+def same_origin_only(view: F) -> F:
+    """Take one web-UI route out of the allow-every-origin CORS that Locust switches on.
+
+    Locust calls ``flask_cors.CORS(app)`` on its web UI, which would let any site read the
+    console's pages (pipeline figures, wishes) from a presenter's browser. flask-cors's
+    public route decorator wins over that app-wide setting; with no allowed origin it sends
+    no ``Access-Control-Allow-Origin`` at all, for requests and preflights alike. Relies on:
+    Locust's CORS being flask-cors's extension (a route decorator would not override
+    anything else).
+    """
+    return cross_origin(origins=[])(view)
+
+
+def hide_form_default(web_ui: Any, dest: str) -> None:
+    """Keep a command-line value of the custom argument ``dest`` out of the start form.
+
+    Locust prefills its start form with each custom argument's command-line value, secret
+    ones included (masked on screen, but in the page source). Flask's public
+    ``before_render_template`` signal lets us blank that default just before the page
+    renders, whatever rebuilt it. Relies on: the start form rendering with a
+    ``template_args`` dict whose ``extra_options[dest]`` carries ``default_value``.
+    """
+
+    def blank(_sender: Any, template: Any = None, context: Any = None, **_: Any) -> None:
+        args = (context or {}).get("template_args")
+        extra = args.get("extra_options") if isinstance(args, dict) else None
+        if isinstance(extra, dict) and isinstance(extra.get(dest), dict):
+            extra[dest] = {**extra[dest], "default_value": None}
+
+    before_render_template.connect(blank, web_ui.app, weak=False)
