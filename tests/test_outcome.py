@@ -49,3 +49,15 @@ def test_no_other_module_defines_exit_codes():
                 if any(name.startswith("EXIT_") for name in names):
                     owners.append(path.relative_to(REPO).as_posix())
     assert sorted(set(owners)) == ["locustfiles/outcome.py"]
+
+
+def test_allow_partial_reaches_the_run_options():
+    """`exodus run --allow-partial` -> RunOptions -> run.json -> the verdict (test_audit)."""
+    from exodus2045.scenarios.cli import build_parser
+    from exodus2045.scenarios.commands.run import options_from
+
+    parser = build_parser()
+    plain = parser.parse_args(["run", "smoke"])
+    allowed = parser.parse_args(["run", "smoke", "--allow-partial"])
+    assert options_from(plain, plain.scenario).allow_partial is False
+    assert options_from(allowed, allowed.scenario).allow_partial is True
