@@ -57,7 +57,7 @@ def print_verdict(verdict: Verdict, run_dir: Path | None, console: Console | Non
     word = verdict.headline
     style = HEADLINE_STYLE.get(word, "bold red")
     line = f"[{style}]{word}[/{style}] ({tally})"
-    if verdict.reason() and not verdict.sound:
+    if verdict.reason():
         line += f": {safe(verdict.reason(), 2 * SUMMARY_CHARS)}"
     console.print(line)
     if run_dir is not None:

@@ -23,12 +23,15 @@ from typing import Any
 from exodus2045.app_under_test.errors import ExodusError, StateDirError
 from exodus2045.app_under_test.settings import StackConfig
 from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
 from exodus2045.reports.verdict import Verdict
 from exodus2045.scenarios.evidence import Evidence, Sampler
 from exodus2045.scenarios.scenario import Scenario
 from exodus2045.scenarios.swarm_process import LedgerTail, SwarmProcess, locust_command
 
 Progress = Callable[[dict[str, Any]], None]
+#: What the swarm exits with when it ran (complete, or not): anything else means it broke.
+SWARM_EXITS = (exit_code(SOUND), exit_code(UNPROVEN))
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
             code = swarm.wait()
             phases["swarm_s"] = round(time.perf_counter() - tick, 3)
             meta["swarm_ended_at"] = time.time()
-            if code not in (0, 1) or not (run_dir / "ledger.jsonl").exists():
+            if code not in SWARM_EXITS or not (run_dir / "ledger.jsonl").exists():
                 raise ExodusError(f"the swarm failed (locust exit {code}); see "
                                   f"{run_dir / 'locust.log'}")
             phase = "drain"
