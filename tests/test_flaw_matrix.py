@@ -59,9 +59,9 @@ def test_matrix_covers_every_flaw_with_its_documented_check():
 def test_flaw_makes_its_check_fail(tmp_path, flaw):
     scenario, extra, checks = MATRIX[flaw]
     code, verdict, _ = run_exodus(tmp_path, scenario, "--flaws", flaw, *extra)
-    assert code == 1 and verdict["sound"] is False and verdict["outcome"] == "unsound"
     assert failed_checks(verdict) & set(checks), (
         f"{flaw}: expected one of {checks} to fail, failed: {sorted(failed_checks(verdict))}")
+    assert (code, verdict["sound"], verdict["outcome"]) == (1, False, "unsound")
 
 
 def test_without_flaws_the_same_scenarios_are_sound(tmp_path):
