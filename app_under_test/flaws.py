@@ -21,6 +21,7 @@ FLAWS: dict[str, str] = {
     "early-ack": "the frontend answers 202 before the enqueue succeeded and ignores its failure",
     "ua-500": "a 500 is thrown after the enqueue for some user agents",
     "no-validation": "the frontend and parser accept anything",
+    "skip-nfc": "the message is stored without Unicode NFC (frontend and parser skip it)",
 }
 
 #: The check that must fail when the flaw is on (first one listed is the primary).
@@ -34,6 +35,7 @@ CAUGHT_BY: dict[str, tuple[str, ...]] = {
     "early-ack": ("exactly-once",),
     "ua-500": ("no-phantoms", "slo"),
     "no-validation": ("bad-input",),
+    "skip-nfc": ("content",),
 }
 
 FLAW_SETS: dict[str, tuple[str, ...]] = {

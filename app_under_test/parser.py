@@ -28,8 +28,14 @@ from exodus2045.app_under_test.wish import (
 SOURCES = ("swarm", "audience")
 
 
-def parse_body(body: str, *, strict: bool = True, now: float | None = None) -> dict[str, Any]:
-    """One queued submission -> one parsed wish. Raises PermanentFailure if never valid."""
+def parse_body(
+    body: str, *, strict: bool = True, nfc: bool = True, now: float | None = None
+) -> dict[str, Any]:
+    """One queued submission -> one parsed wish. Raises PermanentFailure if never valid.
+
+    ``nfc=False`` is the ``skip-nfc`` flaw: the message is stored in whatever Unicode
+    composition it was sent in (decomposed accents stay decomposed).
+    """
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -49,7 +55,7 @@ def parse_body(body: str, *, strict: bool = True, now: float | None = None) -> d
         source = data.get("source", "audience")
         if source not in SOURCES:
             raise InvalidWish("source", f"must be one of {', '.join(SOURCES)}")
-        message = clean_text("message", data["message"], MESSAGE_MAX)
+        message = clean_text("message", data["message"], MESSAGE_MAX, nfc=nfc)
         accepted_at = data.get("accepted_at")
         if accepted_at is not None and not isinstance(accepted_at, (int, float)):
             raise InvalidWish("accepted_at", "must be a number")
@@ -74,10 +80,11 @@ def make_handler(
     """The parser Lambda, bound to where it sends parsed wishes and dead letters."""
     strict = "no-validation" not in flaws
     drop_poison = "no-dlq" in flaws
+    nfc = "skip-nfc" not in flaws
 
     def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         outcome = BatchOutcome()
-        parsed = decode_records(event, lambda body: parse_body(body, strict=strict),
+        parsed = decode_records(event, lambda body: parse_body(body, strict=strict, nfc=nfc),
                                 dead_letters, outcome, drop_poison=drop_poison)
         if parsed:
             try:

@@ -31,23 +31,24 @@ FIELDS = ("wish_id", "evacuee", "destination", "message")
 _DROP_CONTROLS = {cp: None for cp in [*range(0x20), *range(0x7F, 0xA0)] if chr(cp) not in "\n\t"}
 
 
-def normalise_text(text: str) -> str:
+def normalise_text(text: str, *, nfc: bool = True) -> str:
     """NFC, then drop control characters (category Cc) except newline and tab.
 
     Lone surrogates (JSON can smuggle ``"\\ud800"``) cannot be stored as UTF-8; callers
-    validate with :func:`clean_text`, which rejects them.
+    validate with :func:`clean_text`, which rejects them. ``nfc=False`` is the ``skip-nfc``
+    flaw: the text keeps whatever composition it was sent in.
     """
-    return unicodedata.normalize("NFC", text).translate(_DROP_CONTROLS)
+    return (unicodedata.normalize("NFC", text) if nfc else text).translate(_DROP_CONTROLS)
 
 
-def clean_text(field: str, value: Any, maximum: int) -> str:
+def clean_text(field: str, value: Any, maximum: int, *, nfc: bool = True) -> str:
     if not isinstance(value, str):
         raise InvalidWish(field, f"must be a string, got {type(value).__name__}")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidWish(field, "is not valid Unicode (lone surrogate)") from None
-    text = normalise_text(value)
+    text = normalise_text(value, nfc=nfc)
     if field == "evacuee":
         text = text.strip()
     if not text.strip():
@@ -77,10 +78,11 @@ def clean_destination(value: Any) -> str:
     return dest
 
 
-def validate_submission(data: Any, *, strict: bool = True) -> dict[str, Any]:
+def validate_submission(data: Any, *, strict: bool = True, nfc: bool = True) -> dict[str, Any]:
     """Check a submitted wish and return its clean fields (``wish_id`` minted if absent).
 
     ``strict=False`` is the ``no-validation`` flaw: anything goes, coerced to text.
+    ``nfc=False`` is the ``skip-nfc`` flaw: the message is not NFC-normalised.
     """
     if not strict:
         return _unvalidated(data)
@@ -98,7 +100,7 @@ def validate_submission(data: Any, *, strict: bool = True) -> dict[str, Any]:
         "wish_id": wish_id,
         "evacuee": clean_text("evacuee", data["evacuee"], EVACUEE_MAX),
         "destination": clean_destination(data["destination"]),
-        "message": clean_text("message", data["message"], MESSAGE_MAX),
+        "message": clean_text("message", data["message"], MESSAGE_MAX, nfc=nfc),
     }
 
 

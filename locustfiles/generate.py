@@ -57,6 +57,9 @@ _OPENERS = (
     "Dear Earth,", "Feed the cat twice on Sundays.", "I left the key under the stone.",
     "Someone finish my book:", "Remember the sea.", "Plant something.",
 )  # fmt: skip
+#: Prefixed to every 17th message, which is then sent decomposed (NFD): accents that NFC
+#: must compose, so a pipeline that skips NFC on messages (``skip-nfc``) is caught.
+_FAREWELL = "Adieu, chère Terre, ô mère déçue:"
 POOL_SIZE = 1000  # the swarm and the audit must draw the same pools: keep one default
 _UNIT = 1.0 / 2**32
 _TWELVE = struct.Struct(">12I")
@@ -177,8 +180,9 @@ def marker_for(plan: SwarmPlan, n: int) -> str:
 def build_pools(seed: int, size: int = POOL_SIZE) -> Pools:
     """Draw ``size`` names and messages from Faker, repeatably for ``seed``.
 
-    Ten locales give the pipeline accents, CJK and Devanagari to normalise; a few names are
-    sent decomposed (NFD) so NFC normalisation is exercised, and a few messages span lines.
+    Ten locales give the pipeline accents, CJK and Devanagari to normalise; a few names and
+    a few messages are sent decomposed (NFD) so NFC normalisation is exercised, and a few
+    messages span lines.
     """
     if size < 1:
         raise ConfigError(f"pool size {size} must be at least 1")
@@ -202,6 +206,8 @@ def _build_pools(seed: int, size: int) -> Pools:
             text = f"{opener}\n{fake.paragraph(nb_sentences=6)}\n\n{fake.sentence()}"
         else:
             text = f"{opener} {fake.sentence(nb_words=12)}"
+        if i % 17 == 8:
+            text = unicodedata.normalize("NFD", f"{_FAREWELL} {text}")
         messages.append(text[:MESSAGE_MAX])
     return Pools(seed=seed, names=tuple(names), messages=tuple(messages))
 

@@ -23,7 +23,8 @@ from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos import faults
 from exodus2045.chaos.board import FaultBoard
-from exodus2045.locustfiles.tally import percentile
+from exodus2045.locustfiles.outcome import OUTCOMES, SOUND, headline
+from exodus2045.locustfiles.percentiles import percentile
 
 CACHE_S = 1.0  # the tab polls every 2 s and the console on demand: one read a second at most
 E2E_SAMPLE = 200  # end-to-end p95 over the newest stored wishes
@@ -35,7 +36,13 @@ REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sand
 
 
 def _verdict(run_dir: str | None) -> dict[str, Any] | None:
-    """The run folder's verdict, boiled down to what a stage shows (None if none yet)."""
+    """The run folder's verdict, boiled down to what a stage shows (None if none yet).
+
+    A tiny reader of verdict.json's headline fields only: the model that owns the file
+    (``exodus2045.reports.verdict``) sits in a layer above the swarm, which must not import
+    it. A version-1 file has no ``outcome``; rather than guess one, the line says how to
+    upgrade it (``exodus report RUN_DIR`` re-renders the folder in the current version).
+    """
     path = Path(run_dir) / "verdict.json" if run_dir else None
     try:
         doc = json.loads(path.read_text(encoding="utf-8")) if path else None
@@ -47,20 +54,26 @@ def _verdict(run_dir: str | None) -> dict[str, Any] | None:
     count = {s: sum(1 for c in checks if c.get("status") == s) for s in ("passed", "failed", "skipped")}
     failed = [{"id": str(c.get("id")), "summary": str(c.get("summary", ""))[:200]}
               for c in checks if c.get("status") == "failed"]
-    return {"sound": bool(doc.get("sound")), "interrupted": bool(doc.get("interrupted")),
+    outcome = doc.get("outcome") if doc.get("outcome") in OUTCOMES else None
+    allow_partial = doc.get("allow_partial") is True
+    return {"outcome": outcome, "sound": outcome == SOUND,
+            "headline": headline(outcome, allow_partial) if outcome else None,
+            "unjudged": [str(i) for i in doc.get("unjudged") or []],
             "run_id": str(doc.get("run_id", "")), **count, "failed_checks": failed[:20]}
 
 
 def verdict_summary(verdict: dict[str, Any] | None) -> str:
-    """One line a stage can read aloud: SOUND or UNSOUND, the counts, what failed."""
+    """One line a stage can read aloud: the headline, the counts, what failed or was not judged."""
     if not verdict:
         return "no verdict yet (an `exodus run` folder given as --run-dir shows its verdict here)"
-    word = "SOUND" if verdict["sound"] else "UNSOUND"
-    if verdict["interrupted"]:
-        word += " (interrupted)"
+    if not verdict["headline"]:
+        return ("verdict.json is from an older Exodus; `exodus report RUN_DIR` re-renders it "
+                "with its outcome")
     failed = "; ".join(f"{c['id']}: {c['summary']}" for c in verdict["failed_checks"])
-    return (f"{word}: {verdict['passed']} passed, {verdict['failed']} failed, "
-            f"{verdict['skipped']} skipped" + (f". Failed: {failed}" if failed else ""))
+    unjudged = ", ".join(verdict["unjudged"])
+    return (f"{verdict['headline']}: {verdict['passed']} passed, {verdict['failed']} failed, "
+            f"{verdict['skipped']} skipped" + (f". Failed: {failed}" if failed else "")
+            + (f". Not judged: {unjudged}" if unjudged else ""))
 
 
 class PipelineView:

@@ -30,6 +30,7 @@ from exodus2045.locustfiles.arrivals import LeaseDesk, LeasedTickets, LocalTicke
 from exodus2045.locustfiles.generate import POOL_SIZE, build_pools, plan_sends
 from exodus2045.locustfiles.ledger import LedgerFile, prefix_of
 from exodus2045.locustfiles.options import add_arguments
+from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
 from exodus2045.locustfiles.run import (
     ROLE_LOCAL,
     ROLE_MASTER,
@@ -295,10 +296,12 @@ class Swarm:
             self._save(run)
         if run is None and not self.failed:
             return  # nothing ran (a web UI opened and closed): let Locust decide
-        sound = not self.failed and (run is not None and run.internal_errors == 0)
+        # The swarm proves nothing by itself (the audit does): its best outcome is "sound"
+        # (every evacuee has its final answer, no swarm error), anything less is unproven.
+        done = not self.failed and (run is not None and run.internal_errors == 0)
         if self.role != ROLE_WORKER:
-            sound = sound and run.complete
-        environment.process_exit_code = 0 if sound else 1
+            done = done and run.complete
+        environment.process_exit_code = exit_code(SOUND if done else UNPROVEN)
 
     def _on_quit(self, **_: Any) -> None:
         """Last event before the process exits: write what is left and close the ledger."""

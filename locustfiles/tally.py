@@ -10,11 +10,12 @@ lines and start a new one; the master merges the deltas.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from exodus2045.locustfiles.percentiles import percentiles
 
 COUNTS = (
     "sent", "finished", "attempts", "acknowledged", "rejected", "errors", "unexpected", "late",
@@ -22,23 +23,11 @@ COUNTS = (
 LATE_AFTER_S = 1.0
 
 
-def percentile(values: Sequence[float], p: float) -> float | None:
-    """Nearest-rank percentile of ``values`` (None when empty)."""
-    return _ranked(sorted(values), p)
-
-
-def _ranked(ordered: Sequence[float], p: float) -> float | None:
-    if not ordered:
-        return None
-    return ordered[min(len(ordered), max(1, math.ceil(p / 100.0 * len(ordered)))) - 1]
-
-
 def spread(values: Sequence[float]) -> dict[str, float | None]:
     """p50/p95/p99/max, rounded to the microsecond."""
-    ordered = sorted(values)
-    out = {f"p{p}": _ranked(ordered, p) for p in (50, 95, 99)}
-    out["max"] = ordered[-1] if ordered else None
-    return {k: (None if v is None else round(v, 3)) for k, v in out.items()}
+    out = percentiles(values)
+    out["max"] = round(max(values), 3) if values else None
+    return out
 
 
 class SwarmTally:

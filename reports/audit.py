@@ -10,19 +10,15 @@ while a folder that cannot be read at all raises :class:`exodus2045.reports.runf
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from exodus2045.locustfiles.percentiles import percentiles
 from exodus2045.reports.checks import registered
-from exodus2045.reports.checks._stats import percentiles
 from exodus2045.reports.checks.slo import e2e_seconds
 from exodus2045.reports.runfolder import RunData
 from exodus2045.reports.verdict import CheckResult, Verdict
-
-VERDICT_FILE = "verdict.json"
 
 
 def run_checks(run: RunData, modules: Iterable[Any] | None = None) -> list[CheckResult]:
@@ -82,23 +78,34 @@ def figures(run: RunData) -> dict[str, Any]:
     }
 
 
+def swarm_complete(run: RunData) -> bool:
+    """Did every evacuee leave? The swarm says so in swarm.json (``complete``: every evacuee
+    has its final answer); without that, every planned evacuee must appear in the ledger."""
+    said = (run.swarm or {}).get("complete")
+    if isinstance(said, bool):
+        return said
+    planned = (run.scenario.get("load") or {}).get("evacuees")
+    if isinstance(planned, int) and not isinstance(planned, bool):
+        return len(run.wishes) >= planned
+    return not run.interrupted
+
+
 def audit_run(run_dir: Path | str) -> Verdict:
-    """Judge one run folder. Raises RunFolderError if the folder cannot be read."""
+    """Judge one run folder. Raises RunFolderError if the folder cannot be read.
+
+    ``allow_partial`` comes from run.json (``exodus run --allow-partial``), so a re-render of
+    the folder tells the same headline and exit code as the run did.
+    """
     run = RunData.load(run_dir)
+    modules = registered()
     return Verdict.judge(
         run_id=run.run_id,
         scenario=run.scenario_name,
         seed=run.seed,
         interrupted=run.interrupted,
-        checks=run_checks(run),
+        checks=run_checks(run, modules),
         figures=figures(run),
+        complete=swarm_complete(run),
+        allow_partial=bool(run.meta.get("allow_partial", False)),
+        registry=[module.ID for module in modules],
     )
-
-
-def write_verdict(run_dir: Path | str, verdict: Verdict) -> Path:
-    """Write verdict.json atomically (a reader never sees half a verdict)."""
-    path = Path(run_dir) / VERDICT_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(verdict.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path

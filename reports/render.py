@@ -1,14 +1,16 @@
 """Render every report of a run folder from what the folder holds.
 
-``render_all(run_dir)`` re-audits nothing: it reads verdict.json (the audit's word) and the
-evidence files (ledger, store snapshot, metrics, timeline, run.json), builds one
-:class:`RenderContext` (its plotted series from :mod:`exodus2045.reports.series`) and hands it to every
-registered format. The same folder always
-renders to the same bytes, so reports can be regenerated later, diffed, and golden-tested.
+``render_all(run_dir)`` re-audits nothing: it reads verdict.json (the audit's word, through
+:class:`exodus2045.reports.verdict.Verdict`, or takes the verdict the runner just judged) and
+the evidence files (ledger, store snapshot, metrics, timeline, run.json), builds one
+:class:`RenderContext` (its plotted series from :mod:`exodus2045.reports.series`) and hands it
+to every registered format. The same folder always renders to the same bytes, so reports can
+be regenerated later, diffed, and golden-tested.
 
 Missing evidence is not an error (an HTTP-only run has no store snapshot; a run without
 chaos has an empty timeline): charts say "no data". A missing folder or verdict is: there
-is nothing to report on, so :class:`ReportError` says which and the CLI exits 2.
+is nothing to report on, so :class:`exodus2045.reports.verdict.VerdictError` says which and
+the CLI exits 2.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.reports.formats import RenderContext, all_formats
 from exodus2045.reports.series import derive_series
+from exodus2045.reports.verdict import Verdict
 
 #: Evidence files a report links to when present (relative to the run folder).
 EVIDENCE_FILES = (
@@ -36,19 +39,19 @@ FAILURE_MODE_FIELDS = (
 )
 
 
-class ReportError(ExodusError):
-    """The run folder cannot be rendered: it is missing, or has no readable verdict.json."""
-
-
 def render_all(
-    run_dir: Path, *, failure_modes: Sequence[Mapping[str, Any]] | None = None
+    run_dir: Path,
+    *,
+    verdict: Verdict | None = None,
+    failure_modes: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Path]:
     """Write every format into ``run_dir``; return the paths written, in writing order.
 
-    ``failure_modes`` overrides the FMEA (None computes it with :mod:`exodus2045.reports.fmea`), so
-    golden tests pin the table without depending on how another module ranks risk.
+    ``verdict`` is the one just judged (None reads verdict.json). ``failure_modes`` overrides
+    the FMEA (None computes it with :mod:`exodus2045.reports.fmea`), so golden tests pin the
+    table without depending on how another module ranks risk.
     """
-    ctx = build_context(run_dir, failure_modes=failure_modes)
+    ctx = build_context(run_dir, verdict=verdict, failure_modes=failure_modes)
     written = []
     for fmt in all_formats():
         path = ctx.run_dir / fmt.filename
@@ -58,10 +61,13 @@ def render_all(
 
 
 def build_context(
-    run_dir: Path, *, failure_modes: Sequence[Mapping[str, Any]] | None = None
+    run_dir: Path,
+    *,
+    verdict: Verdict | None = None,
+    failure_modes: Sequence[Mapping[str, Any]] | None = None,
 ) -> RenderContext:
     run_dir = Path(run_dir)
-    verdict = load_verdict(run_dir)
+    verdict = Verdict.load(run_dir) if verdict is None else verdict
     notes: list[str] = []
     run = _read_json(run_dir / "run.json", notes)
     ledger = read_jsonl(run_dir / "ledger.jsonl", notes)
@@ -83,22 +89,6 @@ def build_context(
         files=[name for name in EVIDENCE_FILES if (run_dir / name).is_file()],
         notes=notes,
     )
-
-
-def load_verdict(run_dir: Path) -> dict[str, Any]:
-    """verdict.json as a dict, or a one-line :class:`ReportError` naming what is wrong."""
-    if not run_dir.is_dir():
-        raise ReportError(f"{run_dir}: no such run folder")
-    path = run_dir / "verdict.json"
-    if not path.is_file():
-        raise ReportError(f"{path}: no verdict.json (audit the run first: nothing to report)")
-    try:
-        verdict = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReportError(f"{path}: unreadable verdict ({exc})") from None
-    if not isinstance(verdict, dict) or not isinstance(verdict.get("checks", []), list):
-        raise ReportError(f"{path}: not a verdict (expected an object with a checks list)")
-    return verdict
 
 
 def read_jsonl(path: Path, notes: list[str]) -> list[dict[str, Any]]:
@@ -143,15 +133,14 @@ def _read_json(path: Path, notes: list[str]) -> dict[str, Any]:
 
 
 def compute_failure_modes(
-    verdict: dict[str, Any], run_dir: Path, notes: list[str]
+    verdict: Verdict, run_dir: Path, notes: list[str]
 ) -> list[dict[str, Any]] | None:
     """The FMEA table via :mod:`exodus2045.reports.fmea`, or None when its loader rejects a
     folder (a note says why): the renderers must still render what they can."""
     from exodus2045.reports import fmea, runfolder  # at call time: tests swap the FMEA in
-    from exodus2045.reports.verdict import Verdict
 
     try:
-        modes = fmea.failure_modes(Verdict.from_json(verdict), runfolder.RunData.load(run_dir))
+        modes = fmea.failure_modes(verdict, runfolder.RunData.load(run_dir))
     except ExodusError as exc:
         notes.append(f"failure modes not computed: {exc}")
         return None

@@ -4,8 +4,9 @@ Apart from :mod:`exodus2045.reports.render` (which reads the folder and writes t
 is arithmetic on plain rows, with no files involved: it can be tested row by row, and every
 format draws from the same numbers. Time is seconds since ``run.json`` ``started_at`` (or
 the first intended arrival when that is missing), in at most :data:`MAX_POINTS` buckets.
-Percentiles are nearest-rank, so every plotted value is one that was observed; the output
-is deterministic, so a folder always renders to the same bytes (the golden tests rely on it).
+Percentiles are nearest-rank (:mod:`exodus2045.locustfiles.percentiles`), so every plotted
+value is one that was observed; the output is deterministic, so a folder always renders to
+the same bytes (the golden tests rely on it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from exodus2045.locustfiles.percentiles import percentile
 from exodus2045.reports.formats import Point, RunSeries, Window
 
 DESTINATIONS = {"mars": "Mars", "jupiter": "Jupiter"}
@@ -25,12 +27,6 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile: always a value that was observed, never an interpolation."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
 
 
 class _Buckets:

@@ -1,4 +1,7 @@
-"""The verdict in a terminal: a rich table of checks, a SOUND/UNSOUND line, the report path.
+"""The verdict in a terminal: a rich table of checks, the headline line, the report path.
+
+The headline is the verdict's (SOUND, UNSOUND, UNPROVEN, PARTIAL, INTERRUPTED, ERROR; see
+:mod:`exodus2045.locustfiles.outcome`), followed by why when it is not SOUND.
 
 Run data is hostile here too: a check summary can quote what an infiltrator sent, and to
 rich a ``[bold]`` in it is markup while an ESC byte is a terminal control sequence. So every
@@ -12,7 +15,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from exodus2045.reports.formats import excerpt, status_of
+from exodus2045.reports.formats import excerpt
+from exodus2045.reports.verdict import Verdict
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -23,6 +27,8 @@ STATUS_CELL = {
     "failed": "[bold red]FAIL[/bold red]",
     "skipped": "[dim]SKIP[/dim]",
 }
+HEADLINE_STYLE = {"SOUND": "bold green", "UNSOUND": "bold red", "UNPROVEN": "bold yellow",
+                  "PARTIAL": "bold yellow", "INTERRUPTED": "bold yellow", "ERROR": "bold red"}
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
@@ -32,38 +38,27 @@ def safe(value: Any, limit: int | None = None) -> str:
     return escape(excerpt(text, limit) if limit else text)
 
 
-def print_verdict(
-    verdict: dict[str, Any], run_dir: Path | None, console: Console | None = None
-) -> None:
-    """Print the checks, then the verdict line, then where the full report is."""
+def print_verdict(verdict: Verdict, run_dir: Path | None, console: Console | None = None) -> None:
+    """Print the checks, then the headline line, then where the full report is."""
     console = console or Console()
-    scenario = verdict.get("scenario")
-    if isinstance(scenario, dict):
-        scenario = scenario.get("name")
-    table = Table(title=f"exodus verdict: {safe(scenario or 'unnamed', 80)}")
+    table = Table(title=f"exodus verdict: {safe(verdict.scenario or 'unnamed', 80)}")
     table.add_column("status")
     table.add_column("check")
     table.add_column("summary")
-    counts = {"passed": 0, "failed": 0, "skipped": 0}
-    for check in verdict.get("checks") or []:
-        if not isinstance(check, dict):
-            continue
-        status = status_of(check)
-        counts[status] += 1
+    for check in verdict.checks:
         table.add_row(
-            STATUS_CELL[status],
-            safe(check.get("id", "?"), 80),
-            safe(check.get("summary", ""), SUMMARY_CHARS),
+            STATUS_CELL[check.status],
+            safe(check.id, 80),
+            safe(check.summary, SUMMARY_CHARS),
         )
     console.print(table)
 
-    tally = ", ".join(f"{n} {status}" for status, n in counts.items())
-    if verdict.get("sound") is True:
-        line = f"[bold green]SOUND[/bold green] ({tally})"
-    else:
-        line = f"[bold red]UNSOUND[/bold red] ({tally})"
-    if verdict.get("interrupted"):
-        line += " [yellow]interrupted[/yellow]"
+    tally = ", ".join(f"{n} {status}" for status, n in verdict.counts().items())
+    word = verdict.headline
+    style = HEADLINE_STYLE.get(word, "bold red")
+    line = f"[{style}]{word}[/{style}] ({tally})"
+    if verdict.reason():
+        line += f": {safe(verdict.reason(), 2 * SUMMARY_CHARS)}"
     console.print(line)
     if run_dir is not None:
         # soft_wrap: a long path stays one line, so it can be copied or clicked.

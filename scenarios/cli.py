@@ -2,8 +2,9 @@
 
 Each subcommand is one module in :mod:`exodus2045.scenarios.commands` exposing ``register(subparsers)``
 that adds its parser and sets ``func(args) -> int``; adding a command is adding a file.
-Exit codes: 0 sound / ok, 1 unsound, 2 could not run. Any :class:`ExodusError` becomes one
-line on stderr and exit 2; Ctrl-C is exit 2 as well (130 is not in our contract).
+Exit codes come from one table (:mod:`exodus2045.locustfiles.outcome`): 0 sound / ok,
+1 unsound or unproven, 2 could not run. Any :class:`ExodusError` becomes one line on stderr
+and exit 2; Ctrl-C is exit 2 as well (130 is not in our contract).
 """
 
 from __future__ import annotations
@@ -15,10 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from exodus2045.app_under_test.errors import ExodusError
-
-EXIT_SOUND = 0
-EXIT_UNSOUND = 1
-EXIT_COULD_NOT_RUN = 2
+from exodus2045.locustfiles.outcome import EXIT_COULD_NOT_RUN
 
 
 def build_parser() -> argparse.ArgumentParser:

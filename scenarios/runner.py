@@ -3,7 +3,8 @@
 The runner owns the order of a run (docs/architecture.md "Data flow of a run") and nothing else: the
 swarm, the chaos schedule, the audit and the renderers are separate modules it calls. Every
 phase is timed into ``run.json``; Ctrl-C at any point still writes what there is, marks the
-verdict interrupted, and leaves no process behind.
+verdict interrupted, and leaves no process behind. The exit code is the verdict's
+(:mod:`exodus2045.locustfiles.outcome`).
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ from exodus2045.app_under_test.settings import StackConfig
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos.schedule import ChaosSchedule
 from exodus2045.chaos.stack import chaos_supervisor
+from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
+from exodus2045.reports.verdict import Verdict
 from exodus2045.scenarios.evidence import Evidence, EvidenceConfig, Question, Sampler
 from exodus2045.scenarios.scenario import Scenario
 from exodus2045.scenarios.swarm_process import LedgerTail, SwarmProcess, locust_command
 
-EXIT_SOUND, EXIT_UNSOUND, EXIT_COULD_NOT_RUN = 0, 1, 2
-
 Progress = Callable[[dict[str, Any]], None]
+#: What the swarm exits with when it ran (complete, or not): anything else means it broke.
+SWARM_EXITS = (exit_code(SOUND), exit_code(UNPROVEN))
 
 
 @dataclass(frozen=True)
@@ -41,14 +44,18 @@ class RunOptions:
     out: Path | None = None
     runs_dir: Path = Path("runs")
     host: str = "127.0.0.1"
+    allow_partial: bool = False  # an unproven verdict exits 0, headlined PARTIAL
 
 
 @dataclass
 class RunResult:
     run_dir: Path
-    verdict: dict[str, Any]
-    exit_code: int
+    verdict: Verdict
     phases: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.exit_code
 
 
 def new_run_id() -> str:
@@ -129,6 +136,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
         "schema_version": 1, "run_id": run_id, "scenario": scenario.to_json(),
         "seed": scenario.seed, "started_at": time.time(), "interrupted": False,
         "flaws": sorted(scenario.stack.flaws), "phases": phases,
+        "allow_partial": options.allow_partial,
     }
     (run_dir / "timeline.jsonl").touch()
     interrupted = False
@@ -165,7 +173,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
             code = swarm.wait()
             phases["swarm_s"] = round(time.perf_counter() - tick, 3)
             meta["swarm_ended_at"] = time.time()
-            if code not in (0, 1) or not (run_dir / "ledger.jsonl").exists():
+            if code not in SWARM_EXITS or not (run_dir / "ledger.jsonl").exists():
                 raise ExodusError(f"the swarm failed (locust exit {code}); see "
                                   f"{run_dir / 'locust.log'}")
             phase = "drain"
@@ -197,11 +205,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     meta["interrupted"] = interrupted
     meta["ended_at"] = time.time()
     verdict = _audit_and_render(run_dir, meta, phases, tick)
-    if interrupted:
-        code = EXIT_COULD_NOT_RUN
-    else:
-        code = EXIT_SOUND if verdict.get("sound") else EXIT_UNSOUND
-    return RunResult(run_dir, verdict, code, phases)
+    return RunResult(run_dir, verdict, phases)
 
 
 DRAIN_LOOKUP_SAMPLE = 2000  # acknowledged wishes a drain without a backlog waits to see
@@ -273,14 +277,16 @@ def _judge_in_browser(url: str, run_dir: Path, markers: set[str]) -> None:
 
 
 def _audit_and_render(run_dir: Path, meta: dict[str, Any], phases: dict[str, float],
-                      tick: float) -> dict[str, Any]:
-    from exodus2045.reports.audit import audit_run, write_verdict
+                      tick: float) -> Verdict:
+    """Judge the folder and save the verdict at once (a renderer that breaks must not cost
+    the verdict of a long run), then render every report from the verdict in hand."""
+    from exodus2045.reports.audit import audit_run
     from exodus2045.reports.render import render_all
 
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
     verdict = audit_run(run_dir)
-    write_verdict(run_dir, verdict)
+    verdict.save(run_dir)
     phases["audit_s"] = round(time.perf_counter() - tick, 3)
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
-    render_all(run_dir)
-    return json.loads((run_dir / "verdict.json").read_text())
+    render_all(run_dir, verdict=verdict)
+    return verdict

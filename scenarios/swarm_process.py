@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from exodus2045 import locustfiles
+from exodus2045.locustfiles.percentiles import percentile
 from exodus2045.scenarios.locust_isolation import isolate
 from exodus2045.scenarios.scenario import Scenario, available
 
@@ -152,5 +153,5 @@ class LedgerTail:
         return list(self._acked_ids)
 
     def p95_ms(self) -> float:
-        recent = sorted(self.latencies[-2000:])
-        return recent[int(0.95 * (len(recent) - 1))] if recent else 0.0
+        """p95 service time of the newest 2,000 acknowledgements (the audit's percentile)."""
+        return percentile(self.latencies[-2000:], 95) or 0.0

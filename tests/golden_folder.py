@@ -126,12 +126,26 @@ CHECKS: list[dict[str, Any]] = [
 ]
 
 
-def verdict(checks: list[dict[str, Any]] | None = None, *, scenario: str = "golden") -> dict:
+def verdict(
+    checks: list[dict[str, Any]] | None = None,
+    *,
+    scenario: str = "golden",
+    outcome: str | None = None,
+    schema_version: int = 2,
+    **fields: Any,
+) -> dict:
+    """verdict.json of the crafted run, in the current schema unless ``schema_version=1``.
+
+    ``outcome`` defaults to unsound if a check failed, else sound: the crafted folders are
+    renderer inputs, and a renderer shows what the verdict says (the audit decides it). The
+    golden checks lack four core checks, which the verdict lists as not judged.
+    """
+    unjudged = [] if checks else ["content", "bad-input", "drained", "dlq-explained"]
     checks = [dict(c, passed=c["status"] == "passed") for c in (checks or CHECKS)]
-    return {
-        "schema_version": 1, "run_id": "r-golden", "scenario": scenario, "seed": 2045,
-        "sound": not any(c["status"] == "failed" for c in checks), "interrupted": False,
-        "checks": checks,
+    failed = any(c["status"] == "failed" for c in checks)
+    doc: dict[str, Any] = {
+        "schema_version": schema_version, "run_id": "r-golden", "scenario": scenario,
+        "seed": 2045, "checks": checks,
         "figures": {
             "throughput": {"acknowledged_per_s": 1.8, "sent_per_s": 2.0},
             "service_ms": {"p50": 34.0, "p95": 228.0},
@@ -140,6 +154,14 @@ def verdict(checks: list[dict[str, Any]] | None = None, *, scenario: str = "gold
             "counts": {"sent": 40, "acknowledged": 36, "stored": 35, "rejected": 4},
         },
     }
+    if schema_version == 1:
+        doc.update(sound=not failed, interrupted=False)
+    else:
+        outcome = outcome or ("unsound" if failed else "sound")
+        doc.update(outcome=outcome, sound=outcome == "sound", complete=True,
+                   unjudged=unjudged, allow_partial=False, error=None)
+    doc.update(fields)
+    return doc
 
 
 def make_golden_folder(
@@ -150,6 +172,7 @@ def make_golden_folder(
     description: str = "Kill the parser for 4 s while 2 evacuees a second arrive.",
     checks: list[dict[str, Any]] | None = None,
     with_verdict: bool = True,
+    verdict_doc: dict[str, Any] | None = None,
 ) -> Path:
     """Write the crafted run folder under ``parent`` and return its path."""
     run_dir = parent / name
@@ -182,7 +205,8 @@ def make_golden_folder(
         "pages/wall.html": f"<ul><li>{HOSTILE}</li></ul>",
     }
     if with_verdict:
-        files["verdict.json"] = json.dumps(verdict(checks, scenario=scenario))
+        doc = verdict_doc if verdict_doc is not None else verdict(checks, scenario=scenario)
+        files["verdict.json"] = json.dumps(doc)
     for rel, text in files.items():
         (run_dir / rel).write_text(text, encoding="utf-8")
     return run_dir

@@ -50,20 +50,25 @@ def test_run_attached_with_a_cli_fault_judges_its_recovery(tmp_path, up):
     verdict = json.loads((out / "verdict.json").read_text())
     recovery = [c for c in verdict["checks"] if c["id"].startswith("recovery:kill:parser@")]
     assert len(recovery) == 1 and recovery[0]["status"] == "passed"
-    assert verdict["sound"] is True
+    assert verdict["sound"] is True and verdict["outcome"] == "sound"
     evidence = json.loads((out / "evidence.json").read_text())["questions"]
     assert evidence["stored-wishes"]["source"] == evidence["backlog"]["source"] == "state-dir"
     assert evidence["pages"]["source"] == "http"
 
 
-def test_run_with_target_only_skips_what_http_cannot_see(tmp_path, up):
+def test_run_with_target_only_skips_what_http_cannot_see_and_is_unproven(tmp_path, up):
+    """Nothing failed, but whether data was lost was never judged: UNPROVEN, exit 1."""
     _, url = up
     out = tmp_path / "run"
     run = cli("run", "smoke", "--target", url, "--out", str(out), "--evacuees", "150",
               "--arrival-rate", "75")
     output, _ = run.communicate(timeout=240)
-    assert run.returncode == 0, output[-3000:]
-    checks = {c["id"]: c for c in json.loads((out / "verdict.json").read_text())["checks"]}
+    assert run.returncode == 1, output[-3000:]
+    assert "UNPROVEN" in output and "core checks not judged: exactly-once" in output
+    verdict = json.loads((out / "verdict.json").read_text())
+    assert (verdict["outcome"], verdict["sound"], verdict["complete"]) == ("unproven", False, True)
+    assert {"exactly-once", "no-phantoms", "tally", "content"} <= set(verdict["unjudged"])
+    checks = {c["id"]: c for c in verdict["checks"]}
     for seen in ("bad-input", "no-executable-markup", "slo"):  # judged through HTTP
         assert checks[seen]["status"] == "passed", checks[seen]
     for unseen in ("exactly-once", "no-phantoms", "tally", "drained", "dlq-explained"):

@@ -30,7 +30,8 @@ def _hostile_folder(tmp_path: Path) -> Path:
     checks = [
         {"id": f"content{XSS[1]}", "status": "failed", "summary": PAYLOAD,
          "evidence": {"sent": [PAYLOAD], "page": XSS[2], "nested": {"html": XSS[0]}}},
-        {"id": "bad-input", "status": "skipped", "summary": XSS[1], "evidence": XSS[0] * 80},
+        {"id": "bad-input", "status": "skipped", "summary": XSS[1],
+         "evidence": {"quoted": XSS[0] * 80}},
     ]
     run_dir = make_golden_folder(
         tmp_path, scenario=f"storm{XSS[1]}", description=PAYLOAD, checks=checks

@@ -5,9 +5,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from exodus2045.reports.render import render_all
 
-from tests.golden_folder import make_golden_folder
+from tests.golden_folder import make_golden_folder, verdict
 
 FORBIDDEN = "nul\x00 bell\x07 esc\x1b surrogate\ud800 nonchar\ufffe\uffff ok\u00e9\U0001f680"
 
@@ -43,7 +44,7 @@ def test_counts_and_cases_follow_the_verdict(tmp_path: Path):
 def test_characters_xml_forbids_are_stripped(tmp_path: Path):
     root = _render(tmp_path, [
         {"id": f"content{FORBIDDEN}", "status": "failed", "summary": f"a\nb {FORBIDDEN}",
-         "evidence": FORBIDDEN + "</failure><x>"},
+         "evidence": {"quoted": FORBIDDEN + "</failure><x>"}},
         {"id": "bad-input", "status": "skipped", "summary": FORBIDDEN, "evidence": {}},
     ])
     case = root.find("testsuite/testcase")
@@ -53,4 +54,50 @@ def test_characters_xml_forbids_are_stripped(tmp_path: Path):
     failure = case.find("failure")
     assert failure is not None
     assert failure.get("message") == f"a\nb {clean}"
-    assert failure.text == clean + "</failure><x>"
+    assert failure.text == "quoted: " + clean + "</failure><x>"
+
+
+def _render_verdict(tmp_path: Path, **fields) -> ET.Element:
+    checks = [{"id": "tally", "status": "passed", "summary": "ok", "evidence": {}},
+              {"id": "content", "status": "skipped", "summary": "no store", "evidence": {}}]
+    run_dir = make_golden_folder(tmp_path, verdict_doc=verdict(checks, **fields))
+    render_all(run_dir, failure_modes=[])
+    return ET.parse(run_dir / "junit.xml").getroot()
+
+
+@pytest.mark.parametrize(
+    ("fields", "element", "counts"),
+    [
+        ({"outcome": "unproven", "unjudged": ["content"]}, "failure", ("3", "1", "0", "1")),
+        ({"outcome": "unproven", "unjudged": ["content"], "allow_partial": True}, "skipped",
+         ("3", "0", "0", "2")),
+        ({"outcome": "interrupted", "complete": False}, "error", ("3", "0", "1", "1")),
+        ({"outcome": "error", "error": "no ledger"}, "error", ("3", "0", "1", "1")),
+    ],
+)
+def test_an_outcome_the_checks_do_not_show_gets_its_own_case(
+    tmp_path: Path, fields: dict, element: str, counts: tuple[str, ...]
+):
+    """A CI reads a suite with no failure as green: UNPROVEN must not look like a pass."""
+    suite = _render_verdict(tmp_path, **fields).find("testsuite")
+    assert suite is not None
+    assert tuple(suite.get(k) for k in ("tests", "failures", "errors", "skipped")) == counts
+    case = suite.findall("testcase")[-1]
+    assert (case.get("classname"), case.get("name")) == ("exodus.verdict", "outcome")
+    [child] = list(case)
+    assert child.tag == element
+    headline = {"skipped": "PARTIAL"}.get(element, fields["outcome"].upper())
+    assert child.get("message", "").startswith(f"{headline}: ")
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert (props["outcome"], props["headline"], props["sound"]) == (
+        fields["outcome"], headline, "false")
+
+
+def test_a_sound_verdict_needs_no_outcome_case(tmp_path: Path):
+    checks = [{"id": "tally", "status": "passed", "summary": "ok", "evidence": {}}]
+    run_dir = make_golden_folder(tmp_path, checks=checks)
+    render_all(run_dir, failure_modes=[])
+    suite = ET.parse(run_dir / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and [c.get("name") for c in suite.findall("testcase")] == ["tally"]
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert (props["outcome"], props["headline"], props["sound"]) == ("sound", "SOUND", "true")

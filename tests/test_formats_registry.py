@@ -16,11 +16,11 @@ from exodus2045.reports.formats import (
     format_value,
     get_format,
     ranked_failure_modes,
-    status_of,
 )
-from exodus2045.reports.render import build_context
+from exodus2045.reports.render import build_context, render_all
+from exodus2045.reports.verdict import Verdict, VerdictError
 
-from tests.golden_folder import make_golden_folder
+from tests.golden_folder import make_golden_folder, verdict
 
 
 def test_registry_has_one_format_per_file():
@@ -48,12 +48,25 @@ def test_verdict_json_is_canonical_and_round_trips(tmp_path: Path):
 
 
 @pytest.mark.parametrize(
-    ("check", "status"),
-    [({"status": "passed"}, "passed"), ({"status": "skipped"}, "skipped"),
-     ({"passed": True}, "passed"), ({"passed": False}, "failed"), ({"status": "weird"}, "failed")],
+    ("check", "message"),
+    [({"id": "x", "status": "weird", "summary": "s"}, "status 'weird'"),
+     ({"id": "x", "status": "failed", "evidence": "text"}, "evidence must be a JSON object"),
+     ({"id": "x", "status": "skipped", "summary": ""}, "must say why")],
 )
-def test_unknown_status_counts_as_failed(check: dict, status: str):
-    assert status_of(check) == status
+def test_a_check_that_breaks_the_contract_is_refused_in_one_line(
+    tmp_path: Path, check: dict, message: str
+):
+    """The model refuses what it cannot vouch for (exit 2), rather than render it as a pass."""
+    run_dir = make_golden_folder(tmp_path, checks=[check])
+    with pytest.raises(VerdictError, match=message) as info:
+        render_all(run_dir, failure_modes=[])
+    assert "verdict.json" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_an_early_version_1_check_with_only_passed_is_read():
+    doc = verdict(schema_version=1)
+    doc["checks"] = [{"id": "tally", "passed": False, "summary": "off by one", "evidence": {}}]
+    assert Verdict.from_json(doc).check("tally").status == "failed"
 
 
 def test_evidence_text_is_readable_and_complete():

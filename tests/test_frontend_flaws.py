@@ -122,3 +122,17 @@ def test_no_validation(state: StateDir, backend: LocalBackend, flawed: bool) -> 
     else:
         assert statuses == [422, 422, 413, 422, 400, 415]
         assert bodies == []
+
+
+@pytest.mark.parametrize("flawed", [True, False], ids=["on", "off"])
+def test_skip_nfc_queues_the_message_as_sent(
+    state: StateDir, backend: LocalBackend, flawed: bool
+) -> None:
+    """The frontend half of ``skip-nfc`` (the parser's half is in test_handlers)."""
+    flaws = frozenset({"skip-nfc"}) if flawed else frozenset()
+    sent = wish(7, message="Adieu, che\u0300re Terre", evacuee="Zoe\u0308")
+    with running_frontend(config_for(state.root, flaws=flaws), backend) as fe:
+        assert fe.client.post("/api/wishes", json=sent).status_code == 202
+    [body] = drain_bodies(backend)
+    assert body["message"] == ("Adieu, che\u0300re Terre" if flawed else "Adieu, ch\u00e8re Terre")
+    assert body["evacuee"] == "Zo\u00eb"

@@ -29,6 +29,15 @@ def test_parser_normalises_and_flags_markup(backend: LocalBackend, make_sqs_even
     assert parsed["wish_id"] == body["wish_id"] and parsed["parsed_at"] >= body["accepted_at"]
 
 
+def test_the_skip_nfc_flaw_stores_the_message_as_sent(backend: LocalBackend, make_sqs_event):
+    handler = parser.make_handler(backend.parsed, backend.wishes, frozenset({"skip-nfc"}))
+    body = frontend_body(message="Cafe\u0301\x07 done", evacuee="Zoe\u0308")
+    assert failures(handler(make_sqs_event([body]))) == []
+    parsed = json.loads(backend.parsed.receive(10)[0].body)
+    assert parsed["message"] == "Cafe\u0301 done"  # still decomposed; controls still go
+    assert parsed["evacuee"] == "Zo\u00eb"  # the flaw is the message's only
+
+
 def test_parser_dead_letters_what_can_never_be_valid(backend: LocalBackend, make_sqs_event):
     handler = parser.make_handler(backend.parsed, backend.wishes)
     poison = ['{"truncated', '"a string"', json.dumps(frontend_body(destination="venus")),

@@ -12,8 +12,9 @@ from exodus2045 import reports
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.reports.fmea import FailureMode
 from exodus2045.reports.formats import Window
-from exodus2045.reports.render import ReportError, build_context, render_all
-from exodus2045.reports.series import derive_series, fault_windows, percentile
+from exodus2045.reports.render import build_context, render_all
+from exodus2045.reports.series import derive_series, fault_windows
+from exodus2045.reports.verdict import VerdictError
 
 from tests.golden_folder import make_golden_folder
 
@@ -63,11 +64,6 @@ def test_long_runs_get_wider_buckets():
     assert {y for _, y in series.arrivals[:-1]} == {1.0}
 
 
-def test_percentile_is_nearest_rank():
-    values = [5.0, 1.0, 4.0, 2.0, 3.0]
-    assert (percentile(values, 50), percentile(values, 95), percentile([7.0], 95)) == (3.0, 5.0, 7.0)
-
-
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
@@ -81,7 +77,7 @@ def test_missing_folder_or_verdict_is_a_one_line_error(tmp_path: Path, setup, me
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     setup(run_dir)
-    with pytest.raises(ReportError, match=message) as info:
+    with pytest.raises(VerdictError, match=message) as info:
         render_all(run_dir)
     assert isinstance(info.value, ExodusError) and "\n" not in str(info.value)
 

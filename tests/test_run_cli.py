@@ -23,6 +23,7 @@ def test_smoke_run_is_sound_and_writes_every_report(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     verdict = json.loads((out / "verdict.json").read_text())
     assert verdict["sound"] is True and verdict["scenario"] == "smoke"
+    assert (verdict["outcome"], verdict["complete"], verdict["unjudged"]) == ("sound", True, [])
     ids = [c["id"] for c in verdict["checks"]]
     assert ids[:9] == ["exactly-once", "no-phantoms", "tally", "content", "bad-input",
                        "no-executable-markup", "drained", "dlq-explained", "slo"]
@@ -57,8 +58,8 @@ def test_ctrl_c_writes_an_interrupted_verdict_exits_2_and_leaves_nothing(tmp_pat
             proc.kill()
     assert proc.returncode == 2, output[-3000:]
     verdict = json.loads((out / "verdict.json").read_text())
-    assert verdict["interrupted"] is True and verdict["sound"] is False
-    assert "interrupted" in output
+    assert (verdict["outcome"], verdict["sound"]) == ("interrupted", False)
+    assert "INTERRUPTED" in output and "interrupted" in output
     _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == []
 

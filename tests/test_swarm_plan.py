@@ -41,7 +41,8 @@ from exodus2045.locustfiles.ledger import (
     read_ledger,
 )
 from exodus2045.locustfiles.payloads import dump_json, markers_in
-from exodus2045.locustfiles.tally import SwarmTally, percentile
+from exodus2045.locustfiles.percentiles import percentile
+from exodus2045.locustfiles.tally import SwarmTally
 
 from tests.swarm_fixtures import verdict_for
 

@@ -6,7 +6,8 @@ Pydantic models and FastAPI's dependency solving (the POST is a plain Starlette 
 documented in the OpenAPI schema by hand): raw body, ``json.loads``,
 :func:`validate_submission`, bytes out. The seeded
 flaws ``early-ack``, ``ua-500`` and ``no-validation`` live here, each at the one line whose
-sound behaviour it replaces.
+sound behaviour it replaces; ``skip-nfc`` has its frontend half here (the message is queued
+as sent) and its other half in the parser.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ class WishIntake:
         self.lenient = "no-validation" in state.flaws
         self.early_ack = "early-ack" in state.flaws
         self.ua_500 = "ua-500" in state.flaws
+        self.nfc = "skip-nfc" not in state.flaws  # the flaw: the message is queued as sent
         self.limit = HARD_BODY_MAX_BYTES if self.lenient else BODY_MAX_BYTES
 
     async def post(self, request: Request) -> Response:
@@ -132,7 +134,7 @@ class WishIntake:
             if self.lenient:  # the no-validation flaw: anything that arrived is a wish
                 return validate_submission(decode_lenient(raw, kind), strict=False)
             data = decode_form(raw) if kind == FORM else decode_json(raw)
-            return validate_submission(data)
+            return validate_submission(data, nfc=self.nfc)
         except InvalidWish as exc:
             raise Problem(422, "invalid-wish", exc.detail, field=exc.field) from None
         except RecursionError:

@@ -28,3 +28,8 @@ CHECK_MODULES = (
 def registered() -> list[ModuleType]:
     """The check modules, imported on demand (so importing the package stays cheap)."""
     return [importlib.import_module(f"{__name__}.{name}") for name in CHECK_MODULES]
+
+
+def registered_ids() -> frozenset[str]:
+    """The ids the registered checks report under (a per-fault check's prefix, e.g. recovery)."""
+    return frozenset(module.ID for module in registered())

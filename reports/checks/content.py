@@ -1,9 +1,11 @@
 """``content``: every stored wish of this run says exactly what its evacuee sent.
 
-The markup policy (docs/architecture.md "Markup policy") makes this an exact comparison: the stored text is
-the sent text after Unicode NFC and removal of control characters (the evacuee's name also
-trimmed), destination lower-cased, markup kept literal. A sanitiser that strips tags, a
-parser that upper-cases (as the 2019 demo did) or a wrong ``markup`` flag all show up here.
+The markup policy (docs/architecture.md "Markup policy") makes this an exact comparison: the
+stored text is the sent text after Unicode NFC and removal of control characters (the
+evacuee's name also trimmed), destination lower-cased, markup kept literal. The audit states
+that policy itself (:mod:`exodus2045.reports.markup_policy`), never through the pipeline's
+normaliser, so a sanitiser that strips tags, a parser that upper-cases (as the 2019 demo did)
+or skips NFC (the ``skip-nfc`` flaw), or a wrong ``markup`` flag all show up here.
 
 What was sent comes from ``sent.jsonl`` when the runner kept it; otherwise it is regenerated
 from the seed through :func:`regenerate_sent`, the one place that knows the swarm's planner.
@@ -14,7 +16,12 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from exodus2045.app_under_test.wish import has_markup, normalise_text
+from exodus2045.reports.markup_policy import (
+    expected_destination,
+    expected_evacuee,
+    expected_text,
+    has_markup,
+)
 from exodus2045.reports.runfolder import RunData
 from exodus2045.reports.verdict import CheckResult, capped
 
@@ -61,10 +68,10 @@ def _expected(sent: dict[str, Any]) -> dict[str, Any] | None:
     if not all(isinstance(v, str) for v in values):
         return None
     evacuee, destination, message = values
-    message = normalise_text(message)
+    message = expected_text(message)
     return {
-        "evacuee": normalise_text(evacuee).strip(),
-        "destination": destination.strip().lower(),
+        "evacuee": expected_evacuee(evacuee),
+        "destination": expected_destination(destination),
         "message": message,
         "markup": has_markup(message),
     }

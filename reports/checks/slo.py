@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from exodus2045.reports.checks._stats import percentile
+from exodus2045.locustfiles.percentiles import percentile
 from exodus2045.reports.runfolder import Attempt, RunData
 from exodus2045.reports.verdict import CheckResult
 

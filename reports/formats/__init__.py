@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.reports.verdict import CheckResult, Verdict
 
 #: Modules of :mod:`exodus2045.reports.formats`, in the order ``render_all`` writes them. verdict.json
 #: goes last so a half-written report never sits next to a fresh verdict.
@@ -77,13 +78,14 @@ class RunSeries:
 class RenderContext:
     """What a run folder says, loaded once: the verdict plus the evidence the charts need.
 
-    ``failure_modes`` is None when no FMEA could be computed (the module is absent), which
+    ``verdict`` is the model (:class:`exodus2045.reports.verdict.Verdict`), never the raw file:
+    every format reads its outcome, headline and checks from there. ``failure_modes`` is None when no FMEA could be computed (the module is absent), which
     the formats say in words instead of showing an empty table that looks like "no risk".
     ``files`` lists the run-folder files that exist, relative, for links.
     """
 
     run_dir: Path
-    verdict: dict[str, Any]
+    verdict: Verdict
     run: dict[str, Any]
     series: RunSeries
     metrics: list[dict[str, Any]]
@@ -95,9 +97,7 @@ class RenderContext:
     @property
     def scenario(self) -> str:
         """The scenario name, from the verdict first (it is the contract), then run.json."""
-        name = self.verdict.get("scenario")
-        if isinstance(name, Mapping):
-            name = name.get("name")
+        name = self.verdict.scenario
         if not name:
             scenario = self.run.get("scenario")
             name = scenario.get("name") if isinstance(scenario, Mapping) else scenario
@@ -109,12 +109,13 @@ class RenderContext:
         return str(scenario.get("description") or "") if isinstance(scenario, Mapping) else ""
 
     @property
-    def sound(self) -> bool:
-        return self.verdict.get("sound") is True
+    def checks(self) -> tuple[CheckResult, ...]:
+        return self.verdict.checks
 
     @property
-    def checks(self) -> list[dict[str, Any]]:
-        return [c for c in self.verdict.get("checks") or [] if isinstance(c, Mapping)]
+    def tally(self) -> str:
+        """``3 passed, 1 failed, 0 skipped``: the same words in every format."""
+        return ", ".join(f"{n} {status}" for status, n in self.verdict.counts().items())
 
 
 class ReportFormat(ABC):
@@ -154,16 +155,6 @@ def get_format(name: str) -> ReportFormat:
 
 
 # -- shared words -------------------------------------------------------------------------
-
-
-def status_of(check: Mapping[str, Any]) -> str:
-    """``passed`` / ``failed`` / ``skipped``; an unknown status counts as failed, loudly."""
-    status = check.get("status")
-    if status in ("passed", "failed", "skipped"):
-        return str(status)
-    if status is None and isinstance(check.get("passed"), bool):
-        return "passed" if check["passed"] else "failed"
-    return "failed"
 
 
 def evidence_text(evidence: Any) -> str:

@@ -25,7 +25,6 @@ from exodus2045.reports.formats import (
     flatten_figures,
     format_value,
     ranked_failure_modes,
-    status_of,
     xml_safe,
 )
 
@@ -42,6 +41,7 @@ border-bottom:1px solid #e2e8f0}
 .verdict{display:inline-block;padding:.3rem .9rem;border-radius:4px;font-weight:700;
 letter-spacing:.05em;color:#fff}.verdict.sound{background:#2f855a}
 .verdict.unsound{background:#c53030}.verdict.interrupted{background:#b7791f}
+.verdict.unproven,.verdict.partial{background:#c05621}.verdict.error{background:#742a2a}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}
 th,td{border:1px solid #e2e8f0;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f7fafc}td.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -116,10 +116,11 @@ class HtmlReport(ReportFormat):
         return "\n".join(part for part in parts if part) + "\n"
 
     def _banner(self, ctx: RenderContext) -> str:
-        word, cls = ("SOUND", "sound") if ctx.sound else ("UNSOUND", "unsound")
-        banner = f'<p><span class="verdict {cls}">{word}</span>'
-        if ctx.verdict.get("interrupted") or ctx.run.get("interrupted"):
-            banner += ' <span class="verdict interrupted">INTERRUPTED</span>'
+        word = ctx.verdict.headline
+        banner = f'<p><span class="verdict {esc(word.lower())}">{esc(word)}</span>'
+        reason = ctx.verdict.reason()
+        if reason:
+            banner += f' <span class="muted">{esc(reason)}</span>'
         return banner + "</p>"
 
     def _meta(self, ctx: RenderContext) -> str:
@@ -129,11 +130,12 @@ class HtmlReport(ReportFormat):
         flaws = run.get("flaws") or stack.get("flaws") or []
         started, ended = run.get("started_at"), run.get("ended_at")
         timed = all(isinstance(v, int | float) for v in (started, ended))
+        seed = verdict.seed if verdict.seed is not None else run.get("seed")
         rows = [
-            ("run id", verdict.get("run_id") or run.get("run_id") or "–"),
+            ("run id", verdict.run_id or run.get("run_id") or "–"),
             ("scenario", ctx.scenario),
             ("description", ctx.description or "–"),
-            ("seed", verdict.get("seed", run.get("seed"))),
+            ("seed", seed),
             ("target", run.get("target") or "–"),
             ("started", _utc(started)),
             ("duration", f"{ended - started:.1f} s" if timed else "–"),
@@ -143,12 +145,10 @@ class HtmlReport(ReportFormat):
         return f"<dl>{items}</dl>"
 
     def _checks(self, ctx: RenderContext) -> str:
-        counts = {"passed": 0, "failed": 0, "skipped": 0}
         rows = []
         for check in ctx.checks:
-            status = status_of(check)
-            counts[status] += 1
-            evidence = evidence_text(check.get("evidence"))
+            status = check.status
+            evidence = evidence_text(check.evidence)
             cell = f"<code>{esc(excerpt(evidence, EXCERPT_CHARS))}</code>" if evidence else ""
             if len(evidence) > EXCERPT_CHARS:
                 cell += (
@@ -157,13 +157,12 @@ class HtmlReport(ReportFormat):
                 )
             rows.append(
                 f'<tr><td class="{status}">{status.upper()}</td>'
-                f"<td><code>{esc(check.get('id', '?'))}</code></td>"
-                f"<td>{esc(check.get('summary', ''))}</td><td>{cell}</td></tr>"
+                f"<td><code>{esc(check.id)}</code></td>"
+                f"<td>{esc(check.summary)}</td><td>{cell}</td></tr>"
             )
-        tally = ", ".join(f"{n} {status}" for status, n in counts.items())
         head = "<tr><th>status</th><th>check</th><th>summary</th><th>evidence</th></tr>"
         body = "".join(rows) or '<tr><td colspan="4" class="muted">no checks</td></tr>'
-        return f"<h2>Checks</h2><p>{esc(tally)}</p><table>{head}{body}</table>"
+        return f"<h2>Checks</h2><p>{esc(ctx.tally)}</p><table>{head}{body}</table>"
 
     def _failure_modes(self, ctx: RenderContext) -> str:
         heading = "<h2>Failure modes (FMEA, ranked by RPN)</h2>"
@@ -188,7 +187,7 @@ class HtmlReport(ReportFormat):
     def _figures(self, ctx: RenderContext) -> str:
         rows = "".join(
             f'<tr><td><code>{esc(k)}</code></td><td class="num">{esc(v)}</td></tr>'
-            for k, v in flatten_figures(ctx.verdict.get("figures") or {})
+            for k, v in flatten_figures(ctx.verdict.figures)
         )
         body = rows or '<tr><td colspan="2" class="muted">no figures</td></tr>'
         return f"<h2>Figures</h2><table><tr><th>figure</th><th>value</th></tr>{body}</table>"

@@ -1,13 +1,12 @@
-"""verdict.json: the verdict itself, rewritten canonically (indent 2, sorted keys).
+"""verdict.json: the verdict itself, written by the model's one serialiser.
 
-Rendering it again from the loaded dict changes no content, only the layout, so a
-re-render diffs cleanly against the audit's own file and the golden file. ASCII-only output
-keeps the file valid UTF-8 even when evidence quotes a lone surrogate an infiltrator sent.
+:meth:`exodus2045.reports.verdict.Verdict.dumps` is the only code that turns a verdict into
+text (indent 2, sorted keys, ASCII only), so a re-render diffs cleanly against the audit's own
+file and the golden file. A version-1 folder re-rendered comes out as version 2, with the
+outcome its checks imply.
 """
 
 from __future__ import annotations
-
-import json
 
 from exodus2045.reports.formats import RenderContext, ReportFormat
 
@@ -17,7 +16,7 @@ class VerdictJson(ReportFormat):
     filename = "verdict.json"
 
     def render(self, ctx: RenderContext) -> str:
-        return json.dumps(ctx.verdict, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+        return ctx.verdict.dumps()
 
 
 FORMAT = VerdictJson()

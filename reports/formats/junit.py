@@ -4,6 +4,11 @@ Built with :mod:`xml.etree.ElementTree`, which escapes markup in text and attrib
 what it does not do is drop characters XML 1.0 forbids (a NUL or a lone surrogate that an
 infiltrator sent ends up quoted in evidence), and a single one makes the whole file
 unparseable for the CI. So every string passes :func:`exodus2045.reports.formats.xml_safe` first.
+
+A CI reads a suite with no failure as green, so a verdict whose outcome the checks alone do
+not show gets one more test case, ``exodus.verdict/outcome``: a failure for UNPROVEN (a core
+check skipped is not a pass), skipped for PARTIAL (the run allowed it, and exits 0), an
+error for INTERRUPTED and ERROR. SOUND and UNSOUND need none: the checks already say it.
 """
 
 from __future__ import annotations
@@ -11,18 +16,20 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from exodus2045.locustfiles.outcome import ERROR, INTERRUPTED, PARTIAL, UNPROVEN
 from exodus2045.reports.formats import (
     RenderContext,
     ReportFormat,
     evidence_text,
     excerpt,
-    status_of,
     xml_safe,
 )
 
 MESSAGE_CHARS = 1000
 EVIDENCE_CHARS = 64_000
 CLASSNAME = "exodus.audit"
+VERDICT_CLASSNAME = "exodus.verdict"
+PROPERTIES = ("run_id", "seed", "outcome", "sound", "complete", "allow_partial", "schema_version")
 
 
 def _clean(value: Any, limit: int) -> str:
@@ -34,13 +41,16 @@ class JunitReport(ReportFormat):
     filename = "junit.xml"
 
     def render(self, ctx: RenderContext) -> str:
-        checks = ctx.checks
-        statuses = [status_of(check) for check in checks]
+        verdict = ctx.verdict
+        checks = verdict.checks
+        outcome_case = _outcome_case(ctx)
+        statuses = [check.status for check in checks]
+        extra = [outcome_case[0]] if outcome_case else []
         counts = {
-            "tests": str(len(checks)),
-            "failures": str(statuses.count("failed")),
-            "errors": "0",
-            "skipped": str(statuses.count("skipped")),
+            "tests": str(len(checks) + len(extra)),
+            "failures": str(statuses.count("failed") + extra.count("failure")),
+            "errors": str(extra.count("error")),
+            "skipped": str(statuses.count("skipped") + extra.count("skipped")),
         }
         started, ended = ctx.run.get("started_at"), ctx.run.get("ended_at")
         timed = all(isinstance(v, int | float) for v in (started, ended))
@@ -51,29 +61,50 @@ class JunitReport(ReportFormat):
             root, "testsuite", {"name": _clean(f"exodus.{ctx.scenario}", 200), **counts, **elapsed}
         )
         properties = ET.SubElement(suite, "properties")
-        for key in ("run_id", "seed", "sound", "interrupted", "schema_version"):
-            value = ctx.verdict.get(key)
+        for key in PROPERTIES:
+            value = getattr(verdict, key)
             if value is not None:
                 text = str(value).lower() if isinstance(value, bool) else str(value)
                 ET.SubElement(properties, "property", {"name": key, "value": _clean(text, 200)})
+        ET.SubElement(properties, "property", {"name": "headline", "value": verdict.headline})
 
-        for check, status in zip(checks, statuses, strict=True):
+        for check in checks:
             case = ET.SubElement(
                 suite,
                 "testcase",
-                {"classname": CLASSNAME, "name": _clean(check.get("id", "?"), 500), "time": "0"},
+                {"classname": CLASSNAME, "name": _clean(check.id, 500), "time": "0"},
             )
-            summary = _clean(check.get("summary", ""), MESSAGE_CHARS)
-            if status == "failed":
+            summary = _clean(check.summary, MESSAGE_CHARS)
+            if check.status == "failed":
                 failure = ET.SubElement(
                     case, "failure", {"message": summary, "type": "AuditCheckFailed"}
                 )
-                failure.text = _clean(evidence_text(check.get("evidence")), EVIDENCE_CHARS)
-            elif status == "skipped":
+                failure.text = _clean(evidence_text(check.evidence), EVIDENCE_CHARS)
+            elif check.status == "skipped":
                 ET.SubElement(case, "skipped", {"message": summary or "skipped"})
+        if outcome_case:
+            kind, message = outcome_case
+            case = ET.SubElement(
+                suite, "testcase", {"classname": VERDICT_CLASSNAME, "name": "outcome", "time": "0"}
+            )
+            attrs = {"message": _clean(message, MESSAGE_CHARS)}
+            if kind != "skipped":
+                attrs["type"] = f"Verdict{verdict.headline.title()}"
+            ET.SubElement(case, kind, attrs)
         ET.indent(root, space="  ")
         body = ET.tostring(root, encoding="unicode")
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+
+
+def _outcome_case(ctx: RenderContext) -> tuple[str, str] | None:
+    """(element, message) of the ``exodus.verdict/outcome`` case, or None when not needed."""
+    verdict = ctx.verdict
+    message = f"{verdict.headline}: {verdict.reason()}"
+    if verdict.outcome in (INTERRUPTED, ERROR):
+        return "error", message
+    if verdict.outcome == UNPROVEN:
+        return ("skipped" if verdict.headline == PARTIAL else "failure"), message
+    return None
 
 
 FORMAT = JunitReport()

@@ -20,7 +20,6 @@ from exodus2045.reports.formats import (
     flatten_figures,
     format_value,
     ranked_failure_modes,
-    status_of,
     xml_safe,
 )
 
@@ -32,6 +31,8 @@ ID_CHARS = 120
 TOP_FAILURE_MODES = 5
 KEY_FIGURES = 24
 ICON = {"passed": "✅ PASS", "failed": "❌ FAIL", "skipped": "⏭️ SKIP"}
+HEADLINE_ICON = {"SOUND": "✅", "UNSOUND": "❌", "UNPROVEN": "⚠️", "PARTIAL": "⚠️",
+                 "INTERRUPTED": "⏹️", "ERROR": "❌"}
 
 _REFS = {
     "&": "&amp;", "<": "&lt;", ">": "&gt;", "`": "&#96;", "|": "&#124;", "[": "&#91;",
@@ -73,20 +74,20 @@ class MarkdownSummary(ReportFormat):
         return "\n".join(lines) + "\n"
 
     def _head(self, ctx: RenderContext) -> list[str]:
-        word = "SOUND" if ctx.sound else "UNSOUND"
-        icon = "✅" if ctx.sound else "❌"
-        if ctx.verdict.get("interrupted") or ctx.run.get("interrupted"):
-            word += " (interrupted)"
-        counts = {"passed": 0, "failed": 0, "skipped": 0}
-        for check in ctx.checks:
-            counts[status_of(check)] += 1
-        tally = ", ".join(f"{n} {status}" for status, n in counts.items())
-        run_id = ctx.verdict.get("run_id") or ctx.run.get("run_id") or "–"
-        seed = ctx.verdict.get("seed", ctx.run.get("seed"))
-        return [
+        verdict = ctx.verdict
+        word = verdict.headline
+        icon = HEADLINE_ICON.get(word, "❌")
+        run_id = verdict.run_id or ctx.run.get("run_id") or "–"
+        seed = verdict.seed if verdict.seed is not None else ctx.run.get("seed")
+        lines = [
             f"## Exodus 2045: {md(ctx.scenario, ID_CHARS)}",
             "",
-            f"**Verdict: {icon} {word}** — {tally}",
+            f"**Verdict: {icon} {word}** — {ctx.tally}",
+        ]
+        if verdict.reason():
+            lines += ["", md(verdict.reason(), SUMMARY_CHARS)]
+        return [
+            *lines,
             "",
             f"Run {md(run_id, ID_CHARS)}, seed {md(seed if seed is not None else '–')}",
         ]
@@ -96,11 +97,10 @@ class MarkdownSummary(ReportFormat):
         used = sum(len(line.encode()) + 1 for line in lines)
         checks = ctx.checks
         for index, check in enumerate(checks):
-            status = status_of(check)
             row = (
-                f"| {ICON[status]} | {md(check.get('id', '?'), ID_CHARS)} "
-                f"| {md(check.get('summary', ''), SUMMARY_CHARS)} "
-                f"| {md(evidence_text(check.get('evidence')), EVIDENCE_CHARS)} |"
+                f"| {ICON[check.status]} | {md(check.id, ID_CHARS)} "
+                f"| {md(check.summary, SUMMARY_CHARS)} "
+                f"| {md(evidence_text(check.evidence), EVIDENCE_CHARS)} |"
             )
             used += len(row.encode()) + 1
             if used > budget:
@@ -113,7 +113,7 @@ class MarkdownSummary(ReportFormat):
 
     def _figures(self, ctx: RenderContext) -> list[str]:
         # Compact: a figure the run could not see (None, shown as "–") is left to report.html.
-        rows = [(k, v) for k, v in flatten_figures(ctx.verdict.get("figures") or {}) if v != "–"]
+        rows = [(k, v) for k, v in flatten_figures(ctx.verdict.figures) if v != "–"]
         if not rows:
             return []
         lines = ["", "### Key figures", "", "| figure | value |", "|---|---:|"]

@@ -2,7 +2,9 @@
 
 It re-audits nothing: verdict.json is the audit's word and the folder holds the evidence,
 so a run can be re-rendered later (after a renderer fix, or on another machine) and says the
-same thing. Exit 0 if the verdict is sound, 1 if not, 2 if there is no folder or verdict.
+same thing, down to the exit code: the verdict's (:mod:`exodus2045.locustfiles.outcome`), or 2
+if there is no folder or verdict. A version-1 verdict is read, its outcome derived, and
+rewritten as the current version.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from exodus2045.reports.render import load_verdict, render_all
+from exodus2045.reports.render import render_all
 from exodus2045.reports.terminal import print_verdict, safe
+from exodus2045.reports.verdict import Verdict
 from rich.console import Console
 
 
@@ -25,9 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    verdict = load_verdict(args.run_dir)
-    written = render_all(args.run_dir)
+    verdict = Verdict.load(args.run_dir)
+    written = render_all(args.run_dir, verdict=verdict)
     console = Console()
     print_verdict(verdict, args.run_dir, console)
     console.print("wrote: " + ", ".join(safe(path.name) for path in written), soft_wrap=True)
-    return 0 if verdict.get("sound") is True else 1
+    return verdict.exit_code

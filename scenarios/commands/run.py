@@ -1,4 +1,9 @@
-"""``exodus run SCENARIO``: drive, drain, audit, report; exit 0 sound, 1 unsound, 2 could not run."""
+"""``exodus run SCENARIO``: drive, drain, audit, report; exit with the verdict's code.
+
+0 sound; 1 unsound or unproven (a core check could not be judged, e.g. ``--target`` without
+a state dir); 2 could not run or interrupted. ``--allow-partial`` makes an unproven verdict
+exit 0 under the headline PARTIAL (the verdict still says ``sound: false``).
+"""
 
 from __future__ import annotations
 
@@ -28,10 +33,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flaws", help="seeded flaws for the run's own stack (e.g. raw-wall)")
     parser.add_argument("--browser", action="store_true", default=None,
                         help="also judge pages in headless Chromium")
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="exit 0 (headline PARTIAL) when nothing failed but a core check "
+                             "could not be judged; the verdict stays not sound")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("run", help="run a scenario and audit it (exit 0 sound, 1 unsound)")
+    parser = sub.add_parser(
+        "run", help="run a scenario and audit it (exit 0 sound, 1 unsound or unproven)")
     parser.add_argument("scenario", help="a scenario file, or a name from scenarios/")
     add_run_arguments(parser)
     parser.set_defaults(func=run)
@@ -53,7 +62,7 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
     if scenario.browser:
         _browser_or_refuse()
     return RunOptions(scenario=scenario, target=args.target, state_dir=args.state_dir,
-                      out=args.out, runs_dir=args.runs_dir)
+                      out=args.out, runs_dir=args.runs_dir, allow_partial=args.allow_partial)
 
 
 def _browser_or_refuse() -> None:
