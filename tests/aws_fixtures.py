@@ -1,0 +1,199 @@
+"""A local AWS for tests: ministack on 127.0.0.1, a free port, its own dirs, then stopped.
+
+ministack pins botocore exactly, so it lives in a venv of its own (created from
+``tests/ministack-requirements.txt``, by ``.ci/run`` or :func:`ensure_venv`), never in the
+project's. Its location is ``$EXODUS_MINISTACK_VENV`` or ``~/.cache/exodus2045/ministack-venv``.
+
+The rule for a missing emulator is the browser tests' (tests/browser_fixtures.py): skip on a
+laptop, fail under ``CI=true`` -- CI creates the venv, so its absence there is a broken
+build, not a reason to go green without the aws backend ever having run.
+
+A test module takes the emulator by importing ``ministack_session`` (the fixture is named
+``ministack``) and asking for ``ministack``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REQUIREMENTS = Path(__file__).with_name("ministack-requirements.txt")
+VENV_ENV = "EXODUS_MINISTACK_VENV"
+REGION = "us-east-1"
+#: ministack accepts any credentials; these keep boto3 from looking for real ones.
+CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+START_TIMEOUT_S = 60.0
+
+
+def venv_dir() -> Path:
+    raw = os.environ.get(VENV_ENV, "")
+    return Path(raw) if raw else Path.home() / ".cache" / "exodus2045" / "ministack-venv"
+
+
+def pinned() -> str:
+    """The requirement line (``ministack==X``) from the one file that pins it."""
+    lines = [ln.strip() for ln in REQUIREMENTS.read_text().splitlines()]
+    return next(ln for ln in lines if ln and not ln.startswith("#"))
+
+
+def _stamp(venv: Path) -> Path:
+    return venv / "exodus-pin.txt"
+
+
+def venv_problem(venv: Path | None = None) -> str | None:
+    """Why the emulator cannot start, or None when its venv is there with the pinned version."""
+    venv = venv or venv_dir()
+    if not (venv / "bin" / "ministack").exists():
+        return f"no ministack in {venv} (run .ci/run, or: python -m tests.aws_fixtures)"
+    if not _stamp(venv).exists() or _stamp(venv).read_text().strip() != pinned():
+        return f"{venv} does not hold {pinned()} (run: python -m tests.aws_fixtures)"
+    return None
+
+
+def ensure_venv(venv: Path | None = None) -> Path:
+    """Create the emulator's venv with the pinned version; cheap when it is already there."""
+    venv = venv or venv_dir()
+    if venv_problem(venv) is None:
+        return venv
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+                    "--disable-pip-version-check", "-r", str(REQUIREMENTS)], check=True)
+    _stamp(venv).write_text(pinned() + "\n")
+    return venv
+
+
+def require_ministack() -> Path:
+    """The venv to run ministack from; skip without one, fail instead under ``CI=true``."""
+    reason = venv_problem()
+    if reason is None:
+        return venv_dir()
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but the local AWS cannot run: {reason}")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Ministack:
+    """A running emulator: its endpoint, and how to build clients that talk to it."""
+
+    endpoint: str
+    process: subprocess.Popen
+    workdir: Path
+    region: str = REGION
+
+    def client(self, service: str):
+        import boto3
+
+        return boto3.session.Session(region_name=self.region, **CREDENTIALS).client(
+            service, endpoint_url=self.endpoint
+        )
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / "ministack.log"
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def _emulator_env(workdir: Path, port: int) -> dict[str, str]:
+    # Nothing of the caller's AWS settings: the emulator must not point anywhere but itself.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({
+        "GATEWAY_PORT": str(port),
+        "BIND_HOST": "127.0.0.1",
+        "IOT_MTLS_ENABLED": "0",
+        "SFTP_ENABLED": "0",
+        "TMPDIR": str(workdir / "tmp"),
+        "STATE_DIR": str(workdir / "state"),
+        "S3_DATA_DIR": str(workdir / "s3"),
+        "MINISTACK_REGION": REGION,
+        "LOG_LEVEL": "WARNING",
+    })
+    return env
+
+
+def start_ministack(workdir: Path, venv: Path | None = None) -> Ministack:
+    """Start ministack in ``workdir``; return once a real SQS ListQueues call answers."""
+    venv = venv or venv_dir()
+    (workdir / "tmp").mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    with open(workdir / "ministack.log", "wb") as log:
+        proc = subprocess.Popen(
+            [str(venv / "bin" / "ministack")], cwd=workdir, env=_emulator_env(workdir, port),
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    stack = Ministack(f"http://127.0.0.1:{port}", proc, workdir)
+    _wait_ready(stack)
+    return stack
+
+
+def _wait_ready(stack: Ministack) -> None:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    sqs = boto3.session.Session(region_name=stack.region, **CREDENTIALS).client(
+        "sqs", endpoint_url=stack.endpoint,
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=5),
+    )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if stack.process.poll() is not None:
+            raise RuntimeError(f"ministack exited with {stack.process.returncode}:\n"
+                               f"{stack.log_tail()}")
+        try:
+            sqs.list_queues()
+            return
+        except (BotoCoreError, ClientError):
+            if time.monotonic() > deadline:
+                stack.stop()
+                raise RuntimeError(f"ministack not ready after {START_TIMEOUT_S}s:\n"
+                                   f"{stack.log_tail()}") from None
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="session", name="ministack")
+def ministack_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ministack]:
+    """One emulator for the whole session (it starts in about a second; tests make their own
+    uniquely named queues and tables, so they never see each other's)."""
+    venv = require_ministack()
+    workdir = tmp_path_factory.mktemp("ministack")
+    stack = start_ministack(workdir, venv)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        shutil.rmtree(workdir / "tmp", ignore_errors=True)
+
+
+if __name__ == "__main__":  # python -m tests.aws_fixtures: create the emulator's venv
+    print(ensure_venv())
