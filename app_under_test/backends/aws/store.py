@@ -68,11 +68,14 @@ def _from_ddb(name: str, value: Any) -> Any:
 class DynamoWishStore:
     """The :class:`~exodus2045.app_under_test.ports.WishStore` port on one DynamoDB table."""
 
-    def __init__(self, dynamodb: Any, table: str, flaws: frozenset[str] = frozenset()) -> None:
+    def __init__(self, dynamodb: Any, table: str, flaws: frozenset[str] = frozenset(),
+                 page_size: int | None = None) -> None:
+        """``page_size`` bounds each Scan/Query page (None: DynamoDB's 1 MB pages)."""
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
         self.ddb = dynamodb
         self.table = table
+        self.page_size = page_size
         self._timestamp_key = "timestamp-key" in flaws
         self._double_tally = "double-tally" in flaws
         self._ser = TypeSerializer()
@@ -156,7 +159,8 @@ class DynamoWishStore:
     def hide(self, wish_id: str) -> bool:
         try:
             self._call("hide", self.ddb.update_item, TableName=self.table, Key=wish_key(wish_id),
-                       UpdateExpression="SET hidden = :t", ConditionExpression="attribute_exists(pk)",
+                       UpdateExpression="SET #h = :t", ConditionExpression="attribute_exists(pk)",
+                       ExpressionAttributeNames={"#h": "hidden"},  # a reserved word
                        ExpressionAttributeValues={":t": {"BOOL": True}})
         except Exception as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
@@ -184,11 +188,12 @@ class DynamoWishStore:
                       include_hidden: bool) -> list[tuple[str, dict[str, Any]]]:
         kwargs: dict[str, Any] = {
             "TableName": self.table, "IndexName": LATEST_INDEX, "ScanIndexForward": False,
-            "KeyConditionExpression": "feed = :f", "Limit": limit,
+            "KeyConditionExpression": "feed = :f", "Limit": min(limit, self.page_size or limit),
             "ExpressionAttributeValues": {":f": {"S": feed}},
         }
         if not include_hidden:
-            kwargs["FilterExpression"] = "hidden = :no"
+            kwargs["FilterExpression"] = "#h = :no"
+            kwargs["ExpressionAttributeNames"] = {"#h": "hidden"}  # a reserved word
             kwargs["ExpressionAttributeValues"][":no"] = {"BOOL": False}
         out: list[tuple[str, dict[str, Any]]] = []
         while len(out) < limit:
@@ -205,6 +210,8 @@ class DynamoWishStore:
             "TableName": self.table, "KeyConditionExpression": "pk = :t", "ConsistentRead": True,
             "ExpressionAttributeValues": {":t": {"S": TALLY_PK}},
         }
+        if self.page_size:
+            kwargs["Limit"] = self.page_size
         for item in self._pages("tally", self.ddb.query, kwargs):
             counts[item["sk"]["S"]] = int(item.get("n", {}).get("N", "0"))
         return dict(sorted(counts.items()))
@@ -228,6 +235,8 @@ class DynamoWishStore:
             kwargs["ExpressionAttributeValues"][":r"] = {"S": run_id}
         if select_count:
             kwargs["Select"] = "COUNT"
+        if self.page_size:
+            kwargs["Limit"] = self.page_size
         return kwargs
 
     def iterate(self, run_id: str | None = None) -> Iterator[dict[str, Any]]:
