@@ -40,9 +40,9 @@ def venv_dir() -> Path:
 
 
 def pinned() -> str:
-    """The requirement line (``ministack==X``) from the one file that pins it."""
+    """The requirement lines (``ministack==X boto3==Y``) from the one file that pins them."""
     lines = [ln.strip() for ln in REQUIREMENTS.read_text().splitlines()]
-    return next(ln for ln in lines if ln and not ln.startswith("#"))
+    return " ".join(ln for ln in lines if ln and not ln.startswith("#"))
 
 
 def _stamp(venv: Path) -> Path:
@@ -123,10 +123,14 @@ class Ministack:
                 self.process.wait(timeout=10)
 
 
-def _emulator_env(workdir: Path, port: int) -> dict[str, str]:
+def _emulator_env(workdir: Path, port: int, venv: Path) -> dict[str, str]:
     # Nothing of the caller's AWS settings: the emulator must not point anywhere but itself.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # Its venv first on PATH: a function runs on that interpreter (with boto3 only, as on
+    # AWS), never on one where the project happens to be installed.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "VIRTUAL_ENV", "PYTHON"))}
     env.update({
+        "PATH": os.pathsep.join([str(venv / "bin"), env.get("PATH", "")]),
         "GATEWAY_PORT": str(port),
         "BIND_HOST": "127.0.0.1",
         "IOT_MTLS_ENABLED": "0",
@@ -147,7 +151,7 @@ def start_ministack(workdir: Path, venv: Path | None = None) -> Ministack:
     port = _free_port()
     with open(workdir / "ministack.log", "wb") as log:
         proc = subprocess.Popen(
-            [str(venv / "bin" / "ministack")], cwd=workdir, env=_emulator_env(workdir, port),
+            [str(venv / "bin" / "ministack")], cwd=workdir, env=_emulator_env(workdir, port, venv),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )

@@ -13,7 +13,7 @@ from tests.aws_fixtures import (
 
 
 def test_pin_lives_in_one_file_and_the_venv_holds_it(ministack: Ministack):
-    assert pinned().startswith("ministack==")
+    assert pinned().startswith("ministack==") and "boto3==" in pinned()
     assert venv_problem() is None
 
 
