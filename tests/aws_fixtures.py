@@ -139,6 +139,7 @@ def _emulator_env(workdir: Path, port: int, venv: Path) -> dict[str, str]:
         "STATE_DIR": str(workdir / "state"),
         "S3_DATA_DIR": str(workdir / "s3"),
         "MINISTACK_REGION": REGION,
+        "MINISTACK_HOST": "127.0.0.1",  # queue URLs name the loopback address, not "localhost"
         "LOG_LEVEL": "WARNING",
     })
     return env
