@@ -1,12 +1,8 @@
 """A local AWS for tests: ministack on 127.0.0.1, a free port, its own dirs, then stopped.
 
-ministack pins botocore exactly, so it lives in a venv of its own (created from
-``tests/ministack-requirements.txt``, by ``.ci/run`` or :func:`ensure_venv`), never in the
-project's. Its location is ``$EXODUS_MINISTACK_VENV`` or ``~/.cache/exodus2045/ministack-venv``.
-
-The rule for a missing emulator is the browser tests' (tests/browser_fixtures.py): skip on a
-laptop, fail under ``CI=true`` -- CI creates the venv, so its absence there is a broken
-build, not a reason to go green without the aws backend ever having run.
+ministack pins botocore exactly, so it runs from a venv of its own (tests/tool_venvs.py;
+pins in ``tests/ministack-requirements.txt``): skipped on a laptop without it, failed under
+``CI=true``.
 
 A test module takes the emulator by importing ``ministack_session`` (the fixture is named
 ``ministack``) and asking for ``ministack``.
@@ -18,7 +14,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,59 +21,12 @@ from pathlib import Path
 
 import pytest
 
-REQUIREMENTS = Path(__file__).with_name("ministack-requirements.txt")
-VENV_ENV = "EXODUS_MINISTACK_VENV"
+from tests.tool_venvs import MINISTACK
+
 REGION = "us-east-1"
 #: ministack accepts any credentials; these keep boto3 from looking for real ones.
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 START_TIMEOUT_S = 60.0
-
-
-def venv_dir() -> Path:
-    raw = os.environ.get(VENV_ENV, "")
-    return Path(raw) if raw else Path.home() / ".cache" / "exodus2045" / "ministack-venv"
-
-
-def pinned() -> str:
-    """The requirement lines (``ministack==X boto3==Y``) from the one file that pins them."""
-    lines = [ln.strip() for ln in REQUIREMENTS.read_text().splitlines()]
-    return " ".join(ln for ln in lines if ln and not ln.startswith("#"))
-
-
-def _stamp(venv: Path) -> Path:
-    return venv / "exodus-pin.txt"
-
-
-def venv_problem(venv: Path | None = None) -> str | None:
-    """Why the emulator cannot start, or None when its venv is there with the pinned version."""
-    venv = venv or venv_dir()
-    if not (venv / "bin" / "ministack").exists():
-        return f"no ministack in {venv} (run .ci/run, or: python -m tests.aws_fixtures)"
-    if not _stamp(venv).exists() or _stamp(venv).read_text().strip() != pinned():
-        return f"{venv} does not hold {pinned()} (run: python -m tests.aws_fixtures)"
-    return None
-
-
-def ensure_venv(venv: Path | None = None) -> Path:
-    """Create the emulator's venv with the pinned version; cheap when it is already there."""
-    venv = venv or venv_dir()
-    if venv_problem(venv) is None:
-        return venv
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                    "--disable-pip-version-check", "-r", str(REQUIREMENTS)], check=True)
-    _stamp(venv).write_text(pinned() + "\n")
-    return venv
-
-
-def require_ministack() -> Path:
-    """The venv to run ministack from; skip without one, fail instead under ``CI=true``."""
-    reason = venv_problem()
-    if reason is None:
-        return venv_dir()
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but the local AWS cannot run: {reason}")
-    pytest.skip(reason)
 
 
 def _free_port() -> int:
@@ -147,7 +95,7 @@ def _emulator_env(workdir: Path, port: int, venv: Path) -> dict[str, str]:
 
 def start_ministack(workdir: Path, venv: Path | None = None) -> Ministack:
     """Start ministack in ``workdir``; return once a real SQS ListQueues call answers."""
-    venv = venv or venv_dir()
+    venv = venv or MINISTACK.path()
     (workdir / "tmp").mkdir(parents=True, exist_ok=True)
     port = _free_port()
     with open(workdir / "ministack.log", "wb") as log:
@@ -190,7 +138,7 @@ def _wait_ready(stack: Ministack) -> None:
 def ministack_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ministack]:
     """One emulator for the whole session (it starts in about a second; tests make their own
     uniquely named queues and tables, so they never see each other's)."""
-    venv = require_ministack()
+    venv = MINISTACK.require()
     workdir = tmp_path_factory.mktemp("ministack")
     stack = start_ministack(workdir, venv)
     try:
@@ -199,6 +147,3 @@ def ministack_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mini
         stack.stop()
         shutil.rmtree(workdir / "tmp", ignore_errors=True)
 
-
-if __name__ == "__main__":  # python -m tests.aws_fixtures: create the emulator's venv
-    print(ensure_venv())

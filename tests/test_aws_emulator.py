@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import psutil
+import pytest
 
-from tests.aws_fixtures import (
-    Ministack,
-    ministack_session,  # noqa: F401 - the ``ministack`` fixture
-    pinned,
-    venv_problem,
-)
+from tests.aws_fixtures import Ministack, ministack_session  # noqa: F401 - the fixture
+from tests.tool_venvs import MINISTACK, ToolVenv
 
 
-def test_pin_lives_in_one_file_and_the_venv_holds_it(ministack: Ministack):
-    assert pinned().startswith("ministack==") and "boto3==" in pinned()
-    assert venv_problem() is None
+def test_pins_live_in_one_file_and_the_venv_holds_them(ministack: Ministack):
+    assert MINISTACK.pinned().startswith("ministack==") and "boto3==" in MINISTACK.pinned()
+    assert MINISTACK.problem() is None
 
 
 def test_emulator_answers_sqs_and_dynamodb(ministack: Ministack):
@@ -38,15 +35,12 @@ def test_emulator_listens_on_loopback_only(ministack: Ministack):
     assert any(ministack.endpoint.endswith(f":{a.port}") for a in listening)
 
 
-def test_missing_emulator_skips_on_a_laptop_and_fails_under_ci(tmp_path, monkeypatch):
-    import pytest
-
-    from tests.aws_fixtures import VENV_ENV, require_ministack
-
-    monkeypatch.setenv(VENV_ENV, str(tmp_path / "nowhere"))
+def test_missing_tool_skips_on_a_laptop_and_fails_under_ci(tmp_path, monkeypatch):
+    tool = ToolVenv("ministack", "ministack")
+    monkeypatch.setenv(tool.env_name, str(tmp_path / "nowhere"))
     monkeypatch.setenv("CI", "false")
     with pytest.raises(pytest.skip.Exception, match="no ministack"):
-        require_ministack()
+        tool.require()
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true"):
-        require_ministack()
+        tool.require()
