@@ -10,8 +10,10 @@ A test module takes the emulator by importing ``ministack_session`` (the fixture
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -62,6 +64,8 @@ class Ministack:
             return ""
 
     def stop(self) -> None:
+        """Stop the emulator, then anything left in its process group (its Lambda workers;
+        the group is the emulator's own, made by ``start_new_session``)."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -69,6 +73,8 @@ class Ministack:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
 
 def _emulator_env(workdir: Path, port: int, venv: Path) -> dict[str, str]:
