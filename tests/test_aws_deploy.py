@@ -135,3 +135,17 @@ def test_deploy_carries_wishes_end_to_end_and_destroy_leaves_nothing(ministack: 
     assert destroyed.returncode == 0, destroyed.stderr[-2000:]
     assert "DELETE_COMPLETE" in destroyed.stdout
     assert _leftovers(ministack, stack) == {}
+
+
+def test_unreachable_aws_is_one_line_and_exit_2():
+    done = exodus("destroy", "--stack", "exo-nowhere", "--aws-endpoint", "http://127.0.0.1:9",
+                  timeout=120)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("exodus destroy: destroy exo-nowhere: Could not connect")
+
+
+def test_bad_endpoint_is_refused_naming_the_flag():
+    done = exodus("deploy", "--stack", "exo-x", "--aws-endpoint", "ftp://nowhere")
+    assert done.returncode == 2
+    assert "--aws-endpoint" in done.stderr and "Traceback" not in done.stderr

@@ -10,10 +10,12 @@ creates billable resources, so it asks first unless ``--yes``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import sys
+from collections.abc import Iterator
 
 from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.app_under_test.flaws import parse_flaws
@@ -58,6 +60,19 @@ def confirm(config: AwsConfig, args: argparse.Namespace, what: str) -> None:
         raise ConfigError("not confirmed; nothing done")
 
 
+@contextlib.contextmanager
+def aws_errors(verb: str, stack: str) -> Iterator[None]:
+    """AWS's refusals (a bad parameter, no credentials, no permission) become one line and
+    exit 2, like every other error Exodus expects; a bug keeps its traceback."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from exodus2045.app_under_test.backends.aws.stack import DeployError
+
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise DeployError(f"{verb} {stack}: {exc}") from exc
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("deploy", help="deploy the pipeline to AWS as one CloudFormation stack")
     add_aws_arguments(parser)
@@ -83,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     )
     confirm(config, args, f"create or update stack {args.stack} (billable resources)")
     say = (lambda line: print(line, file=sys.stderr)) if args.json else print
-    values = deploy(StackClients.build(config), options, say=say)
+    with aws_errors("deploy", args.stack):
+        values = deploy(StackClients.build(config), options, say=say)
     if args.json:
         print(json.dumps(values, sort_keys=True))
     else:

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import argparse
 
-from exodus2045.scenarios.commands.deploy import add_aws_arguments, aws_config, confirm
+from exodus2045.scenarios.commands.deploy import (
+    add_aws_arguments,
+    aws_config,
+    aws_errors,
+    confirm,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     confirm(config, args, f"delete stack {args.stack} and everything in it")
     options = DeployOptions(stack=args.stack, timeout_s=args.timeout,
                             poll_s=0.5 if config.endpoint_url else 5.0)
-    destroy(StackClients.build(config), args.stack, options)
+    with aws_errors("destroy", args.stack):
+        destroy(StackClients.build(config), args.stack, options)
     print(f"stack {args.stack} destroyed")
     return 0

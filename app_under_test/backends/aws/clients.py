@@ -23,7 +23,8 @@ def botocore_config(config: AwsConfig, max_pool_connections: int = 16) -> Any:
     from botocore.config import Config
 
     return Config(
-        retries={"mode": config.retry_mode, "max_attempts": config.max_attempts},
+        # total attempts, first one included (as AWS_MAX_ATTEMPTS counts them)
+        retries={"mode": config.retry_mode, "total_max_attempts": config.max_attempts},
         connect_timeout=config.connect_timeout_s,
         read_timeout=config.read_timeout_s,
         max_pool_connections=max_pool_connections,
