@@ -11,7 +11,8 @@ Key design (one table, ``pk``/``sk`` strings):
 
 Storing a wish is a conditional Put (``attribute_not_exists(pk)``) and the tally's ``ADD``
 in one transaction, so both happen or neither; a redelivery is cancelled with
-``ConditionalCheckFailed`` and means "already stored". Each call carries a fresh
+``ConditionalCheckFailed`` and means "already stored" (the ``double-tally`` flaw bumps the
+tally anyway; of the seeded flaws only that one lives in the store). Each call carries a fresh
 ``ClientRequestToken``, so botocore's own retry of a call whose answer was lost cannot apply
 it twice. ``iterate`` and ``count`` are the audit's reads: a paginated, strongly consistent
 Scan (a GSI is only eventually consistent, and the audit needs every row written so far).
@@ -32,11 +33,11 @@ from exodus2045.app_under_test.backends.aws.errors import (
     error_code,
 )
 from exodus2045.app_under_test.errors import StoreUnavailable
+from exodus2045.app_under_test.wish import DESTINATIONS  # tallies reported before a first wish
 
 FEED_SHARDS = 4  # part of the key design: changing it needs a re-index
 LATEST_INDEX = "latest"
 TALLY_PK = "TALLY"
-DESTINATIONS = ("mars", "jupiter")  # tallies reported even before a first wish
 FIELDS = ("wish_id", "run_id", "source", "evacuee", "destination", "message", "markup",
           "accepted_at", "parsed_at", "stored_at", "hidden")
 
@@ -76,7 +77,6 @@ class DynamoWishStore:
         self.ddb = dynamodb
         self.table = table
         self.page_size = page_size
-        self._timestamp_key = "timestamp-key" in flaws
         self._double_tally = "double-tally" in flaws
         self._ser = TypeSerializer()
         self._de = TypeDeserializer()
@@ -95,7 +95,7 @@ class DynamoWishStore:
 
     # -- (de)serialising -----------------------------------------------------------------
     def _item(self, wish: Mapping[str, Any], stored_at: float) -> dict[str, Any]:
-        key_id = str(int(stored_at * 1000)) if self._timestamp_key else wish["wish_id"]
+        key_id = wish["wish_id"]
         values = {
             "wish_id": wish["wish_id"], "run_id": wish.get("run_id"),
             "source": wish.get("source") or "audience", "evacuee": wish["evacuee"],
@@ -128,9 +128,8 @@ class DynamoWishStore:
         }
 
     def _put_one(self, wish: Mapping[str, Any]) -> bool:
-        put: dict[str, Any] = {"TableName": self.table, "Item": self._item(wish, time.time())}
-        if not self._timestamp_key:  # the flaw: same-millisecond writes overwrite each other
-            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        put = {"TableName": self.table, "Item": self._item(wish, time.time()),
+               "ConditionExpression": "attribute_not_exists(pk)"}
         try:
             self.ddb.transact_write_items(
                 TransactItems=[{"Put": put}, {"Update": self._tally_update(wish["destination"])}],
