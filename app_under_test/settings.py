@@ -203,3 +203,104 @@ class StackConfig:
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+# -- the aws backend ---------------------------------------------------------------------
+# The standard AWS settings (AWS_ENDPOINT_URL, AWS_REGION / AWS_DEFAULT_REGION, AWS_PROFILE,
+# credentials) are AWS's own names, honoured as boto3 honours them; Exodus adds only these.
+ENV_AWS_ENDPOINT = "AWS_ENDPOINT_URL"
+ENV_AWS_REGION = "AWS_REGION"
+ENV_AWS_DEFAULT_REGION = "AWS_DEFAULT_REGION"
+ENV_AWS_PROFILE = "AWS_PROFILE"
+ENV_AWS_RETRY_MODE = "EXODUS_AWS_RETRY_MODE"
+ENV_AWS_MAX_ATTEMPTS = "EXODUS_AWS_MAX_ATTEMPTS"
+ENV_AWS_CONNECT_TIMEOUT = "EXODUS_AWS_CONNECT_TIMEOUT"
+ENV_AWS_READ_TIMEOUT = "EXODUS_AWS_READ_TIMEOUT"
+# Where the aws backend's resources are (set by the template on each Lambda function, or by
+# whoever builds an aws backend from a stack's outputs).
+ENV_WISHES_QUEUE_URL = "EXODUS_WISHES_QUEUE_URL"
+ENV_WISHES_DLQ_URL = "EXODUS_WISHES_DLQ_URL"
+ENV_PARSED_QUEUE_URL = "EXODUS_PARSED_QUEUE_URL"
+ENV_PARSED_DLQ_URL = "EXODUS_PARSED_DLQ_URL"
+ENV_TABLE = "EXODUS_TABLE"
+
+AWS_ENV = (
+    ENV_AWS_RETRY_MODE, ENV_AWS_MAX_ATTEMPTS, ENV_AWS_CONNECT_TIMEOUT, ENV_AWS_READ_TIMEOUT,
+    ENV_WISHES_QUEUE_URL, ENV_WISHES_DLQ_URL, ENV_PARSED_QUEUE_URL, ENV_PARSED_DLQ_URL,
+    ENV_TABLE,
+)
+ALL_ENV = (*ALL_ENV, *AWS_ENV)
+
+RETRY_MODES = ("legacy", "standard", "adaptive")
+
+
+@dataclass(frozen=True)
+class AwsConfig:
+    """How the aws backend's boto3 clients are built: once per process, then injected.
+
+    ``endpoint_url`` None means AWS itself (or whatever boto3's own configuration says);
+    ``--aws-endpoint`` / ``AWS_ENDPOINT_URL`` point every client at a local AWS. Timeouts are
+    bounded so a hung connection becomes a retryable error, not a stuck poller; the read
+    timeout stays above SQS's longest long poll (20 s).
+    """
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    retry_mode: str = "standard"
+    max_attempts: int = 3
+    connect_timeout_s: float = 3.0
+    read_timeout_s: float = 25.0
+
+    def __post_init__(self) -> None:
+        if self.retry_mode not in RETRY_MODES:
+            raise ConfigError(f"{ENV_AWS_RETRY_MODE}={self.retry_mode!r}: expected one of "
+                              f"{', '.join(RETRY_MODES)}")
+        if self.endpoint_url is not None:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(self.endpoint_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(f"--aws-endpoint / {ENV_AWS_ENDPOINT}={self.endpoint_url!r} "
+                                  "must be an http(s) URL, e.g. http://127.0.0.1:4566")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ, **overrides) -> AwsConfig:
+        values = dict(
+            endpoint_url=env.get(ENV_AWS_ENDPOINT) or None,
+            region=env.get(ENV_AWS_REGION) or env.get(ENV_AWS_DEFAULT_REGION) or None,
+            profile=env.get(ENV_AWS_PROFILE) or None,
+            retry_mode=_get(env, ENV_AWS_RETRY_MODE, "standard"),
+            max_attempts=env_int(env, ENV_AWS_MAX_ATTEMPTS, 3, minimum=1),
+            connect_timeout_s=env_float(env, ENV_AWS_CONNECT_TIMEOUT, 3.0, minimum=0.1),
+            read_timeout_s=env_float(env, ENV_AWS_READ_TIMEOUT, 25.0, minimum=0.1),
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class AwsResources:
+    """Which queues and table the aws backend uses (a stack's outputs, or a test's own)."""
+
+    wishes_queue_url: str
+    wishes_dlq_url: str
+    parsed_queue_url: str
+    parsed_dlq_url: str
+    table: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> AwsResources:
+        names = (ENV_WISHES_QUEUE_URL, ENV_WISHES_DLQ_URL, ENV_PARSED_QUEUE_URL,
+                 ENV_PARSED_DLQ_URL, ENV_TABLE)
+        missing = [n for n in names if not env.get(n)]
+        if missing:
+            raise ConfigError(f"the aws backend needs {', '.join(missing)} (a stack's outputs)")
+        return cls(*(env[n] for n in names))
+
+    def as_env(self) -> dict[str, str]:
+        return {
+            ENV_WISHES_QUEUE_URL: self.wishes_queue_url, ENV_WISHES_DLQ_URL: self.wishes_dlq_url,
+            ENV_PARSED_QUEUE_URL: self.parsed_queue_url, ENV_PARSED_DLQ_URL: self.parsed_dlq_url,
+            ENV_TABLE: self.table,
+        }
