@@ -42,6 +42,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.locustfiles.load import EVACUEES_MAX
 from exodus2045.scenarios.locust_isolation import isolate
 
 NAME = "swarm"
@@ -221,16 +223,20 @@ def _start_side(
         sys.executable, "-m", "locust", "-f", f"{locustfile},{plugin}", *common, *extra,
         "--headless", "--only-summary", "--run-time", run_time, "--stop-timeout", "0",
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    with (workdir / f"{name}.log").open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=log)
     return proc, out
 
 
-def _figures(out: Path) -> dict[str, float]:
+def _figures(out: Path, side: str) -> dict[str, float]:
+    """A side's figures; a side that never measured is an error, not a rate of 0."""
     try:
         return json.loads(out.read_text())
     except (OSError, ValueError):
-        return {"requests": 0, "cpu_s": 0.0, "wall_s": 0.0, "late_s": 0.0}
+        log = out.with_suffix(".log")
+        tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.is_file() else []
+        raise ExodusError(f"bench swarm: the {side} side measured nothing: "
+                          + (" | ".join(tail) or "no output")) from None
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -257,8 +263,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if isolation.ignored:
                 print(f"exodus bench swarm: {isolation.summary()}", file=sys.stderr)
             for i in range(max(1, int(args.rounds))):
+                # As many evacuees as a load may have, arriving far faster than one process can
+                # carry them (hundreds of thousands a second) for longer than the window lasts.
+                rate = EVACUEES_MAX / (LEAD_S + span + 10)
                 evacuee_extra = [
-                    "--evacuees", "100000000", "--arrival-rate", "10000000",
+                    "--evacuees", str(EVACUEES_MAX), "--arrival-rate", f"{rate:.0f}",
                     "--run-id", f"bench-{os.getpid()}-{i}", "--seed", "2045",
                     "--ledger", str(workdir / f"ledger{i}.jsonl"),
                 ]  # fmt: skip
@@ -277,7 +286,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     except subprocess.TimeoutExpired:
                         proc.kill()
                         proc.wait()
-                    figures = _figures(out)
+                    figures = _figures(out, side)
                     for key in totals[side]:
                         totals[side][key] += figures[key]
                     late = max(late, figures.get("late_s", 0.0))
