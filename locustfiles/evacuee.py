@@ -4,9 +4,9 @@ A Locust user here is a *carrier*, not an evacuee: a bounded pool of them (``-u`
 scenario's ``max_in_flight``) carries however many evacuees arrive, one at a time each. The
 kind of evacuee (plain or infiltrator) is in the plan, so there is one user class.
 
-Retries follow docs/architecture.md "Ledger": connection errors, 503 and other 5xx are retried
-with the same ``wish_id`` (the idempotency key), at most three attempts, with a short backoff
-that honours ``Retry-After`` up to a second. Every attempt is a ledger line and a Locust
+Retries follow docs/architecture.md "Ledger": connection errors, 429, 503 and other 5xx are
+retried with the same ``wish_id`` (the idempotency key), at most three attempts, with a short
+backoff that honours ``Retry-After`` up to a second. Every attempt is a ledger line and a Locust
 request. Locust's stats count an expected rejection (a 4xx for ``expect: reject``) as a
 success, so its failure ratio means what it says: the pipeline misbehaved.
 

@@ -22,6 +22,7 @@ ALL_IDS = [
     "tally",
     "content",
     "bad-input",
+    "no-false-rejects",
     "no-executable-markup",
     "drained",
     "dlq-explained",
@@ -175,7 +176,7 @@ def test_a_crashing_check_is_a_failure_not_a_crash(tmp_path: Path):
 
 
 def test_registry_lists_every_check_module():
-    assert len(CHECK_MODULES) == len(set(CHECK_MODULES)) == 10
+    assert len(CHECK_MODULES) == len(set(CHECK_MODULES)) == 11
 
 
 def test_verdict_contract_guards():
