@@ -32,6 +32,7 @@ MATRIX: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "early-ack": (str(HERE / "flaw-queue-errors.toml"), (), ("exactly-once",)),
     "ua-500": (str(HERE / "flaw-short.toml"), (), ("no-phantoms", "slo")),
     "no-validation": (str(HERE / "flaw-short.toml"), (), ("bad-input",)),
+    "false-reject": (str(HERE / "flaw-short.toml"), (), ("no-false-rejects",)),
 }
 
 
