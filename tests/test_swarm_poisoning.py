@@ -66,25 +66,32 @@ def _in_a_locust_process(code: str) -> dict:
 def test_pinned_locust_still_writes_into_the_headers_dict_it_is_given_on_a_connection_error():
     """The hazard itself, against the installed Locust and geventhttpclient.
 
-    If this fails, the dependency stopped mutating caller-owned headers: good news, but keep
-    the fresh-dict-per-request rule (it costs next to nothing) and update this test.
+    Probed through the private method where it lives (the swarm no longer calls it). If this
+    fails, Locust changed that path or stopped mutating caller-owned headers: good news, but
+    keep the fresh-dict-per-request rule (it costs next to nothing) and update this test.
     """
     out = _in_a_locust_process(f"""
         import json
+        import locust
         from locust.contrib.fasthttp import FastHttpSession
         from locust.event import Events
 
         session = FastHttpSession("http://127.0.0.1:{free_port()}", Events().request, None,
                                   connection_timeout=2.0, network_timeout=2.0)
+        send = getattr(session, "_send_request_safe_mode", None)
         shared = {{"Content-Type": "application/json", "X-Exodus-Run": "r"}}
-        response = session._send_request_safe_mode(
-            "POST", session._build_url("/api/wishes"), payload=b"{{}}", headers=shared)
-        print(json.dumps({{"status": response.status_code, "shared": shared}}))
+        status = None
+        if send is not None:
+            status = send("POST", "http://127.0.0.1:{free_port()}/api/wishes", payload=b"{{}}",
+                          headers=shared).status_code
+        print(json.dumps({{"locust": locust.__version__, "probed": send is not None,
+                           "status": status, "shared": shared}}))
     """)
+    assert out["probed"], f"Locust {out['locust']} has no _send_request_safe_mode any more"
     assert out["status"] == 0
     assert out["shared"].get("content-type") == "application/octet-stream", (
-        "Locust/geventhttpclient no longer write into the caller's headers on a connection "
-        f"error (got {out['shared']}); the guard in locustfiles/evacuee.py is now belt and braces")
+        f"Locust {out['locust']} no longer writes into the caller's headers on a connection "
+        f"error (got {out['shared']}); locustfiles/headers.py's rule is now belt and braces")
 
 
 def test_the_evacuee_send_path_hands_every_request_its_own_headers():
