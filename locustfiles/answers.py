@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 MAX_ATTEMPTS = 3
+THROTTLED = 429
 RETRY_AFTER_CAP_S = 1.0
 BACKOFF_S = 0.1
 
 
 def should_retry(status: int, attempt: int) -> bool:
-    """Connection errors (0), 503 and other 5xx get another attempt, up to three in all."""
-    return (status == 0 or status >= 500) and attempt < MAX_ATTEMPTS
+    """Connection errors (0), 429, 503 and other 5xx get another attempt, up to three in all."""
+    return (status == 0 or status >= 500 or status == THROTTLED) and attempt < MAX_ATTEMPTS
 
 
 def judge(expect: str, status: int) -> str | None:

@@ -4,19 +4,20 @@ A Locust user here is a *carrier*, not an evacuee: a bounded pool of them (``-u`
 scenario's ``max_in_flight``) carries however many evacuees arrive, one at a time each. The
 kind of evacuee (plain or infiltrator) is in the plan, so there is one user class.
 
-Retries follow docs/architecture.md "Ledger": connection errors, 503 and other 5xx are retried
-with the same ``wish_id`` (the idempotency key), at most three attempts, with a short backoff
-that honours ``Retry-After`` up to a second. Every attempt is a ledger line and a Locust
+Retries follow docs/architecture.md "Ledger": connection errors, 429, 503 and other 5xx are
+retried with the same ``wish_id`` (the idempotency key), at most three attempts, with a short
+backoff that honours ``Retry-After`` up to a second. Every attempt is a ledger line and a Locust
 request. Locust's stats count an expected rejection (a 4xx for ``expect: reject``) as a
 success, so its failure ratio means what it says: the pipeline misbehaved.
 
 The hot path is kept cheap: evacuees are planned a batch at a time into ready tickets
-(body bytes from pre-encoded pool texts, headers made once per run, the ledger prefix), a
-request goes through the session's own send path and is reported to Locust with one event
-(no ``catch_response`` context manager, no per-request header copy), one clock read each
-for the wall-clock send time and the service time, and one ``%`` format per ledger line.
-``exodus bench swarm`` compares it with a bare FastHttpUser, with a goal of 90% of its
-throughput.
+(body bytes from pre-encoded pool texts, read-only headers templates made once per run, the
+ledger prefix), one clock read each for the wall-clock send time and the service time, and
+one ``%`` format per ledger line. Requests go through Locust's public
+``client.request(..., catch_response=True)``; each gets its own small headers dict copied from
+the template, because the send path writes into the dict it is given on a connection error
+(:mod:`exodus2045.locustfiles.headers`). ``exodus bench swarm`` compares it with a bare
+FastHttpUser, with a goal of 90% of its throughput.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ import time
 
 import gevent
 from exodus2045.locustfiles.answers import judge, retry_delay, should_retry
+from exodus2045.locustfiles.headers import Template, fresh
 from exodus2045.locustfiles.ledger import LINE
 from exodus2045.locustfiles.run import Ticket
 from exodus2045.locustfiles.swarm import Swarm, swarm_for
 from locust import constant, task
-from locust.contrib.fasthttp import FAILURE_EXCEPTIONS, FastHttpUser
-from locust.exception import CatchResponseError
+from locust.contrib.fasthttp import FastHttpSession, FastHttpUser, ResponseContextManager
 
 PATH = "/api/wishes"
 NAME_ACCEPT = "/api/wishes"
@@ -40,6 +41,19 @@ NAME_REJECT = "/api/wishes [bad input]"
 log = logging.getLogger(__name__)
 _perf_counter = time.perf_counter
 _time = time.time
+
+
+def post_wish(
+    session: FastHttpSession, raw: bytes, headers: Template, path: str = PATH, name: str = NAME_ACCEPT
+) -> ResponseContextManager:
+    """POST one wish through the session's public API, with a headers dict of its own.
+
+    The answer is a context manager: enter it and call ``success()`` or ``failure()`` to
+    report the attempt to Locust once (an expected rejection is a success).
+    """
+    return session.request(
+        "POST", path, name=name, data=raw, headers=fresh(headers), catch_response=True
+    )
 
 
 class Evacuee(FastHttpUser):
@@ -51,10 +65,6 @@ class Evacuee(FastHttpUser):
 
     def on_start(self) -> None:
         self.swarm: Swarm = swarm_for(self.environment)
-        session = self.client
-        self._url = session._build_url(PATH)
-        self._send = session._send_request_safe_mode
-        self._fire = session.request_event.fire
 
     @task
     def leave_earth(self) -> None:
@@ -81,44 +91,27 @@ class Evacuee(FastHttpUser):
     def _deliver(self, swarm: Swarm, ticket: Ticket, sent_at: float) -> tuple[int, float]:
         """Send until an answer that is not retried; the final (status, response_ms).
 
-        Sends through the session's own request path (``_send_request_safe_mode``: the same
-        client, connection pool, cookies and error handling as ``client.post``) and reports
-        to Locust the way ``catch_response`` does after ``success()``/``failure()``: one
-        ``request`` event per attempt, a failure only when :func:`judge` says so, so an
-        expected rejection counts as a success. What it skips is the per-request copying of
-        headers and the context manager around the response.
+        One Locust ``request`` event per attempt, a failure only when :func:`judge` says so,
+        so an expected rejection counts as a success. A body that broke off after the status
+        line leaves the status to decide, as for any other answer.
         """
         n, intended_at, raw, headers, expect, prefix = ticket
         accept = expect == "accept"
         name = NAME_ACCEPT if accept else NAME_REJECT
-        url = self._url
-        auth = self.client.auth_header
-        if auth:  # credentials in --host: what the session's request() adds
-            headers = {**headers, "Authorization": auth}
+        session = self.client
         attempt = 0
         while True:
             attempt += 1
             begin = _perf_counter()
-            response = self._send("POST", url, payload=raw, headers=headers)
-            try:
-                content = response.content
-                length = len(content) if content else 0
-            except FAILURE_EXCEPTIONS:  # the body broke off: the status still decides
-                length = 0
-            latency_ms = (_perf_counter() - begin) * 1000.0
-            status = response.status_code or 0
-            reason = None if status == 202 and accept else judge(expect, status)
-            self._fire(
-                request_type="POST",
-                name=name,
-                context=self.context(),
-                response=response,
-                exception=None if reason is None else CatchResponseError(reason),
-                start_time=sent_at,
-                url=url,
-                response_length=length,
-                response_time=latency_ms,
-            )
+            with post_wish(session, raw, headers, PATH, name) as response:
+                latency_ms = (_perf_counter() - begin) * 1000.0
+                status = response.status_code or 0
+                reason = None if status == 202 and accept else judge(expect, status)
+                if reason is None:
+                    response.success()
+                else:
+                    response.failure(reason)
+                headers_in = response.headers  # None after a connection error
             response_ms = (sent_at - intended_at) * 1000.0 + latency_ms
             swarm.attempted(
                 LINE % (prefix, attempt, status, intended_at, sent_at, latency_ms, response_ms, n),
@@ -127,7 +120,6 @@ class Evacuee(FastHttpUser):
             )
             if status == 202 or not should_retry(status, attempt):
                 return status, response_ms
-            headers_in = response.headers  # None after a connection error
             retry_after = None if headers_in is None else headers_in.get("retry-after")
             gevent.sleep(retry_delay(attempt, retry_after))
             sent_at = _time()

@@ -21,14 +21,16 @@ import gevent.event
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.locustfiles.arrivals import ArrivalSchedule, LeaseDesk, LeasedTickets, LocalTickets
 from exodus2045.locustfiles.generate import POOL_SIZE, Pools, SwarmPlan, build_pools
+from exodus2045.locustfiles.headers import Template
 from exodus2045.locustfiles.ledger import LedgerFile
 from exodus2045.locustfiles.options import SwarmOptions, mint_run_id
 from exodus2045.locustfiles.tally import SwarmTally
 
 ROLE_LOCAL, ROLE_MASTER, ROLE_WORKER = "local", "master", "worker"
 #: One evacuee ready to go, as the swarm hands it to a user: ``(n, intended_at, raw, headers,
-#: expect, ledger_prefix)``. A plain tuple: one is made per evacuee on the hot path.
-Ticket = tuple[int, float, bytes, dict[str, str], str, str]
+#: expect, ledger_prefix)``, ``headers`` a read-only template (see
+#: :mod:`exodus2045.locustfiles.headers`). A plain tuple: one is made per evacuee on the hot path.
+Ticket = tuple[int, float, bytes, Template, str, str]
 RUN_KEY = "exodus_run"  # set on parsed_options by the master; Locust ships it to workers
 DISTRIBUTED_LEAD_S = 1.0  # workers build their pools before the first evacuee is due
 SUMMARY_NAME = "swarm.json"
@@ -50,7 +52,7 @@ class Run:
     ledger: LedgerFile | None = None
     tally: SwarmTally = field(default_factory=SwarmTally)  # totals, or a worker's delta
     outbox: list[str] = field(default_factory=list)  # a worker's lines not yet shipped
-    headers: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    headers: dict[tuple[str, str], Template] = field(default_factory=dict)  # read-only
     ready: deque[Ticket] = field(default_factory=deque)  # planned, not yet handed to a user
     plain_prefix: dict[str, tuple[str, str]] = field(default_factory=dict)  # by destination
     in_flight: int = 0

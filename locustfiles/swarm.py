@@ -28,6 +28,7 @@ import gevent
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.locustfiles.arrivals import LeaseDesk, LeasedTickets, LocalTickets
 from exodus2045.locustfiles.generate import POOL_SIZE, build_pools, plan_sends
+from exodus2045.locustfiles.headers import Template, request_headers
 from exodus2045.locustfiles.ledger import LedgerFile, prefix_of
 from exodus2045.locustfiles.options import add_arguments
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
@@ -160,19 +161,15 @@ class Swarm:
             append((n, t0 + offset(n), raw, headers, expect, prefix))
         return True
 
-    def _headers(self, run: Run, content_type: str, user_agent: str) -> dict[str, str]:
-        """The request headers for one (content type, user agent), made once per run.
+    def _headers(self, run: Run, content_type: str, user_agent: str) -> Template:
+        """The read-only headers template for one (content type, user agent), made once per run.
 
-        ``Accept-Encoding`` is what Locust's session adds to every request; the evacuee sends
-        below the session (see :mod:`exodus2045.locustfiles.evacuee`), so it is added here, once.
+        Read-only on purpose (:mod:`exodus2045.locustfiles.headers`): the evacuee hands each
+        request a fresh copy, so nothing a dependency writes into one outlives that request.
         """
-        headers = run.headers[(content_type, user_agent)] = {
-            "Content-Type": content_type,
-            "User-Agent": user_agent,
-            "Accept": "application/json",
-            "X-Exodus-Run": run.plan.run_id,
-            "Accept-Encoding": "gzip, deflate, br",
-        }
+        headers = run.headers[(content_type, user_agent)] = request_headers(
+            content_type, user_agent, run.plan.run_id
+        )
         return headers
 
     def attempted(self, line: str, latency_ms: float, late_s: float | None = None) -> None:

@@ -25,6 +25,7 @@ MODES: dict[str, tuple[str, int, int]] = {
     "tally": ("tally disagrees with stored wishes or the ledger", 6, 2),
     "content": ("stored text differs from what was sent", 8, 2),
     "bad-input": ("bad input accepted, stored or answered with a server error", 8, 2),
+    "no-false-rejects": ("valid wish refused with a 4xx", 8, 2),
     "no-executable-markup": ("a stored payload executes on a page (XSS)", 10, 4),
     "drained": ("messages left in a queue at the end", 6, 3),
     "dlq-explained": ("dead letter without reason, or an acknowledged wish dead-lettered", 7, 3),
@@ -99,6 +100,8 @@ def _count_for(check_id: str, evidence: Mapping[str, Any], run: RunData) -> tupl
             for v in evidence.get("rows_vs_ledger", {}).values()
         ]
         return sum(diffs), wishes
+    if check_id == "no-false-rejects":  # unacknowledged wishes are listed, not the mode
+        return int(evidence.get("false_rejects_total") or 0), wishes
     if check_id == "drained":
         return sum((evidence.get("left") or {}).values()), wishes
     if check_id == "slo":

@@ -161,6 +161,26 @@ def test_bad_input_catches_non_4xx_answer(status: int, tmp_path: Path):
     assert marker(REJECTS[0]) in result.evidence["markers"]
 
 
+@pytest.mark.parametrize(
+    ("answers", "good"),
+    [([0, 422], True), ([0, 0, 400], True), ([0, 0, 0], False), ([422, 0], False),
+     ([503, 422], False), ([0, 202], False)],
+)  # fmt: skip
+def test_bad_input_forgives_a_connection_error_only_when_a_4xx_followed(
+    tmp_path: Path, answers: list[int], good: bool
+):
+    """A kill mid-request says nothing about the input; a retry that gets the 4xx proves it."""
+
+    def retried(files):
+        ledger = files["ledger.jsonl"]
+        first = next(a for a in ledger if a["n"] == REJECTS[0])
+        ledger[:] = [a for a in ledger if a["n"] != REJECTS[0]]
+        ledger += [{**first, "attempt": i, "status": s} for i, s in enumerate(answers, 1)]
+
+    result = judge(bad_input, tmp_path, mutate=retried)
+    assert result.status == ("passed" if good else "failed"), result.summary
+
+
 def test_bad_input_catches_stored_reject_by_id(tmp_path: Path):
     result = judge(bad_input, tmp_path, store_reject=True)
     assert result.status == "failed"

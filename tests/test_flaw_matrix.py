@@ -34,6 +34,7 @@ MATRIX: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "no-validation": (str(HERE / "flaw-short.toml"), (), ("bad-input",)),
     # the swarm sends every 17th pooled message decomposed (NFD): the flaw stores it so
     "skip-nfc": (str(HERE / "flaw-short.toml"), (), ("content",)),
+    "false-reject": (str(HERE / "flaw-short.toml"), (), ("no-false-rejects",)),
 }
 
 

@@ -136,3 +136,21 @@ def test_skip_nfc_queues_the_message_as_sent(
     [body] = drain_bodies(backend)
     assert body["message"] == ("Adieu, che\u0300re Terre" if flawed else "Adieu, ch\u00e8re Terre")
     assert body["evacuee"] == "Zo\u00eb"
+
+
+@pytest.mark.parametrize("flawed", [True, False], ids=["on", "off"])
+def test_false_reject(state: StateDir, backend: LocalBackend, flawed: bool) -> None:
+    """One valid wish in 32 (the 8th, 40th, ...) gets a 415 naming its perfectly good type."""
+    sent = [wish(n) for n in range(64)]
+    flaws = frozenset({"false-reject"}) if flawed else frozenset()
+    with running_frontend(config_for(state.root, flaws=flaws), backend) as fe:
+        bad = fe.client.post("/api/wishes", json={"evacuee": ""})  # invalid: not counted
+        answers = [fe.client.post("/api/wishes", json=w) for w in sent]
+    assert bad.status_code == 422
+    refused = [n for n, r in enumerate(answers) if r.status_code == 415]
+    assert refused == ([7, 39] if flawed else [])
+    if flawed:
+        assert problem_of(answers[7])["field"] == "content-type"
+    assert all(r.status_code == 202 for n, r in enumerate(answers) if n not in refused)
+    kept = sorted(w["wish_id"] for n, w in enumerate(sent) if n not in refused)
+    assert sorted(b["wish_id"] for b in drain_bodies(backend)) == kept

@@ -22,7 +22,7 @@ def test_unsound_verdict_table_and_path(tmp_path: Path):
     text = _printed(verdict(), tmp_path / "run")
     for word in ("FAIL", "PASS", "SKIP", "exactly-once", "recovery:kill:parser@8s"):
         assert word in text
-    assert "UNSOUND (3 passed, 2 failed, 1 skipped): failed: exactly-once, no-executable" in text
+    assert "UNSOUND (4 passed, 2 failed, 1 skipped): failed: exactly-once, no-executable" in text
     assert f"report: {tmp_path / 'run' / 'report.html'}" in text
 
 

@@ -25,8 +25,9 @@ def test_smoke_run_is_sound_and_writes_every_report(tmp_path):
     assert verdict["sound"] is True and verdict["scenario"] == "smoke"
     assert (verdict["outcome"], verdict["complete"], verdict["unjudged"]) == ("sound", True, [])
     ids = [c["id"] for c in verdict["checks"]]
-    assert ids[:9] == ["exactly-once", "no-phantoms", "tally", "content", "bad-input",
-                       "no-executable-markup", "drained", "dlq-explained", "slo"]
+    assert ids[:10] == ["exactly-once", "no-phantoms", "tally", "content", "bad-input",
+                        "no-false-rejects", "no-executable-markup", "drained", "dlq-explained",
+                        "slo"]
     assert all(c["status"] == "passed" for c in verdict["checks"])
     for name in ("report.html", "summary.md", "junit.xml", "ledger.jsonl", "run.json",
                  "store-snapshot.jsonl", "queues.json", "tally.json", "metrics.jsonl",
@@ -70,7 +71,7 @@ def test_demo_shows_progress_then_the_verdict_and_report(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "acknowledged" in result.stdout and "stored" in result.stdout
-    assert "SOUND (9 passed, 0 failed, 0 skipped)" in result.stdout
+    assert "SOUND (10 passed, 0 failed, 0 skipped)" in result.stdout
     [run_dir] = list((tmp_path / "runs").iterdir())
     assert run_dir.name.endswith("-smoke") and (run_dir / "report.html").exists()
     assert f"report: {run_dir}/report.html" in result.stdout.replace("\n", "")

@@ -278,8 +278,8 @@ def test_answers_are_judged_by_what_was_expected() -> None:
     assert judge("reject", 202) == "bad input answered 202"
     assert judge("accept", 503) == "HTTP 503" and judge("reject", 500) == "HTTP 500"
     assert judge("accept", 0) == "connection error"
-    assert [should_retry(s, 1) for s in (0, 500, 503, 202, 409, 422, 429)] == [
-        True, True, True, False, False, False, False,
+    assert [should_retry(s, 1) for s in (0, 500, 503, 429, 202, 409, 415, 422)] == [
+        True, True, True, True, False, False, False, False,
     ]  # fmt: skip
     assert not should_retry(503, 3), "three attempts at most"
     assert retry_delay(1, "0") == 0.0 and retry_delay(1, "120") == 1.0

@@ -230,10 +230,10 @@ def test_the_console_hides_a_wish(console: ConsoleUI) -> None:
 def test_the_verdict_and_the_report_from_the_run_folder(console: ConsoleUI) -> None:
     verdict = console.pipeline()["verdict"]
     assert (verdict["sound"], verdict["passed"], verdict["failed"], verdict["skipped"]) == \
-        (False, 3, 2, 1)
+        (False, 4, 2, 1)
     assert [c["id"] for c in verdict["failed_checks"]] == ["exactly-once", "no-executable-markup"]
     page = console.get("/exodus/stage").text
-    assert "UNSOUND: 3 passed, 2 failed, 1 skipped" in page
+    assert "UNSOUND: 4 passed, 2 failed, 1 skipped" in page
     assert '<a href="/exodus/report">report.html</a>' in page
     report = console.get("/exodus/report")
     assert report.status_code == 200 and report.text == (GOLDEN / "report.html").read_text()

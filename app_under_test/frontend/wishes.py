@@ -5,9 +5,9 @@ SQLite transaction), so a 202 can never be lost by a ``kill -9``. The path avoid
 Pydantic models and FastAPI's dependency solving (the POST is a plain Starlette route,
 documented in the OpenAPI schema by hand): raw body, ``json.loads``,
 :func:`validate_submission`, bytes out. The seeded
-flaws ``early-ack``, ``ua-500`` and ``no-validation`` live here, each at the one line whose
-sound behaviour it replaces; ``skip-nfc`` has its frontend half here (the message is queued
-as sent) and its other half in the parser.
+flaws ``early-ack``, ``ua-500``, ``no-validation`` and ``false-reject`` live here, each at the
+one line whose sound behaviour it replaces; ``skip-nfc`` has its frontend half here (the
+message is queued as sent) and its other half in the parser.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 RETRY_AFTER_S = "1"
+FALSE_REJECT_EVERY = 32  # the false-reject flaw refuses the 8th, 40th, 72nd, ... valid wish
+FALSE_REJECT_FIRST = 8  # (1 in 32, about 3%, exactly that many: a short test run always sees it)
 WISH_ID_LOOKUP_MAX = 200
 
 #: The documented request body; its limits are the wish model's own (one definition).
@@ -101,6 +103,8 @@ class WishIntake:
         self.early_ack = "early-ack" in state.flaws
         self.ua_500 = "ua-500" in state.flaws
         self.nfc = "skip-nfc" not in state.flaws  # the flaw: the message is queued as sent
+        self.false_reject = "false-reject" in state.flaws
+        self.valid_seen = 0  # valid wishes this process has judged (for false-reject)
         self.limit = HARD_BODY_MAX_BYTES if self.lenient else BODY_MAX_BYTES
 
     async def post(self, request: Request) -> Response:
@@ -115,10 +119,19 @@ class WishIntake:
             declared_length(headers.get("content-length"), self.limit)
             raw = await read_limited(request.receive, self.limit)
             clean = self._validate(raw, kind)
+            if self.false_reject and self._falsely_refused():  # the flaw: a valid wish is
+                raise Problem(415, "unsupported-media-type",  # told its good type is bad
+                              "content type is not supported; send application/json or a form",
+                              field="content-type")
         except Problem as problem:
             self.metrics.rejected(problem.status)
             return problem_answer(problem, html=html)
         return await self._enqueue(clean, run_id, source, headers.get("user-agent", ""), html)
+
+    def _falsely_refused(self) -> bool:
+        """The ``false-reject`` flaw's pick: one valid wish in 32 this process judges."""
+        self.valid_seen += 1
+        return self.valid_seen % FALSE_REJECT_EVERY == FALSE_REJECT_FIRST
 
     def _rate_limit(self, request: Request) -> None:
         buckets = self.state.buckets

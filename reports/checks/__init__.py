@@ -17,6 +17,7 @@ CHECK_MODULES = (
     "tally",
     "content",
     "bad_input",
+    "no_false_rejects",
     "no_executable_markup",
     "drained",
     "dlq_explained",

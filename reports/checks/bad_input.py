@@ -1,9 +1,13 @@
 """``bad-input``: what an infiltrator sends to be rejected is rejected, loudly and for good.
 
 Every wish the swarm planned as invalid (``expect == "reject"``) must get a 4xx on every
-attempt: a 2xx means the pipeline took it, a 5xx or connection error means the pipeline
-broke on it instead of refusing it. And none of it may be stored -- matched by ``wish_id``
-and, because a lax frontend may mint a fresh id, by the payload marker in stored text.
+attempt: a 2xx means the pipeline took it, a 5xx means the pipeline broke on it instead of
+refusing it. A connection error (status 0) is the one exception, and only when a later
+attempt got the 4xx: a frontend killed while the request was in flight (a chaos scenario)
+says nothing about the input, and the retry shows it was refused. A connection error that
+never turned into a 4xx still fails: the input may be what brought the frontend down. And
+none of it may be stored -- matched by ``wish_id`` and, because a lax frontend may mint a
+fresh id, by the payload marker in stored text.
 """
 
 from __future__ import annotations
@@ -18,7 +22,15 @@ ID = "bad-input"
 
 
 def _wrong_answers(wish: WishSummary) -> list[int]:
-    return [s for s in wish.statuses if not 400 <= s < 500]
+    statuses = wish.statuses
+    wrong = []
+    for i, status in enumerate(statuses):
+        if 400 <= status < 500:
+            continue
+        if status == 0 and any(400 <= s < 500 for s in statuses[i + 1 :]):
+            continue  # the connection broke, the retry was refused: refused
+        wrong.append(status)
+    return wrong
 
 
 def check(run: RunData) -> CheckResult:
