@@ -5,7 +5,12 @@ bug or a bad setting and propagates, as app_under_test/errors.py says.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from exodus2045.app_under_test.errors import Retryable
+
+T = TypeVar("T")
 
 #: Error codes AWS uses for "slow down" across SQS and DynamoDB (botocore's own list, plus
 #: the per-service spellings).
@@ -45,3 +50,14 @@ def as_retryable(exc: BaseException, error: type[Retryable], what: str) -> Retry
         return None
     code = error_code(exc)
     return error(f"{what}: {code}: {exc}", code=code)  # type: ignore[call-arg]
+
+
+def call(error: type[Retryable], what: str, fn: Callable[..., T], **kwargs: Any) -> T:
+    """``fn(**kwargs)``, with a transient AWS failure raised as the port's ``error``."""
+    try:
+        return fn(**kwargs)
+    except Exception as exc:
+        retryable = as_retryable(exc, error, what)
+        if retryable is not None:
+            raise retryable from exc
+        raise

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from exodus2045.app_under_test.backends.aws.errors import as_retryable, error_code
+from exodus2045.app_under_test.backends.aws.errors import call, error_code
 from exodus2045.app_under_test.errors import InvalidMessageContents, QueueUnavailable
 from exodus2045.app_under_test.ports import Message, OutgoingMessage, QueueDepth
 
@@ -67,13 +67,7 @@ class SqsQueue:
         """The clients belong to whoever built them; nothing to release here."""
 
     def _call(self, what: str, fn: Callable[..., T], **kwargs: Any) -> T:
-        try:
-            return fn(**kwargs)
-        except Exception as exc:
-            retryable = as_retryable(exc, QueueUnavailable, f"{self.name}: {what}")
-            if retryable is not None:
-                raise retryable from exc
-            raise
+        return call(QueueUnavailable, f"{self.name}: {what}", fn, **kwargs)
 
     # -- producing ---------------------------------------------------------------------
     def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[str]:

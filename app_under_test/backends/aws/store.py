@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from exodus2045.app_under_test.backends.aws.errors import (
     TRANSIENT_CANCELLATIONS,
     as_retryable,
+    call,
     error_code,
 )
 from exodus2045.app_under_test.errors import StoreUnavailable
@@ -85,13 +86,7 @@ class DynamoWishStore:
         """The client belongs to whoever built it; nothing to release here."""
 
     def _call(self, what: str, fn: Callable[..., T], **kwargs: Any) -> T:
-        try:
-            return fn(**kwargs)
-        except Exception as exc:
-            retryable = as_retryable(exc, StoreUnavailable, f"store: {what}")
-            if retryable is not None:
-                raise retryable from exc
-            raise
+        return call(StoreUnavailable, f"store: {what}", fn, **kwargs)
 
     # -- (de)serialising -----------------------------------------------------------------
     def _item(self, wish: Mapping[str, Any], stored_at: float) -> dict[str, Any]:
