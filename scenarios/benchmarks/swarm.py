@@ -102,7 +102,10 @@ MEASURE_PLUGIN = textwrap.dedent(
     """Loaded next to either locustfile: requests and CPU time over one window.
 
     Both sides get the same absolute window (START .. START + SPAN, epoch seconds), so they
-    are measured at the same time, under the same load on the machine.
+    are measured at the same time, under the same load on the machine. A side that is still
+    booting at START (a busy machine) opens its window at its first request instead, and
+    ``late_s`` says by how much: a window over a process that sends nothing yet measures
+    nothing. When the window closes the side quits: nothing runs past its measurement.
     """
     import json
     import time
@@ -110,7 +113,7 @@ MEASURE_PLUGIN = textwrap.dedent(
     import gevent
     from locust import events
 
-    OUT, START, SPAN = {out!r}, {start!r}, {span!r}
+    OUT, START, SPAN, BOOT_LIMIT = {out!r}, {start!r}, {span!r}, 60.0
 
 
     @events.init.add_listener
@@ -118,12 +121,16 @@ MEASURE_PLUGIN = textwrap.dedent(
         def sample():
             gevent.sleep(max(0.0, START - time.time()))
             total = environment.runner.stats.total
+            deadline = time.time() + BOOT_LIMIT
+            while total.num_requests == 0 and time.time() < deadline:
+                gevent.sleep(0.01)
             r0, c0, w0 = total.num_requests, time.process_time(), time.time()
             gevent.sleep(SPAN)
             r1, c1, w1 = total.num_requests, time.process_time(), time.time()
             with open(OUT, "w") as fh:
                 json.dump({{"requests": r1 - r0, "cpu_s": c1 - c0, "wall_s": w1 - w0,
                            "late_s": w0 - START}}, fh)
+            environment.runner.quit()
 
         gevent.spawn(sample)
     '''
@@ -167,20 +174,20 @@ class _Accept(asyncio.Protocol):
             self.transport.write(RESPONSE)
 
 
-def serve(port: int) -> None:
-    """Run the target on 127.0.0.1:port (0 = any); print the port, serve until killed."""
+def serve(fd: int) -> None:
+    """Serve on an inherited listening socket until killed.
+
+    The parent binds one socket and hands it to every server process: several processes
+    share it without SO_REUSEPORT, which on port 0 could also share a port some other
+    program already listens on (and quietly send it part of the benchmark's traffic).
+    """
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:  # pragma: no cover - uvicorn[standard] brings it
         pass
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(1024)
-    print(sock.getsockname()[1], flush=True)
+    sock = socket.socket(fileno=fd)
 
     async def main() -> None:
         server = await asyncio.get_running_loop().create_server(_Accept, sock=sock)
@@ -190,17 +197,20 @@ def serve(port: int) -> None:
 
 
 def _start_server(processes: int) -> tuple[int, list[subprocess.Popen]]:
-    procs: list[subprocess.Popen] = []
-    port = 0
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
     code = ("import sys; from exodus2045.scenarios.benchmarks.swarm import serve; "
             "serve(int(sys.argv[1]))")
-    for _ in range(max(1, processes)):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", code, str(port)], stdout=subprocess.PIPE, text=True
-        )
-        procs.append(proc)
-        port = int(proc.stdout.readline())
-    return port, procs
+    try:
+        procs = [
+            subprocess.Popen([sys.executable, "-c", code, str(sock.fileno())],
+                             pass_fds=(sock.fileno(),))
+            for _ in range(max(1, processes))
+        ]
+        return sock.getsockname()[1], procs
+    finally:
+        sock.close()  # the children hold it now
 
 
 # -- the two sides -------------------------------------------------------------------------
@@ -218,7 +228,7 @@ def _start_side(
     out = workdir / f"{name}.json"
     plugin = workdir / f"measure_{name}.py"
     plugin.write_text(MEASURE_PLUGIN.format(out=str(out), start=start, span=span))
-    run_time = f"{int(LEAD_S + span + 3)}s"
+    run_time = f"{int(LEAD_S + span + 63)}s"  # a bound only: the plugin quits after its window
     cmd = [
         sys.executable, "-m", "locust", "-f", f"{locustfile},{plugin}", *common, *extra,
         "--headless", "--only-summary", "--run-time", run_time, "--stop-timeout", "0",
