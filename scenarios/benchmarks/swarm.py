@@ -4,7 +4,7 @@ The swarm does more per request than a plain load generator (plan the wish, wait
 intended start, judge the answer, write a ledger line); this measures whether that overhead
 matters. Both sides run as real ``locust --headless`` processes, side by side, against the
 same tiny HTTP server, which answers 202 to any POST without parsing it (optionally in several
-processes via SO_REUSEPORT), so the client is what is measured:
+processes sharing one inherited socket), so the client is what is measured:
 
 - ``evacuee``: ``locustfiles/exodus.py`` with an arrival rate far above what one process can
   send, so users never wait for an intended start;
