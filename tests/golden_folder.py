@@ -71,14 +71,20 @@ def _snapshot(ledger: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         n = row["n"]
         accepted = round(row["sent_at"] + row["latency_ms"] / 1000, 3)
-        delay = 0.4 + (n % 5) * 0.1 + (2.5 if 8.0 <= n * 0.5 < 12.0 else 0.0)
+        outage = 2.5 if 8.0 <= n * 0.5 < 12.0 else 0.0  # waits in the wishes queue
+        base = 0.4 + (n % 5) * 0.1
+        delay = base + outage
+        parsed = round(accepted + base / 2 + outage, 3)
         message = HOSTILE if row["kind"] == "infiltrator" else f"Plant a tree for me, {n}."
         stored.append({
             "wish_id": row["wish_id"], "run_id": "r-golden", "source": "swarm",
             "evacuee": f"Evacuee {n}", "destination": row["destination"],
             "message": message, "markup": row["kind"] == "infiltrator",
-            "accepted_at": accepted, "parsed_at": round(accepted + delay / 2, 3),
+            "accepted_at": accepted, "parsed_at": parsed,
             "stored_at": round(accepted + delay, 3),
+            "trace_id": f"{n:032x}", "enqueued_at": round(accepted + 0.003, 3),
+            "parse_started_at": round(parsed - 0.002, 3),
+            "store_started_at": round(accepted + delay - 0.03, 3),
         })
     return stored
 

@@ -21,10 +21,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.reports.verdict import CheckResult, Verdict
+
+if TYPE_CHECKING:
+    from exodus2045.reports.hops import HopBreakdown
 
 #: Modules of :mod:`exodus2045.reports.formats`, in the order ``render_all`` writes them. verdict.json
 #: goes last so a half-written report never sits next to a fresh verdict.
@@ -93,6 +96,10 @@ class RenderContext:
     failure_modes: list[dict[str, Any]] | None
     files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Where the time went, per hop (:mod:`exodus2045.reports.hops`); None: not computed.
+    hops: HopBreakdown | None = None
+    #: Whether spans were recorded (spans.jsonl in the folder): "on" or "off".
+    tracing: str = "off"
 
     @property
     def scenario(self) -> str:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from exodus2045.reports import charts
+from exodus2045.reports import charts, hop_charts
 from exodus2045.reports.formats import (
     RenderContext,
     ReportFormat,
@@ -27,6 +27,7 @@ from exodus2045.reports.formats import (
     ranked_failure_modes,
     xml_safe,
 )
+from exodus2045.reports.hops import HOP_NAMES, HOPS, SHORT_NAMES, seconds
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 EXCERPT_CHARS = 200
@@ -105,6 +106,7 @@ class HtmlReport(ReportFormat):
             f"<style>{STYLE}</style></head><body>",
             f"<header><h1>{esc(title)}</h1>{self._banner(ctx)}</header>",
             self._meta(ctx),
+            self._where(ctx),
             self._checks(ctx),
             self._failure_modes(ctx),
             self._figures(ctx),
@@ -223,6 +225,56 @@ class HtmlReport(ReportFormat):
         note = "Shaded: fault windows from timeline.jsonl; dashed: a fault with no off."
         return (
             f'<h2>Charts</h2><p class="muted">{esc(note)}</p>'
+            f'<div class="charts">{"".join(figures)}</div>'
+        )
+
+    def _where(self, ctx: RenderContext) -> str:
+        """Where the time went: per-hop percentiles, per fault window, over time, slowest."""
+        hops = ctx.hops
+        head = "<h2>Where the time went</h2>"
+        if hops is None:
+            return ""
+        tracing = ("Spans: recorded (spans.jsonl)." if ctx.tracing == "on" else
+                   "Spans: tracing was off (hop times come from the stored wishes).")
+        if not hops.wishes:
+            return f'{head}<p>{esc(hops.where())}</p><p class="muted">{esc(tracing)}</p>'
+        cols = "".join(f"<th>{p}</th>" for p in ("p50", "p95", "p99"))
+        rows = "".join(
+            f"<tr><td>{esc(HOP_NAMES[h])}</td>"
+            + "".join(f'<td class="num">{esc(seconds(hops.overall[h].get(p)))}</td>'
+                      for p in ("p50", "p95", "p99"))
+            + "</tr>" for h in HOPS
+        )
+        table = f"<table><tr><th>hop</th>{cols}</tr>{rows}</table>"
+        faults = ""
+        if hops.windows:
+            frows = "".join(
+                f"<tr><td>{esc(w.label)}</td><td class=\"num\">{w.wishes}</td>"
+                f"<td>{esc(HOP_NAMES[w.moved]) if w.moved else '–'}</td>"
+                f'<td class="num">{esc(seconds(w.moved_by_s, signed=True))}</td>'
+                + "".join(f'<td class="num">{esc(seconds(w.hops.get(h, {}).get("p95")))}</td>'
+                          for h in HOPS) + "</tr>"
+                for w in hops.windows
+            )
+            hcols = "".join(f"<th>{esc(SHORT_NAMES[h])} p95</th>" for h in HOPS)
+            faults = (
+                "<h3>Per fault window</h3><p class=\"muted\">Wishes whose journey overlapped "
+                "the window; the hop whose median grew most over the other wishes' median.</p>"
+                f"<table><tr><th>fault</th><th>wishes</th><th>moved most</th><th>by</th>"
+                f"{hcols}</tr>{frows}</table>"
+            )
+        common = {"x_max": ctx.series.span_s, "windows": ctx.series.windows}
+        figures = [
+            hop_charts.stacked_hops(
+                f"Median time per hop, stacked, by arrival ({ctx.series.bucket_s:g} s buckets)",
+                hops.over_time, **common),
+            hop_charts.waterfall(f"The {len(hops.slowest)} slowest wishes, hop by hop",
+                                 hops.slowest),
+        ]
+        return (
+            f"{head}<p>{esc(hops.where())}</p>"
+            f'<p class="muted">{esc(f"{hops.wishes} of {hops.stored} stored wishes carry all hop times. ")}'
+            f"{esc(tracing)}</p>{table}{faults}"
             f'<div class="charts">{"".join(figures)}</div>'
         )
 

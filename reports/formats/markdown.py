@@ -86,11 +86,11 @@ class MarkdownSummary(ReportFormat):
         ]
         if verdict.reason():
             lines += ["", md(verdict.reason(), SUMMARY_CHARS)]
-        return [
-            *lines,
-            "",
-            f"Run {md(run_id, ID_CHARS)}, seed {md(seed if seed is not None else '–')}",
-        ]
+        lines += ["", f"Run {md(run_id, ID_CHARS)}, seed {md(seed if seed is not None else '–')}"]
+        if ctx.hops is not None:
+            tracing = "" if ctx.tracing == "on" else " (tracing was off: no spans)"
+            lines += ["", f"**Where the time went:** {md(ctx.hops.where(), 600)}{md(tracing)}"]
+        return lines
 
     def _checks(self, ctx: RenderContext, budget: int) -> list[str]:
         lines = ["", "| status | check | summary | evidence |", "|---|---|---|---|"]
