@@ -22,6 +22,8 @@ from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.poller import Poller
 from exodus2045.app_under_test.settings import PollerConfig
 from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.app_under_test.tracing_sdk import configure as configure_tracing
+from exodus2045.app_under_test.tracing_sdk import flush_spans
 
 ROLES = ("parser", "pod-worker")
 
@@ -60,6 +62,8 @@ def main(argv: list[str] | None = None, *, decorate: PollerDecorator | None = No
     except ExodusError as exc:
         print(f"{args.role}: {exc}", file=sys.stderr)
         return 2
+    name = f"{args.role}:{args.index}"
+    logging.info("%s: tracing %s", name, configure_tracing(name, config.state_dir))
     poller = build_poller(config, backend)
     if decorate is not None:
         poller = decorate(poller, backend, config)
@@ -71,6 +75,7 @@ def main(argv: list[str] | None = None, *, decorate: PollerDecorator | None = No
     signal.signal(signal.SIGINT, stop)
     poller.run()
     backend.close()
+    flush_spans()
     return 0
 
 

@@ -114,7 +114,8 @@ def _traced(
         traceparent, sent_at, count = record_context(records.get(mid, {}))
         wish["enqueued_at"] = sent_at
         wish["parse_started_at"] = started
-        attrs = {"exodus.wish_id": str(wish.get("wish_id", "")), "exodus.receive_count": count}
+        attrs = {"exodus.wish_id": str(wish.get("wish_id", "")), "exodus.receive_count": count,
+                 "exodus.run_id": wish.get("run_id") if isinstance(wish.get("run_id"), str) else None}
         if sent_at is not None:
             traceparent = hop_span("queue wait 1", traceparent, sent_at, started, attrs)
         traceparent = hop_span("parse", traceparent, started, float(wish.get("parsed_at") or started),

@@ -97,6 +97,7 @@ def _spans(event: dict[str, Any], wishes: list[tuple[str, dict[str, Any]]], stor
     for (mid, wish), new in zip(wishes, stored, strict=False):
         traceparent, _, count = record_context(records.get(mid, {}))
         attrs = {"exodus.wish_id": wish["wish_id"], "exodus.receive_count": count,
+                 "exodus.run_id": wish.get("run_id") if isinstance(wish.get("run_id"), str) else None,
                  "exodus.redelivered_duplicate": not new}
         parsed_at = wish.get("parsed_at")
         if isinstance(parsed_at, (int, float)):

@@ -28,6 +28,7 @@ from exodus2045.chaos.stack import chaos_supervisor
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
 from exodus2045.reports.verdict import Verdict
 from exodus2045.scenarios.evidence import Evidence, EvidenceConfig, Question, Sampler
+from exodus2045.scenarios.evidence.spans import copy_spans
 from exodus2045.scenarios.scenario import Scenario
 from exodus2045.scenarios.swarm_process import LedgerTail, SwarmProcess, locust_command
 
@@ -84,6 +85,8 @@ class _Stack:
         self._tmp: tempfile.TemporaryDirectory | None = None
         self.url = ""
         self.state: StateDir | None = None
+        self.spans_to: tuple[Path, str] | None = None  # (run folder, run id) to copy spans to
+        self.spans = 0
 
     def __enter__(self) -> _Stack:
         o, spec = self.options, self.options.scenario.stack
@@ -115,7 +118,9 @@ class _Stack:
 
     def __exit__(self, *exc: object) -> None:
         if self.supervisor:
-            self.supervisor.stop()
+            self.supervisor.stop()  # its processes flush their last spans on the way out
+        if self.state and self.spans_to:
+            self.spans = copy_spans(self.state.root, *self.spans_to)
         if self._tmp:
             self._tmp.cleanup()
 
@@ -142,6 +147,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     interrupted = False
     tick = time.perf_counter()
     with _Stack(options) as stack:
+        stack.spans_to = (run_dir, run_id)
         phases["stack_s"] = round(time.perf_counter() - tick, 3)
         evidence = Evidence(EvidenceConfig(
             url=stack.url, state_dir=stack.state.root if stack.state else None))
@@ -204,6 +210,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
             evidence.close()
     meta["interrupted"] = interrupted
     meta["ended_at"] = time.time()
+    meta["tracing"] = {"spans": stack.spans}
     verdict = _audit_and_render(run_dir, meta, phases, tick)
     return RunResult(run_dir, verdict, phases)
 

@@ -165,7 +165,8 @@ class WishIntake:
         wish_id = clean["wish_id"]
         body = queued_body(clean, run_id, source, received_at)
         span, traceparent = start_hop("accept", parent, received_at,
-                                      {"exodus.wish_id": wish_id, "exodus.source": source})
+                                      {"exodus.wish_id": wish_id, "exodus.source": source,
+                                       "exodus.run_id": run_id})
         submission = Submission(wish_id, content_digest(clean), body, {TRACEPARENT: traceparent})
         try:
             return await self._commit(submission, html, agent)
