@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 
 from exodus2045.app_under_test import parser as parser_fn
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None, *, decorate: PollerDecorator | None = No
     cli.add_argument("role", choices=ROLES)
     cli.add_argument("--index", type=int, default=0)
     args = cli.parse_args(argv)
+    logging.Formatter.converter = time.gmtime  # UTC: a run report places lines by their time
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s {args.role}:{args.index} %(levelname)s %(message)s"
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.reports.around import around_faults, read_logs
 from exodus2045.reports.formats import RenderContext, all_formats
 from exodus2045.reports.hops import breakdown
 from exodus2045.reports.series import derive_series, origin_of
@@ -33,7 +34,7 @@ EVIDENCE_FILES = (
     "run.json", "ledger.jsonl", "swarm.json", "timeline.jsonl", "metrics.jsonl",
     "store-snapshot.jsonl", "audience-snapshot.jsonl", "tally.json", "queues.json",
     "lookups.jsonl", "evidence.json", "pages/index.json", "pages/browser.json", "locust_stats.csv",
-    "locust_stats_history.csv", "locust_failures.csv",
+    "locust_stats_history.csv", "locust_failures.csv", "spans.jsonl", "events.jsonl",
 )
 FAILURE_MODE_FIELDS = (
     "mode", "check", "severity", "occurrence", "detection", "rpn", "evidence_count", "cause",
@@ -80,6 +81,8 @@ def build_context(
     else:
         modes = [dict(mode) for mode in failure_modes]
     series = derive_series(run, ledger, snapshot, metrics, timeline)
+    origin = origin_of(run, ledger)
+    events = read_jsonl(run_dir / "events.jsonl", notes)
     run_id = verdict.run_id or run.get("run_id")
     own = [w for w in snapshot if run_id is None or w.get("run_id") == run_id]
     return RenderContext(
@@ -92,8 +95,9 @@ def build_context(
         failure_modes=modes,
         files=[name for name in EVIDENCE_FILES if (run_dir / name).is_file()],
         notes=notes,
-        hops=breakdown(own, origin_of(run, ledger), series.bucket_s, series.windows),
+        hops=breakdown(own, origin, series.bucket_s, series.windows),
         tracing="on" if (run_dir / "spans.jsonl").is_file() else "off",
+        around=around_faults(series.windows, events, read_logs(run_dir, origin), origin),
     )
 
 

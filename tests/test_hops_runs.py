@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from exodus2045.reports.around import describe
 from exodus2045.reports.render import build_context
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -43,3 +44,11 @@ def test_the_faulted_hop_moved_most(tmp_path: Path, scenario: str, fault: str, h
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert f"during {fault}: {hop.replace('_', ' ')} +" in summary
     assert "tracing was off" in summary and not (out / "spans.jsonl").exists()
+    if fault == "kill parser":  # the +-3 s panel: the supervisor saw the kill and the restart
+        [near] = [n for n in ctx.around if n.label == fault]
+        seen = [(e["component"], describe(e)) for e in near.events]
+        assert ("parser:0", "exited (SIGKILL)") in seen and ("parser:0", "held") in seen, seen
+        assert ("parser:0", "resumed") in seen and ("parser:0", "restarted (restart 1)") in seen
+        page = (out / "report.html").read_text(encoding="utf-8")
+        assert "Around each fault" in page and "exited (SIGKILL)" in page
+        assert (out / "logs" / "parser-0.log").is_file()

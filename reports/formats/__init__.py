@@ -27,6 +27,7 @@ from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.reports.verdict import CheckResult, Verdict
 
 if TYPE_CHECKING:
+    from exodus2045.reports.around import AroundFault
     from exodus2045.reports.hops import HopBreakdown
 
 #: Modules of :mod:`exodus2045.reports.formats`, in the order ``render_all`` writes them. verdict.json
@@ -100,6 +101,8 @@ class RenderContext:
     hops: HopBreakdown | None = None
     #: Whether spans were recorded (spans.jsonl in the folder): "on" or "off".
     tracing: str = "off"
+    #: Per fault window, the process events and log lines within +-3 s (reports/around.py).
+    around: list[AroundFault] = field(default_factory=list)
 
     @property
     def scenario(self) -> str:

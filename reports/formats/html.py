@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from exodus2045.reports import charts, hop_charts
+from exodus2045.reports.around import describe
 from exodus2045.reports.formats import (
     RenderContext,
     ReportFormat,
@@ -112,6 +113,7 @@ class HtmlReport(ReportFormat):
             self._figures(ctx),
             self._charts(ctx),
             self._timeline(ctx),
+            self._around(ctx),
             self._files(ctx),
             "</body></html>",
         ]
@@ -157,6 +159,9 @@ class HtmlReport(ReportFormat):
                     "<details><summary>all evidence</summary>"
                     f"<pre>{esc(excerpt(evidence, EVIDENCE_CHARS))}</pre></details>"
                 )
+            anchor = _fault_anchor(ctx, check.id) if status == "failed" else None
+            if anchor:
+                cell += f' <a href="#{anchor}">events and logs ±3 s</a>'
             rows.append(
                 f'<tr><td class="{status}">{status.upper()}</td>'
                 f"<td><code>{esc(check.id)}</code></td>"
@@ -291,6 +296,32 @@ class HtmlReport(ReportFormat):
             rows.append(f"<tr>{cells}<td><code>{esc(params)}</code></td></tr>")
         return f"<h2>Timeline</h2><table><tr>{head}</tr>{''.join(rows)}</table>"
 
+    def _around(self, ctx: RenderContext) -> str:
+        """Per fault window: process events and log lines within +-3 s of its edges."""
+        if not ctx.around:
+            return ""
+        parts = ['<h2>Around each fault (±3 s)</h2>']
+        for near in ctx.around:
+            end = "–" if near.end is None else f"{near.end:.1f}"
+            parts.append(f'<h3 id="fault-{near.index}">{esc(near.label)} '
+                         f'<span class="muted">{near.start:.1f} s → {esc(end)} s</span></h3>')
+            if near.events:
+                rows = "".join(
+                    f'<tr><td class="num">{esc(format_value(e.get("t")))}</td>'
+                    f"<td>{esc(e.get('component', '?'))}</td><td>{esc(describe(e))}</td></tr>"
+                    for e in near.events
+                )
+                parts.append("<table><tr><th>t (s)</th><th>component</th><th>event</th></tr>"
+                             f"{rows}</table>")
+            else:
+                parts.append('<p class="muted">No process events (events.jsonl) near it.</p>')
+            for component, lines in near.lines.items():
+                text = "\n".join(f"{line.t:8.3f}  {line.text}" for line in lines)
+                parts.append(f"<details><summary>{esc(component)}: {len(lines)} log lines"
+                             f"</summary><pre>{esc(excerpt(text, EVIDENCE_CHARS))}</pre>"
+                             "</details>")
+        return "".join(parts)
+
     def _files(self, ctx: RenderContext) -> str:
         items = []
         for name in [*OUR_OUTPUTS, *ctx.files]:
@@ -308,6 +339,16 @@ class HtmlReport(ReportFormat):
         notes = "".join(f"<li>{esc(n)}</li>" for n in ctx.notes)
         notes_html = f"<h2>Notes</h2><ul>{notes}</ul>" if notes else ""
         return f"{notes_html}<h2>Files in this run folder</h2><ul>{''.join(items)}</ul>"
+
+
+def _fault_anchor(ctx: RenderContext, check_id: str) -> str | None:
+    """``fault-N`` for a recovery check (``recovery:<fault>:<target>@<at>``) whose window has
+    an "around" section; None for any other check (they are not tied to one moment)."""
+    if not check_id.startswith("recovery:"):
+        return None
+    fault, _, rest = check_id[len("recovery:"):].partition(":")
+    label = f"{fault} {rest.rpartition('@')[0] or rest}"
+    return next((f"fault-{n.index}" for n in ctx.around if n.label == label), None)
 
 
 FORMAT = HtmlReport()
