@@ -72,7 +72,7 @@ def test_the_parser_outage_shows_in_queue_wait_1_in_every_format(tmp_path: Path)
     assert ctx.tracing == "off"
     render_all(run_dir, failure_modes=GOLDEN_FAILURE_MODES)
     summary = (run_dir / "summary.md").read_text(encoding="utf-8")
-    [line] = [x for x in summary.splitlines() if x.startswith("**Where the time went:**")]
+    [line] = [x for x in summary.splitlines() if x.startswith("- **where the time went:**")]
     assert "queue wait 1 +" in line and "tracing was off" in line
     page = LexborHTMLParser((run_dir / "report.html").read_text(encoding="utf-8"))
     section = [h for h in page.css("h2") if h.text() == "Where the time went"]

@@ -23,11 +23,13 @@ from exodus2045.reports.formats import (
     ReportFormat,
     evidence_text,
     excerpt,
+    figure_name,
     flatten_figures,
     format_value,
     ranked_failure_modes,
     xml_safe,
 )
+from exodus2045.reports.headline import headline
 from exodus2045.reports.hops import HOP_NAMES, HOPS, SHORT_NAMES, seconds
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -106,12 +108,13 @@ class HtmlReport(ReportFormat):
             f"<title>{esc(title)}</title>",
             f"<style>{STYLE}</style></head><body>",
             f"<header><h1>{esc(title)}</h1>{self._banner(ctx)}</header>",
-            self._meta(ctx),
+            self._headline(ctx),
+            self._charts(ctx),
             self._where(ctx),
             self._checks(ctx),
             self._failure_modes(ctx),
             self._figures(ctx),
-            self._charts(ctx),
+            self._meta(ctx),
             self._timeline(ctx),
             self._around(ctx),
             self._files(ctx),
@@ -126,6 +129,10 @@ class HtmlReport(ReportFormat):
         if reason:
             banner += f' <span class="muted">{esc(reason)}</span>'
         return banner + "</p>"
+
+    def _headline(self, ctx: RenderContext) -> str:
+        items = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in headline(ctx))
+        return f'<section class="headline"><h2>Headline</h2><dl>{items}</dl></section>'
 
     def _meta(self, ctx: RenderContext) -> str:
         run, verdict = ctx.run, ctx.verdict
@@ -146,7 +153,7 @@ class HtmlReport(ReportFormat):
             ("flaws", ", ".join(map(str, flaws)) if isinstance(flaws, list) and flaws else "none"),
         ]
         items = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows)
-        return f"<dl>{items}</dl>"
+        return f"<h2>Run</h2><dl>{items}</dl>"
 
     def _checks(self, ctx: RenderContext) -> str:
         rows = []
@@ -193,7 +200,7 @@ class HtmlReport(ReportFormat):
 
     def _figures(self, ctx: RenderContext) -> str:
         rows = "".join(
-            f'<tr><td><code>{esc(k)}</code></td><td class="num">{esc(v)}</td></tr>'
+            f'<tr><td title="{esc(k)}">{esc(figure_name(k))}</td><td class="num">{esc(v)}</td></tr>'
             for k, v in flatten_figures(ctx.verdict.figures)
         )
         body = rows or '<tr><td colspan="2" class="muted">no figures</td></tr>'
@@ -317,7 +324,8 @@ class HtmlReport(ReportFormat):
                 parts.append('<p class="muted">No process events (events.jsonl) near it.</p>')
             for component, lines in near.lines.items():
                 text = "\n".join(f"{line.t:8.3f}  {line.text}" for line in lines)
-                parts.append(f"<details><summary>{esc(component)}: {len(lines)} log lines"
+                parts.append(f"<details><summary>{esc(component)}: {len(lines)} log "
+                             f"line{'' if len(lines) == 1 else 's'}"
                              f"</summary><pre>{esc(excerpt(text, EVIDENCE_CHARS))}</pre>"
                              "</details>")
         return "".join(parts)
