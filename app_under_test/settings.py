@@ -33,6 +33,7 @@ ENV_RATE_LIMIT = "EXODUS_RATE_LIMIT"
 ENV_RUNS_DIR = "EXODUS_RUNS_DIR"
 ENV_PUBLIC_URL = "EXODUS_PUBLIC_URL"
 ENV_TRACING = "EXODUS_TRACING"  # "off": no spans even with the SDK installed (hop times stay)
+ENV_TRACE_SAMPLE = "EXODUS_TRACE_SAMPLE"  # share of wishes (traces) whose spans are kept: 0..1
 
 ALL_ENV = (
     ENV_STATE_DIR,
@@ -52,6 +53,7 @@ ALL_ENV = (
     ENV_RUNS_DIR,
     ENV_PUBLIC_URL,
     ENV_TRACING,
+    ENV_TRACE_SAMPLE,
 )
 
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from exodus2045.app_under_test.settings import ENV_TRACING
+from exodus2045.app_under_test.settings import ENV_TRACE_SAMPLE, ENV_TRACING, env_float
 
 log = logging.getLogger("exodus.tracing")
 
@@ -85,7 +85,13 @@ def configure(service: str, state_dir: Path | None, env: Mapping[str, str] = os.
                 return SpanExportResult.FAILURE
             return SpanExportResult.SUCCESS
 
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+
+    # Head sampling by trace id, not by parent: every process decides the same for a wish,
+    # so a kept trace is whole. The hop times stored with each wish are never sampled.
+    ratio = env_float(env, ENV_TRACE_SAMPLE, 1.0, minimum=0.0)
+    provider = TracerProvider(resource=Resource.create({"service.name": service}),
+                              sampler=TraceIdRatioBased(min(ratio, 1.0)))
     where = []
     if state_dir is not None:
         path = Path(state_dir) / SPANS_FILE
@@ -100,7 +106,8 @@ def configure(service: str, state_dir: Path | None, env: Mapping[str, str] = os.
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
             where.append("OTLP")
     trace.set_tracer_provider(provider)
-    return "on: " + ", ".join(where)
+    sampled = "" if ratio >= 1.0 else f" (spans of {ratio:.0%} of wishes)"
+    return "on: " + ", ".join(where) + sampled
 
 
 def flush_spans(timeout_s: float = 5.0) -> None:

@@ -110,3 +110,43 @@ def test_one_trace_per_acknowledged_wish_reaches_an_otlp_collector(tmp_path: Pat
     assert acked <= {s["trace_id"] for s in local if s["name"] == "store"}
     assert json.loads((out / "run.json").read_text())["tracing"]["spans"] == len(local)
     assert "tracing was off" not in (out / "summary.md").read_text()
+
+
+SPAN_ONE = """
+import sys
+from pathlib import Path
+from exodus2045.app_under_test import tracing, tracing_sdk
+print(tracing_sdk.configure("test", Path(sys.argv[1])))
+parent = tracing.swarm_traceparent(tracing.trace_id_for(sys.argv[2]))
+child = tracing.hop_span("parse", parent, 1.0, 2.0, {"exodus.run_id": "r"})
+tracing_sdk.flush_spans()
+print(child)
+"""
+
+
+@pytest.mark.parametrize(("sample", "kept"), [("1", 1), ("0", 0)])
+def test_head_sampling_keeps_whole_traces_or_none(tmp_path: Path, sample: str, kept: int) -> None:
+    wish_id = "0b7b5c0e-3c53-4c0b-9d3e-2f2a5c1d9e01"
+    env = {"PATH": "/usr/bin:/bin", "EXODUS_TRACE_SAMPLE": sample}
+    done = subprocess.run([sys.executable, "-c", SPAN_ONE, str(tmp_path), wish_id], env=env,
+                          capture_output=True, text=True, timeout=60, check=True)
+    status, child = done.stdout.split()[:2], done.stdout.split()[-1]
+    assert status[0] == "on:", done.stdout
+    assert child.split("-")[1] == wish_id.replace("-", "")  # the trace goes on either way
+    path = tmp_path / "spans.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    assert len(lines) == kept
+    if kept:
+        span = json.loads(lines[0])
+        assert span["name"] == "parse" and span["parent_span_id"] == wish_id.replace("-", "")[16:]
+        assert (span["start"], span["end"]) == (1.0, 2.0)
+
+
+def test_a_bad_otlp_endpoint_is_refused_naming_the_flag(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "exodus2045.scenarios.cli", "run", "smoke", "--out",
+         str(tmp_path / "run"), "--otlp-endpoint", "collector:4318"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "--otlp-endpoint" in done.stderr, done.stderr[-500:]
+    assert "Traceback" not in done.stderr

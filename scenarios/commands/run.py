@@ -40,6 +40,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tracing", choices=("on", "off"),
                         help="spans from the run's own stack (default on when the `tracing` "
                              "extra is installed); per-hop times are recorded either way")
+    parser.add_argument("--trace-sample", type=float, metavar="RATIO",
+                        help="keep the spans of this share of wishes, 0..1 (default 1: all); "
+                             "per-hop times are kept for every wish either way")
     parser.add_argument("--allow-partial", action="store_true",
                         help="exit 0 (headline PARTIAL) when nothing failed but a core check "
                              "could not be judged; the verdict stays not sound")
@@ -79,7 +82,7 @@ def _tracing_environment(args: argparse.Namespace) -> None:
     from urllib.parse import urlsplit
 
     from exodus2045.app_under_test.errors import ConfigError
-    from exodus2045.app_under_test.settings import ENV_TRACING
+    from exodus2045.app_under_test.settings import ENV_TRACE_SAMPLE, ENV_TRACING
 
     endpoint = getattr(args, "otlp_endpoint", None)
     if endpoint:
@@ -90,6 +93,11 @@ def _tracing_environment(args: argparse.Namespace) -> None:
         os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
     if getattr(args, "tracing", None):
         os.environ[ENV_TRACING] = args.tracing
+    sample = getattr(args, "trace_sample", None)
+    if sample is not None:
+        if not 0.0 <= sample <= 1.0:
+            raise ConfigError(f"--trace-sample {sample}: expected a share between 0 and 1")
+        os.environ[ENV_TRACE_SAMPLE] = str(sample)
 
 
 def _browser_or_refuse() -> None:
