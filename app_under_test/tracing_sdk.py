@@ -85,13 +85,32 @@ def configure(service: str, state_dir: Path | None, env: Mapping[str, str] = os.
                 return SpanExportResult.FAILURE
             return SpanExportResult.SUCCESS
 
-    from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 
-    # Head sampling by trace id, not by parent: every process decides the same for a wish,
-    # so a kept trace is whole. The hop times stored with each wish are never sampled.
+    class TopBitsRatio(Sampler):
+        """Head sampling by trace id, not by parent: every process decides the same for a
+        wish, so a kept trace is whole (the hop times stored with each wish are never
+        sampled). The decision reads the trace id's top 32 bits: the swarm's trace ids are
+        wish UUIDs, whose low half starts with the variant bits, so OpenTelemetry's own
+        TraceIdRatioBased (low 64 bits) would keep none of them below a ratio of one half."""
+
+        def __init__(self, ratio: float) -> None:
+            self.bound = int(min(max(ratio, 0.0), 1.0) * (1 << 32))
+
+        def should_sample(self, parent_context: Any, trace_id: int, name: str,
+                          kind: Any = None, attributes: Any = None, links: Any = None,
+                          trace_state: Any = None) -> SamplingResult:
+            keep = (trace_id >> 96) < self.bound
+            if not keep:
+                return SamplingResult(Decision.DROP)
+            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+
+        def get_description(self) -> str:
+            return f"TopBitsRatio{{{self.bound / (1 << 32):.3f}}}"
+
     ratio = env_float(env, ENV_TRACE_SAMPLE, 1.0, minimum=0.0)
     provider = TracerProvider(resource=Resource.create({"service.name": service}),
-                              sampler=TraceIdRatioBased(min(ratio, 1.0)))
+                              sampler=TopBitsRatio(ratio))
     where = []
     if state_dir is not None:
         path = Path(state_dir) / SPANS_FILE

@@ -124,9 +124,15 @@ print(child)
 """
 
 
-@pytest.mark.parametrize(("sample", "kept"), [("1", 1), ("0", 0)])
-def test_head_sampling_keeps_whole_traces_or_none(tmp_path: Path, sample: str, kept: int) -> None:
-    wish_id = "0b7b5c0e-3c53-4c0b-9d3e-2f2a5c1d9e01"
+@pytest.mark.parametrize(("sample", "wish_id", "kept"), [
+    ("1", "0b7b5c0e-3c53-4c0b-9d3e-2f2a5c1d9e01", 1),
+    ("0", "0b7b5c0e-3c53-4c0b-9d3e-2f2a5c1d9e01", 0),
+    ("0.1", "0b7b5c0e-3c53-4c0b-9d3e-2f2a5c1d9e01", 1),  # top 32 bits 0x0b7b5c0e < 0.1
+    ("0.1", "fb7b5c0e-3c53-4c0b-9d3e-2f2a5c1d9e01", 0),  # (a UUID's low half never is)
+])
+def test_head_sampling_keeps_whole_traces_or_none(
+    tmp_path: Path, sample: str, wish_id: str, kept: int
+) -> None:
     env = {"PATH": "/usr/bin:/bin", "EXODUS_TRACE_SAMPLE": sample}
     done = subprocess.run([sys.executable, "-c", SPAN_ONE, str(tmp_path), wish_id], env=env,
                           capture_output=True, text=True, timeout=60, check=True)
