@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 
 from exodus2045.app_under_test import parser as parser_fn
@@ -22,6 +23,8 @@ from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.poller import Poller
 from exodus2045.app_under_test.settings import PollerConfig
 from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.app_under_test.tracing_sdk import configure as configure_tracing
+from exodus2045.app_under_test.tracing_sdk import flush_spans
 
 ROLES = ("parser", "pod-worker")
 
@@ -51,6 +54,7 @@ def main(argv: list[str] | None = None, *, decorate: PollerDecorator | None = No
     cli.add_argument("role", choices=ROLES)
     cli.add_argument("--index", type=int, default=0)
     args = cli.parse_args(argv)
+    logging.Formatter.converter = time.gmtime  # UTC: a run report places lines by their time
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s {args.role}:{args.index} %(levelname)s %(message)s"
     )
@@ -60,6 +64,8 @@ def main(argv: list[str] | None = None, *, decorate: PollerDecorator | None = No
     except ExodusError as exc:
         print(f"{args.role}: {exc}", file=sys.stderr)
         return 2
+    name = f"{args.role}:{args.index}"
+    logging.info("%s: tracing %s", name, configure_tracing(name, config.state_dir))
     poller = build_poller(config, backend)
     if decorate is not None:
         poller = decorate(poller, backend, config)
@@ -71,6 +77,7 @@ def main(argv: list[str] | None = None, *, decorate: PollerDecorator | None = No
     signal.signal(signal.SIGINT, stop)
     poller.run()
     backend.close()
+    flush_spans()
     return 0
 
 

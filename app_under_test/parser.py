@@ -16,6 +16,7 @@ from typing import Any
 from exodus2045.app_under_test.batch import BatchOutcome, PermanentFailure, decode_records
 from exodus2045.app_under_test.errors import InvalidWish, Retryable
 from exodus2045.app_under_test.ports import OutgoingMessage, Queue
+from exodus2045.app_under_test.tracing import TRACEPARENT, hop_span, record_context, trace_id_of
 from exodus2045.app_under_test.wish import (
     EVACUEE_MAX,
     MESSAGE_MAX,
@@ -83,17 +84,43 @@ def make_handler(
     nfc = "skip-nfc" not in flaws
 
     def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        started = time.time()
         outcome = BatchOutcome()
         parsed = decode_records(event, lambda body: parse_body(body, strict=strict, nfc=nfc),
                                 dead_letters, outcome, drop_poison=drop_poison)
         if parsed:
+            outgoing = _traced(event, parsed, started)
             try:
-                out_queue.send_batch(
-                    [OutgoingMessage(json.dumps(w, ensure_ascii=False)) for _, w in parsed]
-                )
+                out_queue.send_batch(outgoing)
                 outcome.done.extend(mid for mid, _ in parsed)
             except Retryable:
                 outcome.failures.extend(mid for mid, _ in parsed)
         return outcome.response()
 
     return handler
+
+
+def _traced(
+    event: dict[str, Any], parsed: list[tuple[str, dict[str, Any]]], started: float
+) -> list[OutgoingMessage]:
+    """Stamp each parsed wish with its hop times and trace id; carry the context on.
+
+    ``enqueued_at`` is the wishes queue's own SentTimestamp (the frontend's durable
+    enqueue), so queue wait 1 is measured by the queue, not by either side's guess.
+    """
+    records = {r.get("messageId"): r for r in event.get("Records", [])}
+    out = []
+    for mid, wish in parsed:
+        traceparent, sent_at, count = record_context(records.get(mid, {}))
+        wish["enqueued_at"] = sent_at
+        wish["parse_started_at"] = started
+        attrs = {"exodus.wish_id": str(wish.get("wish_id", "")), "exodus.receive_count": count,
+                 "exodus.run_id": wish.get("run_id") if isinstance(wish.get("run_id"), str) else None}
+        if sent_at is not None:
+            traceparent = hop_span("queue wait 1", traceparent, sent_at, started, attrs)
+        traceparent = hop_span("parse", traceparent, started, float(wish.get("parsed_at") or started),
+                               attrs)
+        wish["trace_id"] = trace_id_of(traceparent)
+        out.append(OutgoingMessage(json.dumps(wish, ensure_ascii=False),
+                                   {TRACEPARENT: traceparent}))
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from exodus2045.app_under_test.batch import BatchOutcome, PermanentFailure, decode_records
 from exodus2045.app_under_test.errors import ExodusError, Retryable
 from exodus2045.app_under_test.ports import Queue, WishStore
+from exodus2045.app_under_test.tracing import hop_span, record_context
 from exodus2045.app_under_test.wish import DESTINATIONS, MESSAGE_MAX
 
 REQUIRED = ("wish_id", "evacuee", "destination", "message")
@@ -59,9 +61,12 @@ def make_handler(
     drop_poison = "no-dlq" in flaws
 
     def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        started = time.time()
         outcome = BatchOutcome()
         wishes = decode_records(event, lambda body: decode_body(body, strict=strict),
                                 dead_letters, outcome, drop_poison=drop_poison)
+        for _, wish in wishes:
+            wish["store_started_at"] = started
         if lossy:
             keep = [(m, w) for m, w in wishes if not _dropped_by_lossy_worker(w["wish_id"])]
             outcome.done.extend(m for m, _ in wishes)  # "deleted" before storing
@@ -70,10 +75,31 @@ def make_handler(
             return outcome.response()
         if wishes:
             try:
-                store.put_wishes([w for _, w in wishes])
+                stored = store.put_wishes([w for _, w in wishes])
                 outcome.done.extend(m for m, _ in wishes)
             except Retryable:
                 outcome.failures.extend(m for m, _ in wishes)
+            else:
+                _spans(event, wishes, stored, started, time.time())
         return outcome.response()
 
     return handler
+
+
+def _spans(event: dict[str, Any], wishes: list[tuple[str, dict[str, Any]]], stored: list[bool],
+           started: float, ended: float) -> None:
+    """Queue wait 2 and store as spans, children of the parse span the message carried.
+
+    A redelivered wish the store already held (``stored`` False) gets its spans too, marked,
+    so a trace shows the duplicate delivery instead of hiding it.
+    """
+    records = {r.get("messageId"): r for r in event.get("Records", [])}
+    for (mid, wish), new in zip(wishes, stored, strict=False):
+        traceparent, _, count = record_context(records.get(mid, {}))
+        attrs = {"exodus.wish_id": wish["wish_id"], "exodus.receive_count": count,
+                 "exodus.run_id": wish.get("run_id") if isinstance(wish.get("run_id"), str) else None,
+                 "exodus.redelivered_duplicate": not new}
+        parsed_at = wish.get("parsed_at")
+        if isinstance(parsed_at, (int, float)):
+            traceparent = hop_span("queue wait 2", traceparent, float(parsed_at), started, attrs)
+        hop_span("store", traceparent, started, ended, attrs)

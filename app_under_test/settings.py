@@ -32,6 +32,8 @@ ENV_LINGER_MS = "EXODUS_LINGER_MS"
 ENV_RATE_LIMIT = "EXODUS_RATE_LIMIT"
 ENV_RUNS_DIR = "EXODUS_RUNS_DIR"
 ENV_PUBLIC_URL = "EXODUS_PUBLIC_URL"
+ENV_TRACING = "EXODUS_TRACING"  # "off": no spans even with the SDK installed (hop times stay)
+ENV_TRACE_SAMPLE = "EXODUS_TRACE_SAMPLE"  # share of wishes (traces) whose spans are kept: 0..1
 
 ALL_ENV = (
     ENV_STATE_DIR,
@@ -50,6 +52,8 @@ ALL_ENV = (
     ENV_RATE_LIMIT,
     ENV_RUNS_DIR,
     ENV_PUBLIC_URL,
+    ENV_TRACING,
+    ENV_TRACE_SAMPLE,
 )
 
 

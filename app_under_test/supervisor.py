@@ -3,12 +3,16 @@
 One listening socket is created here and inherited by every frontend process, so a killed
 frontend never takes the port with it and N frontends share the load. A dead component is
 restarted with exponential backoff (reset after it has stayed up a while) and its restarts
-are counted; ``stack.json`` in the state dir tells other processes what runs where.
+are counted; ``stack.json`` in the state dir tells other processes what runs where, and
+``events.jsonl`` what happened to each process and when (started, exited with its code or
+signal, held, resumed, stopped: the "events of a container that kept restarting" a run
+report shows next to each fault).
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import signal
@@ -34,6 +38,7 @@ BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 5.0
 HEALTHY_AFTER_S = 10.0  # a component up this long has its backoff reset
 STOP_ORDER = ("frontend", "parser", "pod-worker")  # stop intake first, then drain stages
+EVENTS = "events.jsonl"  # in the state dir: one line per process event
 
 
 @dataclass
@@ -48,6 +53,7 @@ class Component:
     next_start_at: float = 0.0
     backoff_s: float = BACKOFF_FIRST_S
     held: bool = False
+    reported_exit: bool = False  # its last exit is in events.jsonl
     log_file: IO[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -173,6 +179,8 @@ class Supervisor:
                 except subprocess.TimeoutExpired:
                     c.process.kill()
                     c.process.wait()
+                c.reported_exit = True
+                self._event(c, "stopped", code=c.process.returncode)
         for c in self.components:
             if c.process and c.process.poll() is None:  # continued after a pause, say
                 c.process.kill()
@@ -206,18 +214,42 @@ class Supervisor:
             stdout=c.log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )
         c.started_at = time.monotonic()
+        self._event(c, "started" if c.restarts == 0 else "restarted", pid=c.process.pid,
+                    restarts=c.restarts)
+
+    def _event(self, c: Component, event: str, **detail: object) -> None:
+        """One line in events.jsonl; an event that cannot be written is not worth a crash."""
+        line = {"t": time.time(), "component": c.name, "event": event, **detail}
+        try:
+            with open(self.state.root / EVENTS, "a", encoding="utf-8") as out:
+                out.write(json.dumps(line) + "\n")
+        except OSError as exc:
+            log.warning("event not recorded: %s", exc)
+
+    def _exited(self, c: Component) -> None:
+        code = c.process.returncode if c.process else None
+        if code is not None and code < 0:
+            self._event(c, "exited", signal=signal.Signals(-code).name, code=None)
+        else:
+            self._event(c, "exited", code=code, signal=None)
 
     def _watch(self) -> None:
         while not self._stopping.wait(0.05):
             changed = False
             now = time.monotonic()
             for c in self.components:
+                if c.process is not None and not c.reported_exit and c.process.poll() is not None:
+                    c.reported_exit = True  # found dead (killed, crashed, or held down)
+                    self._exited(c)
                 held = self.held(c.name, c.kind)
                 if held != c.held:
                     c.held, changed = held, True
+                    self._event(c, "held" if held else "resumed")
                     if held and c.pid:
                         c.process.kill()
                         c.process.wait()
+                        c.reported_exit = True
+                        self._exited(c)
                 if held:
                     continue
                 if c.process and c.process.poll() is None:
@@ -231,6 +263,7 @@ class Supervisor:
                 elif now >= c.next_start_at and not self._stopping.is_set():
                     c.next_start_at = 0.0
                     c.restarts += 1
+                    c.reported_exit = False
                     self._spawn(c)
                     log.info("restarted %s (restart %d)", c.name, c.restarts)
                     changed = True

@@ -44,16 +44,20 @@ _time = time.time
 
 
 def post_wish(
-    session: FastHttpSession, raw: bytes, headers: Template, path: str = PATH, name: str = NAME_ACCEPT
+    session: FastHttpSession, raw: bytes, headers: Template, path: str = PATH,
+    name: str = NAME_ACCEPT, traceparent: str | None = None,
 ) -> ResponseContextManager:
     """POST one wish through the session's public API, with a headers dict of its own.
+
+    ``traceparent`` (W3C) starts the wish's trace; the pipeline continues it hop by hop.
 
     The answer is a context manager: enter it and call ``success()`` or ``failure()`` to
     report the attempt to Locust once (an expected rejection is a success).
     """
-    return session.request(
-        "POST", path, name=name, data=raw, headers=fresh(headers), catch_response=True
-    )
+    sent = fresh(headers)
+    if traceparent is not None:
+        sent["traceparent"] = traceparent
+    return session.request("POST", path, name=name, data=raw, headers=sent, catch_response=True)
 
 
 class Evacuee(FastHttpUser):
@@ -95,7 +99,7 @@ class Evacuee(FastHttpUser):
         so an expected rejection counts as a success. A body that broke off after the status
         line leaves the status to decide, as for any other answer.
         """
-        n, intended_at, raw, headers, expect, prefix = ticket
+        n, intended_at, raw, headers, expect, prefix, traceparent = ticket
         accept = expect == "accept"
         name = NAME_ACCEPT if accept else NAME_REJECT
         session = self.client
@@ -103,7 +107,7 @@ class Evacuee(FastHttpUser):
         while True:
             attempt += 1
             begin = _perf_counter()
-            with post_wish(session, raw, headers, PATH, name) as response:
+            with post_wish(session, raw, headers, PATH, name, traceparent) as response:
                 latency_ms = (_perf_counter() - begin) * 1000.0
                 status = response.status_code or 0
                 reason = None if status == 202 and accept else judge(expect, status)

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.app_under_test.tracing import trace_id_for
 from exodus2045.locustfiles.generate import PlannedWish
 
 FIELDS = (
-    "wish_id", "run_id", "kind", "destination", "payload", "expect", "attempt", "status",
+    "wish_id", "run_id", "kind", "destination", "payload", "expect", "trace_id", "attempt", "status",
     "intended_at", "sent_at", "latency_ms", "response_ms", "n",
 )  # fmt: skip
 
@@ -40,7 +41,8 @@ def ledger_prefix(wish: PlannedWish, run_id: str) -> str:
 
 
 def prefix_of(
-    wish_id: str, run_id: str, kind: str, destination: str, payload: str | None, expect: str
+    wish_id: str, run_id: str, kind: str, destination: str, payload: str | None, expect: str,
+    trace_id: str | None = None,
 ) -> str:
     """:func:`ledger_prefix` from the fields themselves (the swarm's planner has no wish).
 
@@ -56,10 +58,14 @@ def prefix_of(
         _json_text(destination),
         payload_json,
         expect,
+        trace_id_for(wish_id) if trace_id is None else trace_id,
     )
 
 
-_PREFIX = '{"wish_id":"%s","run_id":%s,"kind":"%s","destination":%s,"payload":%s,"expect":"%s",'
+_PREFIX = (
+    '{"wish_id":"%s","run_id":%s,"kind":"%s","destination":%s,"payload":%s,"expect":"%s",'
+    '"trace_id":"%s",'
+)
 
 #: The per-attempt rest of a line: ``LINE % (prefix, attempt, status, intended_at, sent_at,
 #: latency_ms, response_ms, n)``. One ``%`` with positional values is the cheapest way

@@ -26,6 +26,7 @@ from typing import Any
 
 import gevent
 from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.app_under_test.tracing import swarm_traceparent, trace_id_for
 from exodus2045.locustfiles.arrivals import LeaseDesk, LeasedTickets, LocalTickets
 from exodus2045.locustfiles.generate import POOL_SIZE, build_pools, plan_sends
 from exodus2045.locustfiles.headers import Template, request_headers
@@ -50,7 +51,7 @@ MSG_LEDGER = "exodus_ledger"  # worker -> master: {"token", "lines", "tally"}
 FLUSH_EVERY_S = 0.5
 SHIP_EVERY_S = 0.25
 PLAN_AHEAD = 32  # evacuees planned in one go when a user finds none ready
-_CUT = "\x00"  # where the wish id goes in a plain evacuee's ledger prefix
+_CUT = "\x00"  # where the wish (and trace) id go in a plain evacuee's ledger prefix
 
 log = logging.getLogger(__name__)
 _SWARMS: weakref.WeakKeyDictionary[Any, Swarm] = weakref.WeakKeyDictionary()
@@ -136,7 +137,7 @@ class Swarm:
         plain_prefix = run.plain_prefix
         if not plain_prefix:
             for destination in ("mars", "jupiter"):
-                text = prefix_of(_CUT, run_id, "evacuee", destination, None, "accept")
+                text = prefix_of(_CUT, run_id, "evacuee", destination, None, "accept", _CUT)
                 plain_prefix[destination] = tuple(text.split(_CUT))
         append = run.ready.append
         for (
@@ -153,12 +154,14 @@ class Swarm:
             headers = headers_cache.get((content_type, user_agent))
             if headers is None:
                 headers = self._headers(run, content_type, user_agent)
-            if kind == "evacuee":  # most of them: the same prefix but for the wish id
-                head, tail = plain_prefix[destination]
-                prefix = head + wish_id + tail
+            trace_id = trace_id_for(wish_id)
+            if kind == "evacuee":  # most of them: the same prefix but for the wish/trace ids
+                head, mid, tail = plain_prefix[destination]
+                prefix = head + wish_id + mid + trace_id + tail
             else:
-                prefix = prefix_of(wish_id, run_id, kind, destination, payload, expect)
-            append((n, t0 + offset(n), raw, headers, expect, prefix))
+                prefix = prefix_of(wish_id, run_id, kind, destination, payload, expect, trace_id)
+            append((n, t0 + offset(n), raw, headers, expect, prefix,
+                    swarm_traceparent(trace_id)))
         return True
 
     def _headers(self, run: Run, content_type: str, user_agent: str) -> Template:

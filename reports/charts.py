@@ -118,10 +118,11 @@ class _Frame:
         return out
 
 
-def _svg(title: str, body: list[str], legend: Sequence[str]) -> str:
+def _svg(title: str, body: list[str], legend: Sequence[str], height: int = HEIGHT) -> str:
     items = []
+    step = 150 if len(legend) * 150 <= WIDTH - LEFT else (WIDTH - LEFT - 8) // len(legend)
     for index, name in enumerate(legend):
-        x = LEFT + 8 + index * 150
+        x = LEFT + 8 + index * step
         color = PALETTE[index % len(PALETTE)]
         items.append(
             f'<rect x="{x}" y="8" width="10" height="10" fill="{color}"/>'
@@ -129,8 +130,8 @@ def _svg(title: str, body: list[str], legend: Sequence[str]) -> str:
         )
     return (
         f'<figure class="chart"><figcaption>{_text(title)}</figcaption>'
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{_text(title)}">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
+        f'width="{WIDTH}" height="{height}" role="img" aria-label="{_text(title)}">'
         f"{''.join(body)}{''.join(items)}</svg></figure>"
     )
 

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.reports.around import around_faults, read_logs
 from exodus2045.reports.formats import RenderContext, all_formats
-from exodus2045.reports.series import derive_series
+from exodus2045.reports.hops import breakdown
+from exodus2045.reports.series import derive_series, origin_of
 from exodus2045.reports.verdict import Verdict
 
 #: Evidence files a report links to when present (relative to the run folder).
@@ -32,7 +34,7 @@ EVIDENCE_FILES = (
     "run.json", "ledger.jsonl", "swarm.json", "timeline.jsonl", "metrics.jsonl",
     "store-snapshot.jsonl", "audience-snapshot.jsonl", "tally.json", "queues.json",
     "lookups.jsonl", "evidence.json", "pages/index.json", "pages/browser.json", "locust_stats.csv",
-    "locust_stats_history.csv", "locust_failures.csv",
+    "locust_stats_history.csv", "locust_failures.csv", "spans.jsonl", "events.jsonl",
 )
 FAILURE_MODE_FIELDS = (
     "mode", "check", "severity", "occurrence", "detection", "rpn", "evidence_count", "cause",
@@ -78,16 +80,24 @@ def build_context(
         modes = compute_failure_modes(verdict, run_dir, notes)
     else:
         modes = [dict(mode) for mode in failure_modes]
+    series = derive_series(run, ledger, snapshot, metrics, timeline)
+    origin = origin_of(run, ledger)
+    events = read_jsonl(run_dir / "events.jsonl", notes)
+    run_id = verdict.run_id or run.get("run_id")
+    own = [w for w in snapshot if run_id is None or w.get("run_id") == run_id]
     return RenderContext(
         run_dir=run_dir,
         verdict=verdict,
         run=run,
-        series=derive_series(run, ledger, snapshot, metrics, timeline),
+        series=series,
         metrics=metrics,
         timeline=timeline,
         failure_modes=modes,
         files=[name for name in EVIDENCE_FILES if (run_dir / name).is_file()],
         notes=notes,
+        hops=breakdown(own, origin, series.bucket_s, series.windows),
+        tracing="on" if (run_dir / "spans.jsonl").is_file() else "off",
+        around=around_faults(series.windows, events, read_logs(run_dir, origin), origin),
     )
 
 

@@ -61,10 +61,7 @@ def derive_series(
     timeline: Sequence[Mapping[str, Any]],
 ) -> RunSeries:
     """The plotted series, on one clock: seconds since run.json ``started_at``."""
-    origin = _number(run.get("started_at"))
-    if origin is None:
-        starts = [_number(row.get("intended_at")) for row in ledger]
-        origin = min((s for s in starts if s is not None), default=0.0)
+    origin = origin_of(run, ledger)
 
     def rel(value: Any) -> float | None:
         number = _number(value)
@@ -108,6 +105,15 @@ def derive_series(
         destinations=destination_counts(ledger, snapshot),
         windows=fault_windows(timeline),
     )
+
+
+def origin_of(run: Mapping[str, Any], ledger: Sequence[Mapping[str, Any]]) -> float:
+    """The run's clock zero: run.json ``started_at``, else the first intended arrival."""
+    origin = _number(run.get("started_at"))
+    if origin is None:
+        starts = [_number(row.get("intended_at")) for row in ledger]
+        origin = min((s for s in starts if s is not None), default=0.0)
+    return origin
 
 
 def queue_depths(metrics: Iterable[Mapping[str, Any]]) -> dict[str, list[Point]]:

@@ -28,6 +28,7 @@ from exodus2045.chaos.stack import chaos_supervisor
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
 from exodus2045.reports.verdict import Verdict
 from exodus2045.scenarios.evidence import Evidence, EvidenceConfig, Question, Sampler
+from exodus2045.scenarios.evidence.stack_files import copy_events, copy_logs, copy_spans
 from exodus2045.scenarios.scenario import Scenario
 from exodus2045.scenarios.swarm_process import LedgerTail, SwarmProcess, locust_command
 
@@ -84,6 +85,10 @@ class _Stack:
         self._tmp: tempfile.TemporaryDirectory | None = None
         self.url = ""
         self.state: StateDir | None = None
+        self.spans_to: tuple[Path, str] | None = None  # (run folder, run id) to copy spans to
+        self.since = 0.0  # the run's start: events from then on are the run's
+        self.spans = 0
+        self.events = 0
 
     def __enter__(self) -> _Stack:
         o, spec = self.options, self.options.scenario.stack
@@ -115,7 +120,13 @@ class _Stack:
 
     def __exit__(self, *exc: object) -> None:
         if self.supervisor:
-            self.supervisor.stop()
+            self.supervisor.stop()  # its processes flush their last spans on the way out
+        if self.state and self.spans_to:
+            run_dir, run_id = self.spans_to
+            self.spans = copy_spans(self.state.root, run_dir, run_id)
+            self.events = copy_events(self.state.root, run_dir, self.since, time.time())
+            if self._tmp:  # the run's own stack: its logs are all the run's
+                copy_logs(self.state.root, run_dir)
         if self._tmp:
             self._tmp.cleanup()
 
@@ -142,6 +153,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     interrupted = False
     tick = time.perf_counter()
     with _Stack(options) as stack:
+        stack.spans_to = (run_dir, run_id)
         phases["stack_s"] = round(time.perf_counter() - tick, 3)
         evidence = Evidence(EvidenceConfig(
             url=stack.url, state_dir=stack.state.root if stack.state else None))
@@ -151,6 +163,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
         tally_before = evidence.tally_snapshot()
         t0 = time.time()
         meta["started_at"] = t0
+        stack.since = t0 - 1.0
 
         def on_sample(sample: dict[str, Any]) -> None:
             if progress:
@@ -204,6 +217,8 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
             evidence.close()
     meta["interrupted"] = interrupted
     meta["ended_at"] = time.time()
+    meta["tracing"] = {"spans": stack.spans}
+    meta["events"] = stack.events
     verdict = _audit_and_render(run_dir, meta, phases, tick)
     return RunResult(run_dir, verdict, phases)
 

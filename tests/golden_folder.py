@@ -71,14 +71,20 @@ def _snapshot(ledger: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         n = row["n"]
         accepted = round(row["sent_at"] + row["latency_ms"] / 1000, 3)
-        delay = 0.4 + (n % 5) * 0.1 + (2.5 if 8.0 <= n * 0.5 < 12.0 else 0.0)
+        outage = 2.5 if 8.0 <= n * 0.5 < 12.0 else 0.0  # waits in the wishes queue
+        base = 0.4 + (n % 5) * 0.1
+        delay = base + outage
+        parsed = round(accepted + base / 2 + outage, 3)
         message = HOSTILE if row["kind"] == "infiltrator" else f"Plant a tree for me, {n}."
         stored.append({
             "wish_id": row["wish_id"], "run_id": "r-golden", "source": "swarm",
             "evacuee": f"Evacuee {n}", "destination": row["destination"],
             "message": message, "markup": row["kind"] == "infiltrator",
-            "accepted_at": accepted, "parsed_at": round(accepted + delay / 2, 3),
+            "accepted_at": accepted, "parsed_at": parsed,
             "stored_at": round(accepted + delay, 3),
+            "trace_id": f"{n:032x}", "enqueued_at": round(accepted + 0.003, 3),
+            "parse_started_at": round(parsed - 0.002, 3),
+            "store_started_at": round(accepted + delay - 0.03, 3),
         })
     return stored
 
@@ -169,6 +175,31 @@ def verdict(
     return doc
 
 
+#: The supervisor's view of the parser kill (8 s, held to 12 s) and the one-shot pod-worker kill.
+EVENTS = [
+    {"t": STARTED_AT + 8.02, "component": "parser:0", "event": "exited", "signal": "SIGKILL",
+     "code": None},
+    {"t": STARTED_AT + 8.05, "component": "parser:0", "event": "held"},
+    {"t": STARTED_AT + 12.01, "component": "parser:0", "event": "resumed"},
+    {"t": STARTED_AT + 12.12, "component": "parser:0", "event": "restarted", "pid": 4242,
+     "restarts": 1},
+    {"t": STARTED_AT + 16.03, "component": "pod-worker:0", "event": "exited",
+     "signal": "SIGKILL", "code": None},
+    {"t": STARTED_AT + 16.14, "component": "pod-worker:0", "event": "restarted", "pid": 4343,
+     "restarts": 1},
+    {"t": STARTED_AT + 1.0, "component": "parser:0", "event": "started", "pid": 4141},
+]
+#: A parser log: its lines are the pipeline's words (a hostile one included), placed by time.
+PARSER_LOG = [
+    "no timestamp yet: cannot be placed",
+    "2025-11-28 10:15:01,000 parser:0 INFO parser:0: tracing off: EXODUS_TRACING=off",
+    "2025-11-28 10:15:07,500 parser:0 WARNING slow batch " + HOSTILE.replace("\n", " "),
+    "2025-11-28 10:15:12,300 parser:0 INFO parser:0: tracing off: EXODUS_TRACING=off",
+    "2025-11-28 10:15:12,400 parser:0 ERROR Traceback (most recent call last):",
+    "  File \"x.py\", line 1, in <module>",
+]
+
+
 def make_golden_folder(
     parent: Path,
     *,
@@ -208,11 +239,14 @@ def make_golden_folder(
         "pages/index.json": json.dumps([{"url": "/wall?limit=200", "file": "wall.html",
                                          "status": 200, "content_type": "text/html"}]),
         "pages/wall.html": f"<ul><li>{HOSTILE}</li></ul>",
+        "events.jsonl": _jsonl(EVENTS),
+        "logs/parser-0.log": "\n".join(PARSER_LOG) + "\n",
     }
     if with_verdict:
         doc = verdict_doc if verdict_doc is not None else verdict(checks, scenario=scenario)
         files["verdict.json"] = json.dumps(doc)
     for rel, text in files.items():
+        (run_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         (run_dir / rel).write_text(text, encoding="utf-8")
     return run_dir
 

@@ -140,6 +140,11 @@ def _stored(n: int, ledger: list[dict[str, Any]]) -> dict[str, Any]:
         "parsed_at": parsed,
         "stored_at": round(parsed + 0.2, 3),
         "hidden": False,
+        # hop times (reports/hops.py): a parser outage holds wishes in queue wait 1
+        "trace_id": sent["wish_id"].replace("-", ""),
+        "enqueued_at": round(accepted + 0.004, 3),
+        "parse_started_at": round(parsed - 0.01, 3),
+        "store_started_at": round(parsed + 0.15, 3),
     }
 
 

@@ -48,6 +48,17 @@ def test_zip_carries_the_handlers_and_nh3_and_is_deterministic():
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
 
 
+def test_the_zip_alone_imports_the_handlers_and_the_trace_api(tmp_path):
+    """Without site-packages (-S), as on Lambda minus boto3: tracing's API is in the zip."""
+    zipfile.ZipFile(BytesIO(build_zip("python3.13").data)).extractall(tmp_path)
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); "
+            "from exodus2045.app_under_test import parser, pod_worker, tracing; "
+            "print(tracing.trace_id_of('00-' + 'a' * 32 + '-' + 'b' * 16 + '-01'))")
+    done = subprocess.run([sys.executable, "-S", "-I", "-c", code, str(tmp_path)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "a" * 32, done.stderr[-1500:]
+
+
 def test_wheel_tags_fit_only_their_runtime():
     assert _tag_fits("cp39-abi3-manylinux2014_x86_64", (3, 13))
     assert _tag_fits("py3-none-any", (3, 12))

@@ -69,6 +69,16 @@ def test_playwright_is_the_browser_extra_and_dev_pulls_it_in() -> None:
     assert "playwright" not in declared(), "the core install runs without a browser"
 
 
+def test_the_trace_api_is_core_and_the_sdk_is_the_tracing_extra() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert sorted(Requirement(r).name for r in extras["tracing"]) == [
+        "opentelemetry-exporter-otlp-proto-http", "opentelemetry-sdk"]
+    assert "exodus2045[tracing]" in extras["dev"]
+    core = {Requirement(r).name for r in project["dependencies"]}
+    assert "opentelemetry-api" in core and "opentelemetry-sdk" not in core
+
+
 def test_a_browser_run_without_playwright_is_refused_in_one_line(tmp_path: Path) -> None:
     shadow = tmp_path / "shadow"
     shadow.mkdir()

@@ -88,9 +88,9 @@ def test_self_contained_with_csp(hostile_html: str):
 def test_fault_windows_shaded_on_every_time_chart(hostile_html: str):
     tree = LexborHTMLParser(hostile_html)
     charts = tree.css("figure.chart")
-    assert len(charts) == 6
+    assert len(charts) == 8  # six, plus the per-hop stacked chart and waterfall
     time_charts = [c for c in charts if "seconds since run start" in c.text()]
-    assert len(time_charts) == 5
+    assert len(time_charts) == 6
     for chart in time_charts:
         assert len(chart.css("rect.fault")) == 2  # parser kill 8-12 s, hostile fault 3-5 s
         assert len(chart.css("line.fault-mark")) == 1  # the one-shot pod-worker:0 kill

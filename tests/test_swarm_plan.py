@@ -171,10 +171,12 @@ def test_ledger_template_formats_like_the_readable_spelling() -> None:
             f'"response_ms":{v["response_ms"]:.3f},"n":{v["n"]}}}\n'
         )
         assert ledger_line("P", **values) == expected
-    plain = prefix_of("\x00", "r-é", "evacuee", "mars", None, "accept")
-    head, tail = plain.split("\x00")
+    plain = prefix_of("\x00", "r-é", "evacuee", "mars", None, "accept", "\x00")
+    head, mid, tail = plain.split("\x00")
     wish_id = "0b7b5c0e-3c53-4c0b-9d3e-2f2a5c1d9e01"
-    assert head + wish_id + tail == prefix_of(wish_id, "r-é", "evacuee", "mars", None, "accept")
+    trace_id = "0b7b5c0e3c534c0b9d3e2f2a5c1d9e01"  # the wish's UUID is its trace id
+    assert head + wish_id + mid + trace_id + tail == prefix_of(
+        wish_id, "r-é", "evacuee", "mars", None, "accept")
 
 
 def test_arrivals_by_rate_and_by_stages() -> None:

@@ -9,6 +9,8 @@ then the backend closes.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,10 +24,20 @@ from exodus2045.app_under_test.frontend.state import FrontendState
 from exodus2045.app_under_test.frontend.views import FLAWED_MESSAGE_PATH, add_view_routes
 from exodus2045.app_under_test.frontend.wishes import add_wish_routes
 from exodus2045.app_under_test.settings import FrontendConfig
+from exodus2045.app_under_test.tracing_sdk import flush_spans
 from fastapi import FastAPI
 
 TITLE = "Exodus 2045 frontend"
 NO_HOOKS = FrontendHooks()
+
+
+#: FastAPI >= 0.165 emits its own request spans once an SDK provider is installed: a second,
+#: unlinked trace per wish on the hot path. The pipeline's spans are the hops
+#: (app_under_test/tracing.py), so the framework's are switched off where it has the switch.
+_NO_FRAMEWORK_TELEMETRY: dict = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {}
+)
 
 
 def create_app(
@@ -46,6 +58,9 @@ def create_app(
             yield
         finally:
             await state.close()
+            # uvicorn re-raises SIGTERM once it has shut down, so atexit never runs: the
+            # last spans are flushed here or never.
+            await asyncio.to_thread(flush_spans)
 
     app = FastAPI(
         title=TITLE,
@@ -54,6 +69,7 @@ def create_app(
         docs_url=None,  # the docs pages load script from a CDN: the CSP forbids both
         redoc_url=None,
         lifespan=lifespan,
+        **_NO_FRAMEWORK_TELEMETRY,
     )
     app.state.frontend = state
     install_problem_handlers(app)

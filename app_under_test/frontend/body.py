@@ -141,7 +141,8 @@ def decode_lenient(raw: bytes, kind: str) -> Any:
 
 #: The request headers the submit route looks at (ASGI header names are lower-case).
 WANTED_HEADERS = frozenset(
-    {b"content-type", b"content-length", b"accept", b"user-agent", b"x-exodus-run"}
+    {b"content-type", b"content-length", b"accept", b"user-agent", b"x-exodus-run",
+     b"traceparent"}
 )
 
 

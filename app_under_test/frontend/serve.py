@@ -8,15 +8,18 @@ handles SIGTERM by finishing in-flight requests before the lifespan closes the b
 
 from __future__ import annotations
 
+import logging
 import socket
 
 import uvicorn
 from exodus2045.app_under_test.frontend.app import NO_HOOKS, create_app
 from exodus2045.app_under_test.frontend.hooks import FrontendHooks
 from exodus2045.app_under_test.settings import FrontendConfig
+from exodus2045.app_under_test.tracing_sdk import configure as configure_tracing
 from fastapi import FastAPI
 
 GRACEFUL_SHUTDOWN_S = 10
+log = logging.getLogger("exodus.frontend")
 
 
 def build_server(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8045) -> uvicorn.Server:
@@ -55,6 +58,7 @@ def serve(
     hooks: FrontendHooks = NO_HOOKS,
 ) -> None:
     """Serve until SIGTERM/SIGINT; blocks. ``fd`` wins over ``host``/``port``."""
+    log.info("%s: tracing %s", component, configure_tracing(component, config.state_dir))
     app = create_app(config, component=component, hooks=hooks)
     server = build_server(app, host=host, port=port)
     if fd is None:

@@ -45,6 +45,7 @@ from exodus2045.app_under_test.frontend.responses import (
     problem_answer,
 )
 from exodus2045.app_under_test.frontend.state import FrontendState
+from exodus2045.app_under_test.tracing import TRACEPARENT, end_hop, start_hop
 from exodus2045.app_under_test.wish import (
     BODY_MAX_BYTES,
     DESTINATIONS,
@@ -108,6 +109,7 @@ class WishIntake:
         self.limit = HARD_BODY_MAX_BYTES if self.lenient else BODY_MAX_BYTES
 
     async def post(self, request: Request) -> Response:
+        received_at = time.time()
         headers = wanted_headers(request.scope["headers"])
         run_id, source = run_scope(headers)
         html = False
@@ -126,7 +128,10 @@ class WishIntake:
         except Problem as problem:
             self.metrics.rejected(problem.status)
             return problem_answer(problem, html=html)
-        return await self._enqueue(clean, run_id, source, headers.get("user-agent", ""), html)
+        # Only the swarm's trace is continued; an audience request starts its own.
+        parent = headers.get(TRACEPARENT) if source == "swarm" else None
+        return await self._enqueue(clean, run_id, source, headers.get("user-agent", ""), html,
+                                   received_at, parent)
 
     def _falsely_refused(self) -> bool:
         """The ``false-reject`` flaw's pick: one valid wish in 32 this process judges."""
@@ -154,11 +159,22 @@ class WishIntake:
             raise Problem(400, "invalid-json", "the body nests too deeply", field="body") from None
 
     async def _enqueue(
-        self, clean: dict[str, Any], run_id: str | None, source: str, agent: str, html: bool
+        self, clean: dict[str, Any], run_id: str | None, source: str, agent: str, html: bool,
+        received_at: float, parent: str | None = None,
     ) -> Response:
         wish_id = clean["wish_id"]
-        body = queued_body(clean, run_id, source, time.time())
-        submission = Submission(wish_id, content_digest(clean), body)
+        body = queued_body(clean, run_id, source, received_at)
+        span, traceparent = start_hop("accept", parent, received_at,
+                                      {"exodus.wish_id": wish_id, "exodus.source": source,
+                                       "exodus.run_id": run_id})
+        submission = Submission(wish_id, content_digest(clean), body, {TRACEPARENT: traceparent})
+        try:
+            return await self._commit(submission, html, agent)
+        finally:
+            end_hop(span)
+
+    async def _commit(self, submission: Submission, html: bool, agent: str) -> Response:
+        wish_id = submission.wish_id
         batcher = self.state.batcher
         assert batcher is not None, "the frontend was not opened"
         if self.early_ack:  # the flaw: 202 now, enqueue later, failures ignored

@@ -21,10 +21,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.reports.verdict import CheckResult, Verdict
+
+if TYPE_CHECKING:
+    from exodus2045.reports.around import AroundFault
+    from exodus2045.reports.hops import HopBreakdown
 
 #: Modules of :mod:`exodus2045.reports.formats`, in the order ``render_all`` writes them. verdict.json
 #: goes last so a half-written report never sits next to a fresh verdict.
@@ -93,6 +97,12 @@ class RenderContext:
     failure_modes: list[dict[str, Any]] | None
     files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Where the time went, per hop (:mod:`exodus2045.reports.hops`); None: not computed.
+    hops: HopBreakdown | None = None
+    #: Whether spans were recorded (spans.jsonl in the folder): "on" or "off".
+    tracing: str = "off"
+    #: Per fault window, the process events and log lines within +-3 s (reports/around.py).
+    around: list[AroundFault] = field(default_factory=list)
 
     @property
     def scenario(self) -> str:
@@ -171,7 +181,20 @@ def evidence_text(evidence: Any) -> str:
     return _evidence_value(evidence)
 
 
+def _rounded(value: Any) -> Any:
+    """Floats to at most 3 decimals, all the way down: a reader needs 2.227, not
+    2.2269999999999994 (verdict.json keeps the raw value)."""
+    if isinstance(value, float) and math.isfinite(value):
+        return round(value, 3)
+    if isinstance(value, Mapping):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
+
+
 def _evidence_value(value: Any) -> str:
+    value = _rounded(value)
     if isinstance(value, str):
         return value
     if isinstance(value, list | tuple | Mapping) and not value:
@@ -203,6 +226,27 @@ def format_value(value: Any) -> str:
     if isinstance(value, str):
         return value
     return jsonlib.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+#: The figures a reader looks for, by the words a reader uses (the dotted key stays in
+#: verdict.json and as the fallback for any figure not named here).
+FIGURE_NAMES = {
+    "counts.evacuees": "evacuees sent", "counts.attempts": "HTTP attempts",
+    "counts.acknowledged": "wishes acknowledged (202)", "counts.stored": "wishes stored",
+    "counts.rejected": "rejected (as expected)", "counts.dead_letters": "dead letters",
+    "counts.dropped": "evacuees dropped", "counts.late": "evacuees sent late",
+    "counts.audience": "audience wishes", "throughput": "throughput (acknowledged/s)",
+    "swarm_s": "swarm duration (s)",
+    "response_ms.p50": "response time p50 (ms)", "response_ms.p95": "response time p95 (ms)",
+    "response_ms.p99": "response time p99 (ms)", "service_ms.p50": "service time p50 (ms)",
+    "service_ms.p95": "service time p95 (ms)", "service_ms.p99": "service time p99 (ms)",
+    "e2e_s.p50": "end to end p50 (s)", "e2e_s.p95": "end to end p95 (s)",
+    "e2e_s.p99": "end to end p99 (s)",
+}
+
+
+def figure_name(key: str) -> str:
+    return FIGURE_NAMES.get(key, key)
 
 
 def flatten_figures(figures: Any, prefix: str = "") -> Iterator[tuple[str, str]]:

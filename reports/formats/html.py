@@ -16,17 +16,21 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from exodus2045.reports import charts
+from exodus2045.reports import charts, hop_charts
+from exodus2045.reports.around import describe
 from exodus2045.reports.formats import (
     RenderContext,
     ReportFormat,
     evidence_text,
     excerpt,
+    figure_name,
     flatten_figures,
     format_value,
     ranked_failure_modes,
     xml_safe,
 )
+from exodus2045.reports.headline import headline
+from exodus2045.reports.hops import HOP_NAMES, HOPS, SHORT_NAMES, seconds
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 EXCERPT_CHARS = 200
@@ -104,12 +108,15 @@ class HtmlReport(ReportFormat):
             f"<title>{esc(title)}</title>",
             f"<style>{STYLE}</style></head><body>",
             f"<header><h1>{esc(title)}</h1>{self._banner(ctx)}</header>",
-            self._meta(ctx),
+            self._headline(ctx),
+            self._charts(ctx),
+            self._where(ctx),
             self._checks(ctx),
             self._failure_modes(ctx),
             self._figures(ctx),
-            self._charts(ctx),
+            self._meta(ctx),
             self._timeline(ctx),
+            self._around(ctx),
             self._files(ctx),
             "</body></html>",
         ]
@@ -122,6 +129,10 @@ class HtmlReport(ReportFormat):
         if reason:
             banner += f' <span class="muted">{esc(reason)}</span>'
         return banner + "</p>"
+
+    def _headline(self, ctx: RenderContext) -> str:
+        items = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in headline(ctx))
+        return f'<section class="headline"><h2>Headline</h2><dl>{items}</dl></section>'
 
     def _meta(self, ctx: RenderContext) -> str:
         run, verdict = ctx.run, ctx.verdict
@@ -142,7 +153,7 @@ class HtmlReport(ReportFormat):
             ("flaws", ", ".join(map(str, flaws)) if isinstance(flaws, list) and flaws else "none"),
         ]
         items = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows)
-        return f"<dl>{items}</dl>"
+        return f"<h2>Run</h2><dl>{items}</dl>"
 
     def _checks(self, ctx: RenderContext) -> str:
         rows = []
@@ -155,6 +166,9 @@ class HtmlReport(ReportFormat):
                     "<details><summary>all evidence</summary>"
                     f"<pre>{esc(excerpt(evidence, EVIDENCE_CHARS))}</pre></details>"
                 )
+            anchor = _fault_anchor(ctx, check.id) if status == "failed" else None
+            if anchor:
+                cell += f' <a href="#{anchor}">events and logs ±3 s</a>'
             rows.append(
                 f'<tr><td class="{status}">{status.upper()}</td>'
                 f"<td><code>{esc(check.id)}</code></td>"
@@ -186,7 +200,7 @@ class HtmlReport(ReportFormat):
 
     def _figures(self, ctx: RenderContext) -> str:
         rows = "".join(
-            f'<tr><td><code>{esc(k)}</code></td><td class="num">{esc(v)}</td></tr>'
+            f'<tr><td title="{esc(k)}">{esc(figure_name(k))}</td><td class="num">{esc(v)}</td></tr>'
             for k, v in flatten_figures(ctx.verdict.figures)
         )
         body = rows or '<tr><td colspan="2" class="muted">no figures</td></tr>'
@@ -226,6 +240,56 @@ class HtmlReport(ReportFormat):
             f'<div class="charts">{"".join(figures)}</div>'
         )
 
+    def _where(self, ctx: RenderContext) -> str:
+        """Where the time went: per-hop percentiles, per fault window, over time, slowest."""
+        hops = ctx.hops
+        head = "<h2>Where the time went</h2>"
+        if hops is None:
+            return ""
+        tracing = ("Spans: recorded (spans.jsonl)." if ctx.tracing == "on" else
+                   "Spans: tracing was off (hop times come from the stored wishes).")
+        if not hops.wishes:
+            return f'{head}<p>{esc(hops.where())}</p><p class="muted">{esc(tracing)}</p>'
+        cols = "".join(f"<th>{p}</th>" for p in ("p50", "p95", "p99"))
+        rows = "".join(
+            f"<tr><td>{esc(HOP_NAMES[h])}</td>"
+            + "".join(f'<td class="num">{esc(seconds(hops.overall[h].get(p)))}</td>'
+                      for p in ("p50", "p95", "p99"))
+            + "</tr>" for h in HOPS
+        )
+        table = f"<table><tr><th>hop</th>{cols}</tr>{rows}</table>"
+        faults = ""
+        if hops.windows:
+            frows = "".join(
+                f"<tr><td>{esc(w.label)}</td><td class=\"num\">{w.wishes}</td>"
+                f"<td>{esc(HOP_NAMES[w.moved]) if w.moved else '–'}</td>"
+                f'<td class="num">{esc(seconds(w.moved_by_s, signed=True))}</td>'
+                + "".join(f'<td class="num">{esc(seconds(w.hops.get(h, {}).get("p95")))}</td>'
+                          for h in HOPS) + "</tr>"
+                for w in hops.windows
+            )
+            hcols = "".join(f"<th>{esc(SHORT_NAMES[h])} p95</th>" for h in HOPS)
+            faults = (
+                "<h3>Per fault window</h3><p class=\"muted\">Wishes whose journey overlapped "
+                "the window; the hop whose median grew most over the other wishes' median.</p>"
+                f"<table><tr><th>fault</th><th>wishes</th><th>moved most</th><th>by</th>"
+                f"{hcols}</tr>{frows}</table>"
+            )
+        common = {"x_max": ctx.series.span_s, "windows": ctx.series.windows}
+        figures = [
+            hop_charts.stacked_hops(
+                f"Median time per hop, stacked, by arrival ({ctx.series.bucket_s:g} s buckets)",
+                hops.over_time, **common),
+            hop_charts.waterfall(f"The {len(hops.slowest)} slowest wishes, hop by hop",
+                                 hops.slowest),
+        ]
+        return (
+            f"{head}<p>{esc(hops.where())}</p>"
+            f'<p class="muted">{esc(f"{hops.wishes} of {hops.stored} stored wishes carry all hop times. ")}'
+            f"{esc(tracing)}</p>{table}{faults}"
+            f'<div class="charts">{"".join(figures)}</div>'
+        )
+
     def _timeline(self, ctx: RenderContext) -> str:
         if not ctx.timeline:
             return '<h2>Timeline</h2><p class="muted">No fault was injected.</p>'
@@ -238,6 +302,33 @@ class HtmlReport(ReportFormat):
                                 default=str)
             rows.append(f"<tr>{cells}<td><code>{esc(params)}</code></td></tr>")
         return f"<h2>Timeline</h2><table><tr>{head}</tr>{''.join(rows)}</table>"
+
+    def _around(self, ctx: RenderContext) -> str:
+        """Per fault window: process events and log lines within +-3 s of its edges."""
+        if not ctx.around:
+            return ""
+        parts = ['<h2>Around each fault (±3 s)</h2>']
+        for near in ctx.around:
+            end = "–" if near.end is None else f"{near.end:.1f}"
+            parts.append(f'<h3 id="fault-{near.index}">{esc(near.label)} '
+                         f'<span class="muted">{near.start:.1f} s → {esc(end)} s</span></h3>')
+            if near.events:
+                rows = "".join(
+                    f'<tr><td class="num">{esc(format_value(e.get("t")))}</td>'
+                    f"<td>{esc(e.get('component', '?'))}</td><td>{esc(describe(e))}</td></tr>"
+                    for e in near.events
+                )
+                parts.append("<table><tr><th>t (s)</th><th>component</th><th>event</th></tr>"
+                             f"{rows}</table>")
+            else:
+                parts.append('<p class="muted">No process events (events.jsonl) near it.</p>')
+            for component, lines in near.lines.items():
+                text = "\n".join(f"{line.t:8.3f}  {line.text}" for line in lines)
+                parts.append(f"<details><summary>{esc(component)}: {len(lines)} log "
+                             f"line{'' if len(lines) == 1 else 's'}"
+                             f"</summary><pre>{esc(excerpt(text, EVIDENCE_CHARS))}</pre>"
+                             "</details>")
+        return "".join(parts)
 
     def _files(self, ctx: RenderContext) -> str:
         items = []
@@ -256,6 +347,16 @@ class HtmlReport(ReportFormat):
         notes = "".join(f"<li>{esc(n)}</li>" for n in ctx.notes)
         notes_html = f"<h2>Notes</h2><ul>{notes}</ul>" if notes else ""
         return f"{notes_html}<h2>Files in this run folder</h2><ul>{''.join(items)}</ul>"
+
+
+def _fault_anchor(ctx: RenderContext, check_id: str) -> str | None:
+    """``fault-N`` for a recovery check (``recovery:<fault>:<target>@<at>``) whose window has
+    an "around" section; None for any other check (they are not tied to one moment)."""
+    if not check_id.startswith("recovery:"):
+        return None
+    fault, _, rest = check_id[len("recovery:"):].partition(":")
+    label = f"{fault} {rest.rpartition('@')[0] or rest}"
+    return next((f"fault-{n.index}" for n in ctx.around if n.label == label), None)
 
 
 FORMAT = HtmlReport()

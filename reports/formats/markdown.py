@@ -17,11 +17,13 @@ from exodus2045.reports.formats import (
     ReportFormat,
     evidence_text,
     excerpt,
+    figure_name,
     flatten_figures,
     format_value,
     ranked_failure_modes,
     xml_safe,
 )
+from exodus2045.reports.headline import headline
 
 #: Stay well under GitHub's 1 MiB step-summary cap, with room for the tail lines.
 BUDGET_BYTES = 900_000
@@ -86,11 +88,10 @@ class MarkdownSummary(ReportFormat):
         ]
         if verdict.reason():
             lines += ["", md(verdict.reason(), SUMMARY_CHARS)]
-        return [
-            *lines,
-            "",
-            f"Run {md(run_id, ID_CHARS)}, seed {md(seed if seed is not None else '–')}",
-        ]
+        lines += [""]
+        lines += [f"- **{md(k)}:** {md(v, 600)}" for k, v in headline(ctx)[1:]]
+        lines += ["", f"Run {md(run_id, ID_CHARS)}, seed {md(seed if seed is not None else '–')}"]
+        return lines
 
     def _checks(self, ctx: RenderContext, budget: int) -> list[str]:
         lines = ["", "| status | check | summary | evidence |", "|---|---|---|---|"]
@@ -117,7 +118,8 @@ class MarkdownSummary(ReportFormat):
         if not rows:
             return []
         lines = ["", "### Key figures", "", "| figure | value |", "|---|---:|"]
-        lines += [f"| {md(k, ID_CHARS)} | {md(v, ID_CHARS)} |" for k, v in rows[:KEY_FIGURES]]
+        lines += [f"| {md(figure_name(k), ID_CHARS)} | {md(v, ID_CHARS)} |"
+                  for k, v in rows[:KEY_FIGURES]]
         if len(rows) > KEY_FIGURES:
             lines.append(f"| … | {len(rows) - KEY_FIGURES} more in report.html |")
         return lines

@@ -33,6 +33,16 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flaws", help="seeded flaws for the run's own stack (e.g. raw-wall)")
     parser.add_argument("--browser", action="store_true", default=None,
                         help="also judge pages in headless Chromium")
+    parser.add_argument("--otlp-endpoint", metavar="URL",
+                        help="also send the run's spans over OTLP/HTTP to this collector "
+                             "(sets OTEL_EXPORTER_OTLP_ENDPOINT for the run's own stack; "
+                             "needs the `tracing` extra)")
+    parser.add_argument("--tracing", choices=("on", "off"),
+                        help="spans from the run's own stack (default on when the `tracing` "
+                             "extra is installed); per-hop times are recorded either way")
+    parser.add_argument("--trace-sample", type=float, metavar="RATIO",
+                        help="keep the spans of this share of wishes, 0..1 (default 1: all); "
+                             "per-hop times are kept for every wish either way")
     parser.add_argument("--allow-partial", action="store_true",
                         help="exit 0 (headline PARTIAL) when nothing failed but a core check "
                              "could not be judged; the verdict stays not sound")
@@ -61,8 +71,33 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
         flaws=parse_flaws(args.flaws) if args.flaws else None, browser=args.browser)
     if scenario.browser:
         _browser_or_refuse()
+    _tracing_environment(args)
     return RunOptions(scenario=scenario, target=args.target, state_dir=args.state_dir,
                       out=args.out, runs_dir=args.runs_dir, allow_partial=args.allow_partial)
+
+
+def _tracing_environment(args: argparse.Namespace) -> None:
+    """Hand ``--tracing``/``--otlp-endpoint`` to the stack's processes through their
+    environment (the supervisor passes it on; the standard OTel variable is what they read)."""
+    from urllib.parse import urlsplit
+
+    from exodus2045.app_under_test.errors import ConfigError
+    from exodus2045.app_under_test.settings import ENV_TRACE_SAMPLE, ENV_TRACING
+
+    endpoint = getattr(args, "otlp_endpoint", None)
+    if endpoint:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"--otlp-endpoint {endpoint!r}: expected an http(s) URL such as "
+                              "http://127.0.0.1:4318")
+        os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+    if getattr(args, "tracing", None):
+        os.environ[ENV_TRACING] = args.tracing
+    sample = getattr(args, "trace_sample", None)
+    if sample is not None:
+        if not 0.0 <= sample <= 1.0:
+            raise ConfigError(f"--trace-sample {sample}: expected a share between 0 and 1")
+        os.environ[ENV_TRACE_SAMPLE] = str(sample)
 
 
 def _browser_or_refuse() -> None:

@@ -25,8 +25,10 @@ def build_handler(role: str, env: dict[str, str] | None = None) -> Handler:
     from exodus2045.app_under_test.backends.aws.clients import make_clients
     from exodus2045.app_under_test.flaws import parse_flaws
     from exodus2045.app_under_test.settings import ENV_FLAWS, AwsConfig, AwsResources
+    from exodus2045.app_under_test.tracing_sdk import configure as configure_tracing
 
     env = dict(os.environ) if env is None else env
+    configure_tracing(role, None, env)  # OTLP when an endpoint is set and the SDK is packaged
     flaws = parse_flaws(env.get(ENV_FLAWS))
     backend = open_aws(make_clients(AwsConfig.from_env(env)), AwsResources.from_env(env), flaws)
     if role == "parser":

@@ -27,7 +27,9 @@ from pathlib import Path
 from exodus2045.app_under_test.errors import ConfigError
 
 #: What the handlers import beyond the standard library and boto3.
-VENDORED = ("nh3",)
+#: The trace context API (app_under_test/tracing.py) rides along: the handlers import it, the
+#: Lambda runtime does not have it. Both are pure-Python ``py3-none-any`` wheels.
+VENDORED = ("nh3", "opentelemetry-api", "typing-extensions")
 PLATFORM = "manylinux2014_x86_64"  # the template's functions are x86_64
 _EPOCH = (2045, 1, 1, 0, 0, 0)
 

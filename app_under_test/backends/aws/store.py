@@ -40,7 +40,8 @@ FEED_SHARDS = 4  # part of the key design: changing it needs a re-index
 LATEST_INDEX = "latest"
 TALLY_PK = "TALLY"
 FIELDS = ("wish_id", "run_id", "source", "evacuee", "destination", "message", "markup",
-          "accepted_at", "parsed_at", "stored_at", "hidden")
+          "accepted_at", "parsed_at", "stored_at", "hidden",
+          "trace_id", "enqueued_at", "parse_started_at", "store_started_at")
 
 T = TypeVar("T")
 
@@ -57,7 +58,8 @@ def _to_ddb(value: Any) -> Any:
     return Decimal(repr(value)) if isinstance(value, float) else value
 
 
-TIMES = ("accepted_at", "parsed_at", "stored_at")
+TIMES = ("accepted_at", "parsed_at", "stored_at", "enqueued_at", "parse_started_at",
+         "store_started_at")
 
 
 def _from_ddb(name: str, value: Any) -> Any:
@@ -97,6 +99,9 @@ class DynamoWishStore:
             "destination": wish["destination"], "message": wish["message"],
             "markup": bool(wish.get("markup")), "accepted_at": wish.get("accepted_at"),
             "parsed_at": wish.get("parsed_at"), "stored_at": stored_at, "hidden": False,
+            "trace_id": wish.get("trace_id"), "enqueued_at": wish.get("enqueued_at"),
+            "parse_started_at": wish.get("parse_started_at"),
+            "store_started_at": wish.get("store_started_at"),
             "feed": feed_shard(key_id), "feed_sk": f"{stored_at:017.6f}#{key_id}",
         }
         item = {k: self._ser.serialize(_to_ddb(v)) for k, v in values.items()}

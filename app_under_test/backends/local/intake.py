@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from exodus2045.app_under_test.backends.local.db import write_txn
 from exodus2045.app_under_test.backends.local.queue import LocalQueue
@@ -28,6 +28,8 @@ class Submission:
     wish_id: str
     digest: str
     body: str
+    #: Message attributes the queue message carries (the trace context: ``traceparent``).
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 class LocalIntake:
@@ -55,7 +57,7 @@ class LocalIntake:
                         "SELECT digest FROM accepted WHERE wish_id = ?", (sub.wish_id,)
                     ).fetchone()
                     outcomes.append(DUPLICATE if digest == sub.digest else CONFLICT)
-                self.queue.insert_rows(conn, [OutgoingMessage(s.body) for s in fresh], now)
+                self.queue.insert_rows(conn, [OutgoingMessage(s.body, s.attributes) for s in fresh], now)
         except sqlite3.OperationalError as exc:
             raise QueueUnavailable(f"{self.queue.name}: enqueue failed: {exc}") from exc
         return outcomes

@@ -30,7 +30,11 @@ CREATE TABLE IF NOT EXISTS wishes (
     accepted_at REAL,
     parsed_at REAL,
     stored_at REAL NOT NULL,
-    hidden INTEGER NOT NULL DEFAULT 0
+    hidden INTEGER NOT NULL DEFAULT 0,
+    trace_id TEXT,
+    enqueued_at REAL,
+    parse_started_at REAL,
+    store_started_at REAL
 );
 CREATE INDEX IF NOT EXISTS wishes_wish_id ON wishes(wish_id);
 CREATE INDEX IF NOT EXISTS wishes_run ON wishes(run_id);
@@ -41,7 +45,18 @@ INSERT OR IGNORE INTO tally (destination, n) VALUES ('mars', 0), ('jupiter', 0);
 COLUMNS = (
     "wish_id", "run_id", "source", "evacuee", "destination", "message", "markup",
     "accepted_at", "parsed_at", "stored_at", "hidden",
+    "trace_id", "enqueued_at", "parse_started_at", "store_started_at",
 )
+#: Columns added after the first schema (tracing): a state dir made before gets them added.
+ADDED = {"trace_id": "TEXT", "enqueued_at": "REAL", "parse_started_at": "REAL",
+         "store_started_at": "REAL"}
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    have = {row[1] for row in conn.execute("PRAGMA table_info(wishes)")}
+    for name, kind in ADDED.items():
+        if name not in have:
+            conn.execute(f"ALTER TABLE wishes ADD COLUMN {name} {kind}")
 
 
 def _row(values: Sequence[Any]) -> dict[str, Any]:
@@ -51,12 +66,24 @@ def _row(values: Sequence[Any]) -> dict[str, Any]:
     return wish
 
 
+def _time(wish: Mapping[str, Any], name: str) -> float | None:
+    """A hop timestamp if it is one (a no-validation wish may carry anything)."""
+    value = wish.get(name)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _text(value: Any) -> str | None:
+    return value[:64] if isinstance(value, str) else None
+
+
 class LocalWishStore:
     def __init__(self, path: Path, flaws: frozenset[str] = frozenset()) -> None:
         self.path = Path(path)
         self._timestamp_key = "timestamp-key" in flaws
         self._double_tally = "double-tally" in flaws
         self._conn = connect(self.path, SCHEMA)
+        with write_txn(self._conn) as conn:
+            _migrate(conn)
 
     def close(self) -> None:
         self._conn.close()
@@ -71,12 +98,15 @@ class LocalWishStore:
                     key = str(int(time.time() * 1000)) if self._timestamp_key else w["wish_id"]
                     cur = conn.execute(
                         f"{verb} INTO wishes (key, wish_id, run_id, source, evacuee, destination,"
-                        " message, markup, accepted_at, parsed_at, stored_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " message, markup, accepted_at, parsed_at, stored_at, trace_id,"
+                        " enqueued_at, parse_started_at, store_started_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             key, w["wish_id"], w.get("run_id"), w.get("source") or "audience",
                             w["evacuee"], w["destination"], w["message"], int(bool(w.get("markup"))),
                             w.get("accepted_at"), w.get("parsed_at"), now,
+                            _text(w.get("trace_id")), _time(w, "enqueued_at"),
+                            _time(w, "parse_started_at"), _time(w, "store_started_at"),
                         ),
                     )
                     stored = cur.rowcount == 1

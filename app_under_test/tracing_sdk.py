@@ -1,0 +1,138 @@
+"""Turn spans on in a pipeline process, when the ``tracing`` extra is installed.
+
+Spans are the export, not the measurement (the hop timestamps stored with each wish are:
+:mod:`exodus2045.app_under_test.tracing`). So this is best effort by design: without the
+OpenTelemetry SDK, or with ``EXODUS_TRACING=off``, :func:`configure` says why and the
+process runs exactly as before on the no-op API.
+
+Where spans go: one JSON line per span appended to ``<state dir>/spans.jsonl`` (the run's
+evidence collector copies them into the run folder, so a run needs no collector), and,
+when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``..._TRACES_ENDPOINT``) is set, over OTLP/HTTP as
+well, the standard way to a team's own collector, Jaeger, Tempo or an APM vendor. Both go
+through a batch processor: the request path only hands a finished span to a queue.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from exodus2045.app_under_test.settings import ENV_TRACE_SAMPLE, ENV_TRACING, env_float
+
+log = logging.getLogger("exodus.tracing")
+
+SPANS_FILE = "spans.jsonl"
+OTLP_ENV = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+def span_record(span: Any) -> dict[str, Any]:
+    """One finished SDK span as the JSON line spans.jsonl holds (ids in W3C hex)."""
+    ctx = span.context
+    parent = span.parent
+    return {
+        "trace_id": f"{ctx.trace_id:032x}",
+        "span_id": f"{ctx.span_id:016x}",
+        "parent_span_id": f"{parent.span_id:016x}" if parent is not None else None,
+        "name": span.name,
+        "service": span.resource.attributes.get("service.name"),
+        "start": span.start_time / 1e9,
+        "end": span.end_time / 1e9,
+        "attributes": dict(span.attributes or {}),
+    }
+
+
+def configure(service: str, state_dir: Path | None, env: Mapping[str, str] = os.environ) -> str:
+    """Install an SDK tracer provider for this process; ``"on: ..."`` or ``"off: <why>"``.
+
+    ``state_dir`` None (a Lambda function): OTLP only, when an endpoint is set.
+    """
+    if env.get(ENV_TRACING, "on").strip().lower() in {"off", "0", "false", "no"}:
+        return f"off: {ENV_TRACING}=off"
+    otlp = any(env.get(name) for name in OTLP_ENV)
+    if state_dir is None and not otlp:
+        return "off: no OTLP endpoint set"
+    try:
+        from opentelemetry import trace
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import (
+            BatchSpanProcessor,
+            SpanExporter,
+            SpanExportResult,
+        )
+    except ImportError:
+        return "off: the OpenTelemetry SDK is not installed (pip install 'exodus2045[tracing]')"
+
+    class JsonlExporter(SpanExporter):
+        """Appends whole lines with one write each (O_APPEND): processes can share the file."""
+
+        def __init__(self, path: Path) -> None:
+            self.path = path
+            self.lock = threading.Lock()
+
+        def export(self, spans: Sequence[Any]) -> SpanExportResult:
+            text = "".join(json.dumps(span_record(s), ensure_ascii=False) + "\n" for s in spans)
+            try:
+                with self.lock, open(self.path, "a", encoding="utf-8") as out:
+                    out.write(text)
+            except OSError as exc:
+                log.warning("spans not written to %s: %s", self.path, exc)
+                return SpanExportResult.FAILURE
+            return SpanExportResult.SUCCESS
+
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+
+    class TopBitsRatio(Sampler):
+        """Head sampling by trace id, not by parent: every process decides the same for a
+        wish, so a kept trace is whole (the hop times stored with each wish are never
+        sampled). The decision reads the trace id's top 32 bits: the swarm's trace ids are
+        wish UUIDs, whose low half starts with the variant bits, so OpenTelemetry's own
+        TraceIdRatioBased (low 64 bits) would keep none of them below a ratio of one half."""
+
+        def __init__(self, ratio: float) -> None:
+            self.bound = int(min(max(ratio, 0.0), 1.0) * (1 << 32))
+
+        def should_sample(self, parent_context: Any, trace_id: int, name: str,
+                          kind: Any = None, attributes: Any = None, links: Any = None,
+                          trace_state: Any = None) -> SamplingResult:
+            keep = (trace_id >> 96) < self.bound
+            if not keep:
+                return SamplingResult(Decision.DROP)
+            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+
+        def get_description(self) -> str:
+            return f"TopBitsRatio{{{self.bound / (1 << 32):.3f}}}"
+
+    ratio = env_float(env, ENV_TRACE_SAMPLE, 1.0, minimum=0.0)
+    provider = TracerProvider(resource=Resource.create({"service.name": service}),
+                              sampler=TopBitsRatio(ratio))
+    where = []
+    if state_dir is not None:
+        path = Path(state_dir) / SPANS_FILE
+        provider.add_span_processor(BatchSpanProcessor(JsonlExporter(path)))
+        where.append(str(path))
+    if otlp:
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        except ImportError:
+            log.warning("an OTLP endpoint is set but the OTLP exporter is not installed")
+        else:
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            where.append("OTLP")
+    trace.set_tracer_provider(provider)
+    sampled = "" if ratio >= 1.0 else f" (spans of {ratio:.0%} of wishes)"
+    return "on: " + ", ".join(where) + sampled
+
+
+def flush_spans(timeout_s: float = 5.0) -> None:
+    """Export what the processors still hold (a no-op without an SDK provider)."""
+    from opentelemetry import trace
+
+    flush = getattr(trace.get_tracer_provider(), "force_flush", None)
+    if flush is not None:
+        flush(int(timeout_s * 1000))
