@@ -102,37 +102,38 @@ MEASURE_PLUGIN = textwrap.dedent(
     """Loaded next to either locustfile: requests and CPU time over one window.
 
     Both sides get the same absolute window (START .. START + SPAN, epoch seconds), so they
-    are measured at the same time, under the same load on the machine. A side that is still
-    booting at START (a busy machine) opens its window at its first request instead, and
-    ``late_s`` says by how much: a window over a process that sends nothing yet measures
-    nothing. When the window closes the side quits: nothing runs past its measurement.
+    are measured at the same time, under the same load on the machine. A side still booting
+    at START (a busy machine) opens its window at its first request instead, and ``late_s``
+    says by how much. The window is driven by the requests themselves, not by a timer: users
+    that never wait (arrivals far ahead of what the side can send, a server that answers
+    before the client reads) keep gevent's callback queue full, and a timer can starve.
     """
     import json
     import time
 
-    import gevent
     from locust import events
 
-    OUT, START, SPAN, BOOT_LIMIT = {out!r}, {start!r}, {span!r}, 60.0
+    OUT, START, SPAN = {out!r}, {start!r}, {span!r}
+    window = {{}}
 
 
-    @events.init.add_listener
-    def _measure(environment, **kw):
-        def sample():
-            gevent.sleep(max(0.0, START - time.time()))
-            total = environment.runner.stats.total
-            deadline = time.time() + BOOT_LIMIT
-            while total.num_requests == 0 and time.time() < deadline:
-                gevent.sleep(0.01)
-            r0, c0, w0 = total.num_requests, time.process_time(), time.time()
-            gevent.sleep(SPAN)
-            r1, c1, w1 = total.num_requests, time.process_time(), time.time()
-            with open(OUT, "w") as fh:
-                json.dump({{"requests": r1 - r0, "cpu_s": c1 - c0, "wall_s": w1 - w0,
-                           "late_s": w0 - START}}, fh)
-            environment.runner.quit()
+    @events.request.add_listener
+    def _measure(**kw):
+        now = time.time()
+        if now < START or "done" in window:
+            return
+        if "w0" not in window:
+            window.update(w0=now, c0=time.process_time(), n=0)
+            return
+        window["n"] += 1
+        if now - window["w0"] >= SPAN:
+            window["done"] = True
+            with open(OUT + ".tmp", "w") as fh:
+                json.dump({{"requests": window["n"], "cpu_s": time.process_time() - window["c0"],
+                           "wall_s": now - window["w0"], "late_s": window["w0"] - START}}, fh)
+            import os
 
-        gevent.spawn(sample)
+            os.replace(OUT + ".tmp", OUT)
     '''
 )
 
@@ -228,7 +229,7 @@ def _start_side(
     out = workdir / f"{name}.json"
     plugin = workdir / f"measure_{name}.py"
     plugin.write_text(MEASURE_PLUGIN.format(out=str(out), start=start, span=span))
-    run_time = f"{int(LEAD_S + span + 63)}s"  # a bound only: the plugin quits after its window
+    run_time = f"{int(LEAD_S + span + 60)}s"  # a bound only: the side ends once it measured
     cmd = [
         sys.executable, "-m", "locust", "-f", f"{locustfile},{plugin}", *common, *extra,
         "--headless", "--only-summary", "--run-time", run_time, "--stop-timeout", "0",
@@ -236,6 +237,19 @@ def _start_side(
     with (workdir / f"{name}.log").open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=log)
     return proc, out
+
+
+def _until_measured(proc: subprocess.Popen, out: Path, deadline: float) -> None:
+    """Wait for a side's figures (or its exit), then end it: nothing runs past its window."""
+    while proc.poll() is None and not out.exists() and time.time() < deadline:
+        time.sleep(0.05)  # polling a child process's output file, not synchronising a test
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _figures(out: Path, side: str) -> dict[str, float]:
@@ -291,11 +305,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     ),
                 }
                 for side, (proc, out) in procs.items():
-                    try:
-                        proc.wait(timeout=LEAD_S + span + 90)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+                    _until_measured(proc, out, deadline=time.time() + LEAD_S + span + 90)
                     figures = _figures(out, side)
                     for key in totals[side]:
                         totals[side][key] += figures[key]
