@@ -32,6 +32,8 @@ ENV_LINGER_MS = "EXODUS_LINGER_MS"
 ENV_RATE_LIMIT = "EXODUS_RATE_LIMIT"
 ENV_RUNS_DIR = "EXODUS_RUNS_DIR"
 ENV_PUBLIC_URL = "EXODUS_PUBLIC_URL"
+ENV_BACKEND = "EXODUS_BACKEND"
+BACKENDS = ("local", "aws")
 
 ALL_ENV = (
     ENV_STATE_DIR,
@@ -50,6 +52,7 @@ ALL_ENV = (
     ENV_RATE_LIMIT,
     ENV_RUNS_DIR,
     ENV_PUBLIC_URL,
+    ENV_BACKEND,
 )
 
 
@@ -130,11 +133,26 @@ class FrontendConfig:
     public_url: str | None = None  # the join link the projector shows; None = from the request
     stream_max: int = 100  # live projector streams one frontend process serves at once
     stream_lifetime_s: float = 300.0  # then the browser reconnects (EventSource does it)
+    backend: str = "local"  # "aws": claim in the stack's table, enqueue on its SQS queue
+    aws: AwsConfig | None = None  # with backend "aws": how to reach it, and what it holds
+    aws_resources: AwsResources | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"{ENV_BACKEND}={self.backend!r}: expected one of "
+                              f"{', '.join(BACKENDS)}")
+        if self.backend == "aws" and (self.aws is None or self.aws_resources is None):
+            raise ConfigError("the aws backend needs the stack's resources (exodus up "
+                              "--backend aws --stack NAME finds them)")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, **overrides) -> FrontendConfig:
         flaws = parse_flaws(env.get(ENV_FLAWS))
+        backend = _get(env, ENV_BACKEND, "local")
+        aws = {"aws": AwsConfig.from_env(env), "aws_resources": AwsResources.from_env(env)} \
+            if backend == "aws" else {}
         values = dict(
+            backend=backend, **aws,
             state_dir=Path(_get(env, ENV_STATE_DIR, "state")),
             flaws=flaws,
             linger_ms=env_float(env, ENV_LINGER_MS, 2.0),
