@@ -72,6 +72,19 @@ def find_stack(name: str, config: AwsConfig) -> DeployedStack:
     return DeployedStack(name, config, values)
 
 
+def function_arns(stack: DeployedStack) -> dict[str, str]:
+    """The stack's two functions by kind, as ARNs (``parser``, ``pod-worker``)."""
+    from exodus2045.app_under_test.backends.aws.stack import StackClients
+
+    clients = StackClients.build(stack.config)
+    account = clients.sts.get_caller_identity()["Account"]
+    region = stack.outputs.get("Region") or clients.region
+    names = {"parser": stack.outputs.get("ParserFunctionName"),
+             "pod-worker": stack.outputs.get("PodWorkerFunctionName")}
+    return {kind: f"arn:aws:lambda:{region}:{account}:function:{name}"
+            for kind, name in names.items() if name}
+
+
 def frontend_env(stack: DeployedStack, state_dir: Path,
                  flaws: frozenset[str] = frozenset()) -> dict[str, str]:
     """The environment of a frontend process that serves ``stack``."""
