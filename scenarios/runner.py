@@ -147,9 +147,16 @@ class _Stack:
 
 
 def _chaos_schedule(scenario: Scenario, stack: _Stack, run_dir: Path, t0: float) -> ChaosSchedule:
-    """The scenario's fault timeline (empty when it has no ``[[chaos]]`` steps)."""
+    """The scenario's fault timeline (empty when it has no ``[[chaos]]`` steps); on a
+    deployed stack, AWS's forms of the faults (chaos/aws.py)."""
+    switch = None
+    if stack.deployed is not None and scenario.chaos:
+        from exodus2045.chaos.aws import AwsChaos
+
+        d = stack.deployed
+        switch = AwsChaos.build(d.config, d.name, d.outputs).switch_on
     return ChaosSchedule(scenario.chaos, stack.state, run_dir / "timeline.jsonl", t0,
-                         seed=scenario.seed)
+                         seed=scenario.seed, switch=switch)
 
 
 def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunResult:
