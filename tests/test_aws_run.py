@@ -194,3 +194,18 @@ def test_up_backend_aws_serves_the_stack(ministack):
             proc.kill()
             proc.wait()
         destroy(ministack, stack)
+
+
+def test_bench_drain_on_aws_beside_local_as_a_ratio(ministack):
+    stack, _ = deploy(ministack)
+    try:
+        done = exodus("bench", "drain", "--backend", "aws", "--stack", stack, "--aws-endpoint",
+                      ministack.endpoint, "--wishes", "100", "--json")
+        assert done.returncode == 0, done.stderr[-3000:]
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        assert figures["backend"] == "aws" and figures["wishes"] == 100
+        assert figures["wishes_per_s"] > 0 and figures["local_wishes_per_s"] > 0
+        assert figures["ratio"] == round(figures["wishes_per_s"] /
+                                         figures["local_wishes_per_s"], 3)
+    finally:
+        destroy(ministack, stack)
