@@ -10,9 +10,13 @@ How each fault is done on AWS (the local stack does them to processes and SQLite
 - ``visibility``: the consumed queue's ``VisibilityTimeout`` set to ``seconds`` (SQS takes
   whole seconds, so it is rounded up), put back at ``off``.
 - ``poison``: the same poison bodies as locally, sent straight into the consumed queue.
-- ``throttle``/``error``/``latency``/``crash-after-store``: these live *inside* the handlers
-  (a fault board the functions read, and a botocore event hook); not built for AWS yet, so
-  each becomes a timeline note saying so, never a silent no-op.
+- ``throttle``/``error``/``latency`` on ``queue.send`` or ``store.put``: an entry on the
+  stack's fault board (the SSM parameter the template makes, chaos/ssm_board.py), which the
+  functions -- deployed with chaos's entry, chaos/lambda_entry.py -- read at most once a
+  second and act on at the port, as locally; removed at ``off``. On ``queue.receive`` and
+  ``queue.delete`` they cannot work: on AWS the event source mapping receives and deletes.
+- ``crash-after-store``: not built for AWS (nothing in a function sits between its store and
+  the mapping's delete); a timeline note says so, never a silent no-op.
 
 Before touching anything, the resource's tags must say ``exodus:stack = <the stack>``: a
 stack's outputs could name something else, and chaos never touches what is not the stack's.
@@ -28,6 +32,7 @@ from __future__ import annotations
 import math
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +48,9 @@ from exodus2045.chaos.targets import parse_target
 from exodus2045.chaos.timeline import Timeline
 
 TAG = "exodus:stack"
-INSIDE_THE_HANDLERS = ("throttle", "error", "latency", "crash-after-store")
+NOT_ON_AWS = ("crash-after-store",)
+ON_THE_BOARD = ("throttle", "error", "latency")
+MAPPING_OPERATIONS = ("queue.receive", "queue.delete")
 
 
 class AwsChaosError(ExodusError):
@@ -58,6 +65,7 @@ class StackTargets:
     functions: Mapping[str, str]  # kind -> function name
     mappings: Mapping[str, str]  # kind -> event source mapping UUID
     queues: Mapping[str, str]  # kind -> URL of the queue it consumes
+    fault_parameter: str | None = None  # the SSM parameter the functions read faults from
 
     @classmethod
     def from_outputs(cls, stack: str, outputs: Mapping[str, str]) -> StackTargets:
@@ -67,7 +75,8 @@ class StackTargets:
                    mappings={"parser": outputs["ParserMappingId"],
                              "pod-worker": outputs["PodWorkerMappingId"]},
                    queues={"parser": outputs["WishesQueueUrl"],
-                           "pod-worker": outputs["ParsedQueueUrl"]})
+                           "pod-worker": outputs["ParsedQueueUrl"]},
+                   fault_parameter=outputs.get("FaultParameterName"))
 
 
 @dataclass
@@ -104,10 +113,11 @@ class AwsActivation:
 class AwsChaos:
     """Applies faults to one stack through Lambda and SQS clients (injected)."""
 
-    def __init__(self, targets: StackTargets, lam: Any, sqs: Any) -> None:
+    def __init__(self, targets: StackTargets, lam: Any, sqs: Any, ssm: Any = None) -> None:
         self.targets = targets
         self.lam = lam
         self.sqs = sqs
+        self.ssm = ssm
 
     @classmethod
     def build(cls, config: AwsConfig, stack: str, outputs: Mapping[str, str]) -> AwsChaos:
@@ -117,7 +127,8 @@ class AwsChaos:
         cfg = botocore_config(config)
         return cls(StackTargets.from_outputs(stack, outputs),
                    session.client("lambda", endpoint_url=config.endpoint_url, config=cfg),
-                   session.client("sqs", endpoint_url=config.endpoint_url, config=cfg))
+                   session.client("sqs", endpoint_url=config.endpoint_url, config=cfg),
+                   session.client("ssm", endpoint_url=config.endpoint_url, config=cfg))
 
     # -- the switch the schedule calls -------------------------------------------------------
     def switch_on(self, step: ChaosStep, timeline: Timeline, seed: int,
@@ -126,9 +137,11 @@ class AwsChaos:
         fault = faults.get(step.fault)
         params = fault.resolve_params(step.params)
         recorded = line_params(step, params)
-        if fault.name in INSIDE_THE_HANDLERS:
-            raise AwsChaosError(f"{fault.name} on AWS needs the fault board inside the "
-                                "functions, which is not built yet")
+        if fault.name in NOT_ON_AWS:
+            raise AwsChaosError(f"{fault.name} is not built for AWS (nothing in a function "
+                                "sits between its store and the mapping's delete)")
+        if fault.name in ON_THE_BOARD:
+            return self._on_the_board(fault, step, params, recorded, timeline, seed)
         roll = (dice or random.Random(seed)).random() if step.probability < 1.0 else 0.0
         if roll >= step.probability:
             timeline.write("note", fault.name, step.target,
@@ -149,7 +162,43 @@ class AwsChaos:
             activation.off()
         return activation
 
+    def _on_the_board(self, fault: Fault, step: ChaosStep, params: dict[str, Any],
+                      recorded: dict[str, Any], timeline: Timeline, seed: int) -> AwsActivation:
+        """A port fault: an entry on the stack's fault board while on (rolled per call)."""
+        from exodus2045.chaos.board import ActiveFault
+        from exodus2045.chaos.ssm_board import SsmBoard
+
+        target = parse_target(step.target)
+        if target.operation in MAPPING_OPERATIONS:
+            raise AwsChaosError(f"{step.target}: on AWS the event source mapping does "
+                                f"{target.operation}, not the function")
+        if target.kind not in self.targets.functions or target.index is not None:
+            raise AwsChaosError(f"{step.target}: not one of the stack's functions")
+        board = SsmBoard(self.ssm, self._own_parameter())
+        until = time.time() + step.duration_s if step.duration_s is not None else None
+        entry = board.add(ActiveFault.new(fault.name, step.target, step.probability, params,
+                                          seed, timeline.source, until))
+        timeline.write("on", fault.name, step.target,
+                       {**recorded, "fault_board": board.name, "entry": entry.id})
+
+        def undo() -> dict[str, Any]:
+            board.remove(entry.id)
+            return {}
+
+        return AwsActivation(fault, step, timeline, recorded, undo)
+
     # -- tags ------------------------------------------------------------------------------
+    def _own_parameter(self) -> str:
+        name = self.targets.fault_parameter
+        if not name or self.ssm is None:
+            raise AwsChaosError(f"stack {self.targets.stack} has no fault board (redeploy it "
+                                "with this version of exodus deploy)")
+        tags = self.ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name)
+        if {t["Key"]: t["Value"] for t in tags.get("TagList", [])}.get(TAG) != \
+                self.targets.stack:
+            raise AwsChaosError(f"parameter {name} is not tagged {TAG}={self.targets.stack}")
+        return name
+
     def _own_function(self, kind: str) -> str:
         name = self.targets.functions[kind]
         tags = self.lam.get_function(FunctionName=name).get("Tags") or {}
