@@ -34,6 +34,8 @@ ENV_RUNS_DIR = "EXODUS_RUNS_DIR"
 ENV_PUBLIC_URL = "EXODUS_PUBLIC_URL"
 ENV_TRACING = "EXODUS_TRACING"  # "off": no spans even with the SDK installed (hop times stay)
 ENV_TRACE_SAMPLE = "EXODUS_TRACE_SAMPLE"  # share of wishes (traces) whose spans are kept: 0..1
+ENV_BACKEND = "EXODUS_BACKEND"
+BACKENDS = ("local", "aws")
 
 ALL_ENV = (
     ENV_STATE_DIR,
@@ -54,6 +56,7 @@ ALL_ENV = (
     ENV_PUBLIC_URL,
     ENV_TRACING,
     ENV_TRACE_SAMPLE,
+    ENV_BACKEND,
 )
 
 
@@ -134,11 +137,26 @@ class FrontendConfig:
     public_url: str | None = None  # the join link the projector shows; None = from the request
     stream_max: int = 100  # live projector streams one frontend process serves at once
     stream_lifetime_s: float = 300.0  # then the browser reconnects (EventSource does it)
+    backend: str = "local"  # "aws": claim in the stack's table, enqueue on its SQS queue
+    aws: AwsConfig | None = None  # with backend "aws": how to reach it, and what it holds
+    aws_resources: AwsResources | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"{ENV_BACKEND}={self.backend!r}: expected one of "
+                              f"{', '.join(BACKENDS)}")
+        if self.backend == "aws" and (self.aws is None or self.aws_resources is None):
+            raise ConfigError("the aws backend needs the stack's resources (exodus up "
+                              "--backend aws --stack NAME finds them)")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, **overrides) -> FrontendConfig:
         flaws = parse_flaws(env.get(ENV_FLAWS))
+        backend = _get(env, ENV_BACKEND, "local")
+        aws = {"aws": AwsConfig.from_env(env), "aws_resources": AwsResources.from_env(env)} \
+            if backend == "aws" else {}
         values = dict(
+            backend=backend, **aws,
             state_dir=Path(_get(env, ENV_STATE_DIR, "state")),
             flaws=flaws,
             linger_ms=env_float(env, ENV_LINGER_MS, 2.0),
@@ -227,11 +245,13 @@ ENV_WISHES_DLQ_URL = "EXODUS_WISHES_DLQ_URL"
 ENV_PARSED_QUEUE_URL = "EXODUS_PARSED_QUEUE_URL"
 ENV_PARSED_DLQ_URL = "EXODUS_PARSED_DLQ_URL"
 ENV_TABLE = "EXODUS_TABLE"
+# The SSM parameter a deployed function reads its faults from (set by the template).
+ENV_FAULT_PARAMETER = "EXODUS_FAULT_PARAMETER"
 
 AWS_ENV = (
     ENV_AWS_RETRY_MODE, ENV_AWS_MAX_ATTEMPTS, ENV_AWS_CONNECT_TIMEOUT, ENV_AWS_READ_TIMEOUT,
     ENV_WISHES_QUEUE_URL, ENV_WISHES_DLQ_URL, ENV_PARSED_QUEUE_URL, ENV_PARSED_DLQ_URL,
-    ENV_TABLE,
+    ENV_TABLE, ENV_FAULT_PARAMETER,
 )
 ALL_ENV = (*ALL_ENV, *AWS_ENV)
 

@@ -9,7 +9,9 @@ the plan. Dice (for faults rolled per occurrence, and the seeds given to per-cal
 come from one ``Random(seed)``, so ``--seed`` repeats a run's chaos.
 
 A fault that cannot be applied (its component is restarting, the run has no state dir)
-becomes a ``note`` line saying why; the schedule goes on.
+becomes a ``note`` line saying why; the schedule goes on. On a deployed AWS stack the
+runner passes ``switch`` (:meth:`exodus2045.chaos.aws.AwsChaos.switch_on`) instead of a
+state dir: same steps, same timeline, AWS's forms of the faults.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.statedir import StateDir
@@ -32,6 +35,8 @@ from exodus2045.chaos.timeline import Timeline
 log = logging.getLogger("exodus.chaos")
 
 ON, OFF = "on", "off"
+#: ``switch(step, timeline, seed, dice) -> activation or None``: turns one occurrence on
+Switch = Callable[[ChaosStep, Timeline, int, random.Random], Any]
 
 
 @dataclass(order=True)
@@ -47,9 +52,11 @@ class ChaosSchedule:
     """``start()`` before the swarm, ``wait_until_quiet()`` after it, ``stop()`` always."""
 
     def __init__(self, steps: Sequence[ChaosStep], state: StateDir | None, timeline_path: Path,
-                 t0: float, seed: int = 2045, source: str = "scenario") -> None:
+                 t0: float, seed: int = 2045, source: str = "scenario",
+                 switch: Switch | None = None) -> None:
         self.steps = list(steps)
         self.state = state
+        self.switch = switch
         self.timeline = Timeline(timeline_path, t0, source)
         self.t0 = t0
         self.dice = random.Random(seed)
@@ -160,6 +167,18 @@ class ChaosSchedule:
 
     def _on(self, step: ChaosStep) -> Activation | None:
         seed = self.dice.getrandbits(32)
+        if self.switch is not None:
+            try:
+                return self.switch(step, self.timeline, seed, self.dice)
+            except ExodusError as exc:
+                self.timeline.write("note", step.fault, step.target, {
+                    **line_params(step, dict(step.params)), "skipped": str(exc)})
+                return None
+            except Exception as exc:  # an AWS refusal (no permission, throttled): noted
+                self.timeline.write("note", step.fault, step.target, {
+                    **line_params(step, dict(step.params)),
+                    "skipped": f"{type(exc).__name__}: {exc}"})
+                return None
         if self.state is None:
             self.timeline.write("note", step.fault, step.target, {
                 **line_params(step, dict(step.params)),

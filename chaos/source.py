@@ -2,8 +2,8 @@
 
 Locally that is the state dir's ``faults.json``, looked at no more than every ~200 ms and
 re-read only when it changed, so checking before every queue or store call costs a clock
-read, and a change reaches every component within a second. On AWS an SSM parameter (or
-AppConfig) would play the same role behind the same two-method interface; nothing that
+read, and a change reaches every component within a second. On AWS an SSM parameter plays
+the same role behind the same interface (:mod:`exodus2045.chaos.ssm_board`); nothing that
 injects faults knows which source it has.
 """
 

@@ -17,6 +17,7 @@ from typing import Any
 from exodus2045.locustfiles.percentiles import percentiles
 from exodus2045.reports.checks import registered
 from exodus2045.reports.checks.slo import e2e_seconds
+from exodus2045.reports.costs import run_cost
 from exodus2045.reports.runfolder import RunData
 from exodus2045.reports.verdict import CheckResult, Verdict
 
@@ -75,6 +76,9 @@ def figures(run: RunData) -> dict[str, Any]:
             "late": swarm.get("late"),
             "dropped": swarm.get("dropped"),
         },
+        # what this exodus would cost on AWS, from the counts above (reports/costs.py)
+        "aws_cost": run_cost(len(acked), seconds,
+                             len(letters) if isinstance(letters, list) else 0),
     }
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from exodus2045.app_under_test.errors import ExodusError, StateDirError
-from exodus2045.app_under_test.settings import StackConfig
+from exodus2045.app_under_test.settings import AwsConfig, StackConfig
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos.schedule import ChaosSchedule
 from exodus2045.chaos.stack import chaos_supervisor
@@ -46,6 +46,8 @@ class RunOptions:
     runs_dir: Path = Path("runs")
     host: str = "127.0.0.1"
     allow_partial: bool = False  # an unproven verdict exits 0, headlined PARTIAL
+    stack: str | None = None  # a deployed AWS stack (``--stack``): audited through boto3
+    aws: AwsConfig | None = None  # how to reach it (``--aws-endpoint``, AWS's own settings)
 
 
 @dataclass
@@ -77,11 +79,15 @@ def run_folder(options: RunOptions, started: datetime) -> Path:
 
 
 class _Stack:
-    """The pipeline a run drives: its own embedded stack, an attached one, or a bare URL."""
+    """The pipeline a run drives: its own embedded stack, an attached one, a deployed AWS stack
+    (with a frontend of the run's own unless ``--target`` names one), or a bare URL."""
 
-    def __init__(self, options: RunOptions) -> None:
+    def __init__(self, options: RunOptions, run_dir: Path | None = None) -> None:
         self.options = options
+        self.run_dir = run_dir
         self.supervisor = None
+        self.frontend = None
+        self.deployed = None  # scenarios.aws_stack.DeployedStack with ``--stack``
         self._tmp: tempfile.TemporaryDirectory | None = None
         self.url = ""
         self.state: StateDir | None = None
@@ -92,7 +98,19 @@ class _Stack:
 
     def __enter__(self) -> _Stack:
         o, spec = self.options, self.options.scenario.stack
-        if o.target:
+        if o.stack:
+            from exodus2045.scenarios.aws_stack import AwsFrontend, find_stack
+
+            self.deployed = find_stack(o.stack, o.aws or AwsConfig.from_env(os.environ))
+            if o.target:
+                self.url = o.target.rstrip("/")
+            else:
+                log = self.run_dir / "logs" / "frontend.log" if self.run_dir else None
+                if log:
+                    log.parent.mkdir(parents=True, exist_ok=True)
+                self.frontend = AwsFrontend(self.deployed, host=o.host, log=log)
+                self.url = self.frontend.start()
+        elif o.target:
             self.url = o.target.rstrip("/")
             self.state = StateDir(o.state_dir) if o.state_dir else None
         elif o.state_dir:
@@ -118,7 +136,15 @@ class _Stack:
                 raise
         return self
 
+    def evidence_config(self) -> EvidenceConfig:
+        d = self.deployed
+        return EvidenceConfig(url=self.url, state_dir=self.state.root if self.state else None,
+                              aws=d.config if d else None, aws_resources=d.resources if d else None,
+                              stack=d.name if d else None)
+
     def __exit__(self, *exc: object) -> None:
+        if self.frontend:
+            self.frontend.stop()
         if self.supervisor:
             self.supervisor.stop()  # its processes flush their last spans on the way out
         if self.state and self.spans_to:
@@ -132,9 +158,16 @@ class _Stack:
 
 
 def _chaos_schedule(scenario: Scenario, stack: _Stack, run_dir: Path, t0: float) -> ChaosSchedule:
-    """The scenario's fault timeline (empty when it has no ``[[chaos]]`` steps)."""
+    """The scenario's fault timeline (empty when it has no ``[[chaos]]`` steps); on a
+    deployed stack, AWS's forms of the faults (chaos/aws.py)."""
+    switch = None
+    if stack.deployed is not None and scenario.chaos:
+        from exodus2045.chaos.aws import AwsChaos
+
+        d = stack.deployed
+        switch = AwsChaos.build(d.config, d.name, d.outputs).switch_on
     return ChaosSchedule(scenario.chaos, stack.state, run_dir / "timeline.jsonl", t0,
-                         seed=scenario.seed)
+                         seed=scenario.seed, switch=switch)
 
 
 def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunResult:
@@ -152,13 +185,16 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     (run_dir / "timeline.jsonl").touch()
     interrupted = False
     tick = time.perf_counter()
-    with _Stack(options) as stack:
+    with _Stack(options, run_dir) as stack:
         stack.spans_to = (run_dir, run_id)
         phases["stack_s"] = round(time.perf_counter() - tick, 3)
-        evidence = Evidence(EvidenceConfig(
-            url=stack.url, state_dir=stack.state.root if stack.state else None))
+        evidence = Evidence(stack.evidence_config())
         meta.update(target=stack.url, state_dir=str(stack.state.root) if stack.state else None,
                     visibility=evidence.visibility())
+        if stack.deployed:
+            meta["aws"] = {"stack": stack.deployed.name,
+                           "endpoint": stack.deployed.config.endpoint_url,
+                           "region": stack.deployed.outputs.get("Region")}
         tail = LedgerTail(run_dir / "ledger.jsonl")
         tally_before = evidence.tally_snapshot()
         t0 = time.time()

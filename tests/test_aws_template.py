@@ -34,7 +34,9 @@ def test_cfn_lint_is_clean():
 
 def test_every_resource_is_tagged_as_this_stacks(template):
     for name, res in template["Resources"].items():
-        tags = {t["Key"]: t["Value"] for t in res["Properties"].get("Tags", [])}
+        raw = res["Properties"].get("Tags", [])
+        # AWS::SSM::Parameter takes its tags as a map (CloudFormation's schema), the rest a list
+        tags = raw if isinstance(raw, dict) else {t["Key"]: t["Value"] for t in raw}
         assert tags.get("exodus:stack") == {"Ref": "AWS::StackName"}, name
         assert tags.get("app") == "exodus2045", name
 
@@ -67,9 +69,14 @@ def test_table_matches_the_store_key_design(template):
 
 def test_functions_run_the_lambda_entry_handlers(template):
     functions = resources(template, "AWS::Lambda::Function")
-    handlers = {f["Properties"]["Handler"] for f in functions.values()}
-    assert handlers == {f"{lambda_entry.__name__}.parser_handler",
-                        f"{lambda_entry.__name__}.pod_worker_handler"}
+    handlers = {f["Properties"]["Handler"]["Fn::Sub"] for f in functions.values()}
+    assert handlers == {"${HandlerModule}.parser_handler", "${HandlerModule}.pod_worker_handler"}
+    # the module's default is the pipeline's own entry; exodus deploy names chaos's
+    assert template["Parameters"]["HandlerModule"]["Default"] == lambda_entry.__name__
+    from exodus2045.chaos import lambda_entry as chaos_entry
+
+    for entry in (lambda_entry, chaos_entry):
+        assert callable(entry.parser_handler) and callable(entry.pod_worker_handler)
     for f in functions.values():
         assert f["Properties"]["Runtime"] == {"Ref": "Runtime"}
         assert set(f["Properties"]["Environment"]["Variables"]) >= {

@@ -1,7 +1,9 @@
 """What one frontend process holds while it serves: backend, group commit, metrics.
 
 Opened on startup in the serving process (never at import: the supervisor's N frontend
-processes each open their own SQLite connections) and closed after the last request.
+processes each open their own SQLite connections) and closed after the last request. With
+``backend = "aws"`` it opens a deployed stack's table and queue instead: the intake then
+claims in DynamoDB and sends to SQS (app_under_test/backends/aws/intake.py).
 The intake is wrapped by ``wrap_intake`` when the process that runs the frontend gave one
 (:mod:`exodus2045.app_under_test.frontend.hooks`). Store reads and writes run in a worker
 thread, one at a time: they may wait on SQLite and the event loop must not, and one sqlite3
@@ -49,7 +51,10 @@ class FrontendState:
 
     async def open(self) -> None:
         intake: Intake
-        if self.backend is None:
+        if self.backend is None and self.config.backend == "aws":
+            self.backend = _open_aws(self.config)
+            intake = self.backend.intake
+        elif self.backend is None:
             self.backend = open_local(StateDir(self.config.state_dir), self.config.queue,
                                       self.config.flaws)
             intake = self.backend.intake
@@ -87,3 +92,13 @@ class FrontendState:
         with self._parsed_lock:
             parsed = backend.parsed.depth()
         return {backend.wishes.name: wishes, backend.parsed.name: parsed}
+
+
+def _open_aws(config: FrontendConfig) -> Any:
+    """The aws backend of a frontend run against a deployed stack (``exodus up --backend aws``):
+    clients built once, here, from the config; the store and intake share them."""
+    from exodus2045.app_under_test.backends.aws import open_aws
+    from exodus2045.app_under_test.backends.aws.clients import make_clients
+
+    assert config.aws is not None and config.aws_resources is not None  # FrontendConfig checks
+    return open_aws(make_clients(config.aws), config.aws_resources, config.flaws)

@@ -13,7 +13,9 @@ import signal
 from typing import Any
 
 from exodus2045.chaos.faults.base import BoardFault, FaultContext
-from exodus2045.chaos.processes import NoSuchComponent, live_components, signal_components
+
+# chaos.processes (psutil, the supervisor) is imported where a process is signalled: the
+# fault registry is also loaded inside a Lambda function, which has neither.
 
 
 class Kill(BoardFault):
@@ -25,6 +27,8 @@ class Kill(BoardFault):
         return duration_s is None
 
     def apply(self, ctx: FaultContext) -> dict[str, Any]:
+        from exodus2045.chaos.processes import NoSuchComponent, live_components, signal_components
+
         if ctx.duration_s is None:
             killed = signal_components(ctx.state, ctx.target, signal.SIGKILL)
             return {"components": [name for name, _ in killed]}

@@ -12,7 +12,8 @@ import signal
 from typing import Any
 
 from exodus2045.chaos.faults.base import REQUIRED, Fault, FaultContext
-from exodus2045.chaos.processes import resume, signal_components
+
+# chaos.processes is imported where it is used: see kill.py.
 
 
 class Pause(Fault):
@@ -22,11 +23,15 @@ class Pause(Fault):
     duration_why = "a paused process without one would stay stopped forever"
 
     def apply(self, ctx: FaultContext) -> dict[str, Any]:
+        from exodus2045.chaos.processes import signal_components
+
         stopped = signal_components(ctx.state, ctx.target, signal.SIGSTOP)
         ctx.memo["pids"] = [pid for _, pid in stopped]
         return {"components": [name for name, _ in stopped]}
 
     def revert(self, ctx: FaultContext) -> dict[str, Any]:
+        from exodus2045.chaos.processes import resume
+
         resumed = resume(ctx.memo.pop("pids", []))
         return {"resumed": len(resumed)}
 

@@ -91,6 +91,11 @@ class MarkdownSummary(ReportFormat):
         lines += [""]
         lines += [f"- **{md(k)}:** {md(v, 600)}" for k, v in headline(ctx)[1:]]
         lines += ["", f"Run {md(run_id, ID_CHARS)}, seed {md(seed if seed is not None else '–')}"]
+        cost = (verdict.figures or {}).get("aws_cost")
+        if isinstance(cost, dict) and isinstance(cost.get("total_usd"), (int, float)):
+            lines += ["", f"What this exodus would cost on AWS: ${cost['total_usd']:.4f} "
+                          f"({md(cost.get('region'))} on-demand prices of "
+                          f"{md(cost.get('prices_as_of'))}; reports/costs.py)"]
         return lines
 
     def _checks(self, ctx: RenderContext, budget: int) -> list[str]:

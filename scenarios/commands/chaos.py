@@ -23,6 +23,7 @@ from exodus2045.app_under_test.errors import ConfigError, StateDirError
 from exodus2045.app_under_test.settings import StackConfig
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos.durations import DurationError, format_duration, parse_duration
+from exodus2045.scenarios.commands.deploy import stack_name
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +48,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, help="dice seed (default: random)")
     p.add_argument("--state-dir", default=default_dir, help=f"the stack's dir (default {default_dir})")
     p.set_defaults(func=run_apply)
+
+    p = chaos_sub.add_parser("export-fis", help="a scenario's faults as an AWS FIS experiment "
+                             "template for a deployed stack (JSON on stdout)")
+    p.add_argument("scenario", help="a scenario file, or a name from scenarios/")
+    p.add_argument("--stack", required=True, type=stack_name,
+                   help="the stack `exodus deploy` made")
+    p.add_argument("--aws-endpoint", metavar="URL",
+                   help="a local AWS (default: $AWS_ENDPOINT_URL, else AWS itself)")
+    p.add_argument("--role-arn", help="the IAM role FIS assumes (default: a placeholder)")
+    p.set_defaults(func=run_export_fis)
 
     p = chaos_sub.add_parser("clear", help="turn every fault off and resume paused components")
     p.add_argument("--state-dir", default=default_dir, help=f"the stack's dir (default {default_dir})")
@@ -152,4 +163,28 @@ def run_clear(args: argparse.Namespace) -> int:
     pids = [int(c["pid"]) for c in stack.get("components", []) if c.get("pid")]
     resumed = resume([p for p in pids if is_component(p)])  # in case a pause was left behind
     print(f"cleared {len(removed)} fault(s); resumed {len(resumed)} component(s)")
+    return 0
+
+
+def run_export_fis(args: argparse.Namespace) -> int:
+    """Print the template; every step FIS cannot express is named in one error (exit 2)."""
+    import sys
+
+    from exodus2045.app_under_test.settings import AwsConfig
+    from exodus2045.chaos.fis import FisStack, fis_template
+    from exodus2045.scenarios.aws_stack import find_stack, function_arns
+    from exodus2045.scenarios.commands.deploy import aws_errors
+    from exodus2045.scenarios.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    config = AwsConfig.from_env(os.environ, endpoint_url=args.aws_endpoint)
+    with aws_errors("export-fis", args.stack):
+        deployed = find_stack(args.stack, config)
+        arns = function_arns(deployed)
+    template = fis_template(scenario.chaos, FisStack(deployed.name, arns),
+                            scenario=scenario.name, role_arn=args.role_arn)
+    print(json.dumps(template, indent=2))
+    if not args.role_arn:
+        print("export-fis: roleArn is a placeholder: pass --role-arn; the functions need FIS's "
+              "Lambda extension layer (README \"On AWS\")", file=sys.stderr)
     return 0

@@ -95,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
         batch_window_s=args.batch_window, max_receive_count=args.max_receive_count,
         flaws=parse_flaws(args.flaws), timeout_s=args.timeout,
         poll_s=0.5 if config.endpoint_url else 5.0,
+        # the functions run chaos's entry (the same handlers, ports wrapped), so a run's
+        # throttle/error/latency faults reach them through the stack's fault board
+        packages=("app_under_test", "chaos"), handler_module="exodus2045.chaos.lambda_entry",
     )
     confirm(config, args, f"create or update stack {args.stack} (billable resources)")
     say = (lambda line: print(line, file=sys.stderr)) if args.json else print

@@ -20,6 +20,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", type=Path,
                         help="a stack started by `exodus up --state-dir DIR`: drive it and read "
                              "its store and queues directly")
+    from exodus2045.scenarios.commands.deploy import stack_name
+
+    parser.add_argument("--stack", type=stack_name, help="a stack deployed by `exodus deploy`: drive it through a "
+                             "local frontend (or --target's) and audit its table and queues")
+    parser.add_argument("--aws-endpoint", metavar="URL",
+                        help="a local AWS for --stack (default: $AWS_ENDPOINT_URL, else AWS)")
     parser.add_argument("--out", type=Path, help="run folder (default runs/<UTC>-<scenario>)")
     parser.add_argument("--runs-dir", type=Path,
                         default=Path(os.environ.get(ENV_RUNS_DIR) or "runs"),
@@ -62,9 +68,15 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
     from exodus2045.scenarios.scenario import load_scenario
 
     scenario = load_scenario(scenario_spec)
-    if args.flaws and (args.target or args.state_dir):
+    stack = getattr(args, "stack", None)
+    if args.flaws and (args.target or args.state_dir or stack):
         raise ConfigError("--flaws applies to the run's own stack; for an attached stack "
-                          "start it with `exodus up --flaws ...`")
+                          "start it with `exodus up --flaws ...` (a deployed one with "
+                          "`exodus deploy --flaws ...`)")
+    if stack and args.state_dir:
+        raise ConfigError("--stack and --state-dir name two different pipelines: pick one")
+    if getattr(args, "aws_endpoint", None) and not stack:
+        raise ConfigError("--aws-endpoint needs --stack (the deployed stack to reach there)")
     scenario = scenario.with_overrides(
         seed=args.seed, evacuees=args.evacuees, arrival_rate=args.arrival_rate,
         mars_share=args.mars_share, infiltrator_share=args.infiltrator_share,
@@ -72,8 +84,20 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
     if scenario.browser:
         _browser_or_refuse()
     _tracing_environment(args)
+    aws = None
+    if stack:
+        import os
+
+        from exodus2045.app_under_test.settings import AwsConfig
+
+        aws = AwsConfig.from_env(os.environ, endpoint_url=args.aws_endpoint)
+        if scenario.stack.flaws:
+            raise ConfigError(f"scenario {scenario.name} asks for flaws "
+                              f"{','.join(sorted(scenario.stack.flaws))}: on AWS they are the "
+                              "deployed stack's (`exodus deploy --flaws ...`)")
     return RunOptions(scenario=scenario, target=args.target, state_dir=args.state_dir,
-                      out=args.out, runs_dir=args.runs_dir, allow_partial=args.allow_partial)
+                      out=args.out, runs_dir=args.runs_dir, allow_partial=args.allow_partial,
+                      stack=stack, aws=aws)
 
 
 def _tracing_environment(args: argparse.Namespace) -> None:

@@ -7,6 +7,7 @@ The stack runs chaos's components (:func:`exodus2045.chaos.stack.chaos_superviso
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 
 from exodus2045.app_under_test.flaws import parse_flaws
@@ -42,6 +43,12 @@ def stack_config(args: argparse.Namespace, **overrides) -> StackConfig:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("up", help="run the reference pipeline (foreground, Ctrl-C stops)")
     add_stack_arguments(parser)
+    parser.add_argument("--backend", choices=("local", "aws"), default="local",
+                        help="local: the embedded SQLite stack; aws: a frontend for the stack "
+                             "`exodus deploy` made (--stack)")
+    parser.add_argument("--stack", help="with --backend aws: the deployed stack to serve")
+    parser.add_argument("--aws-endpoint", metavar="URL",
+                        help="a local AWS (default: $AWS_ENDPOINT_URL, else AWS itself)")
     parser.add_argument("--public", action="store_true",
                         help="stage mode, as `exodus stage`: join link + QR code, presenter "
                              "token, audience rate limit (still binds only where --host says)")
@@ -49,6 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.backend == "aws" or args.stack or args.aws_endpoint:
+        return run_aws(args)
     if getattr(args, "public", False):
         from exodus2045.scenarios.commands.stage import run as run_stage
 
@@ -74,5 +83,37 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"  [red]seeded flaws on: {', '.join(sorted(config.flaws))}[/red]")
     console.print("Ctrl-C stops everything.")
     supervisor.run_forever()
+    console.print("stopped.")
+    return 0
+
+
+def run_aws(args: argparse.Namespace) -> int:
+    """A frontend on this machine for a deployed stack; its parser and pod worker are the
+    stack's Lambdas, so there is nothing else to supervise here."""
+    from exodus2045.app_under_test.errors import ConfigError
+    from exodus2045.app_under_test.settings import AwsConfig
+    from exodus2045.scenarios.aws_stack import AwsFrontend, find_stack
+    from exodus2045.scenarios.commands.deploy import stack_name
+
+    if args.backend != "aws" or not args.stack:
+        raise ConfigError("a deployed stack needs both --backend aws and --stack NAME")
+    if getattr(args, "public", False):
+        raise ConfigError("--public (stage mode) runs the embedded stack; it does not take "
+                          "--backend aws yet")
+    try:
+        name = stack_name(args.stack)
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(str(exc)) from None
+    deployed = find_stack(name, AwsConfig.from_env(os.environ, endpoint_url=args.aws_endpoint))
+    console = Console()
+    with AwsFrontend(deployed, host=args.host, port=args.port,
+                     flaws=parse_flaws(args.flaws)) as frontend:
+        console.print(f"[bold]Exodus frontend up[/bold] at {frontend.url} for stack {name}")
+        console.print(f"  table      {deployed.resources.table}")
+        console.print(f"  queue      {deployed.resources.wishes_queue_url}")
+        console.print(f"  run        exodus run smoke --stack {name} --target {frontend.url}")
+        console.print("Ctrl-C stops it (the stack stays; exodus destroy removes it).")
+        with contextlib.suppress(KeyboardInterrupt):
+            frontend.wait()
     console.print("stopped.")
     return 0

@@ -2,8 +2,8 @@
 
 - :mod:`.protocol` -- what a source is and the answers it gives (the questions themselves
   are :mod:`exodus2045.reports.questions`);
-- :mod:`.statedir` and :mod:`.http` -- the two sources built so far (``aws`` has its slot in
-  :func:`.collector.open_sources`);
+- :mod:`.statedir`, :mod:`.aws` and :mod:`.http` -- the sources, in the order
+  :func:`.collector.open_sources` asks them;
 - :mod:`.collector` -- asks the sources, writes the answers and ``evidence.json``;
 - :mod:`.folder` -- the normalised files answers become; :mod:`.sampler` -- metrics.jsonl.
 """

@@ -2,8 +2,8 @@
 
 "Collected, then judged" (docs/run-folder.md "evidence.json"): the collector is the only
 code that talks to a live pipeline on the audit's behalf. For each question it asks the
-sources in order of preference -- the state dir when the run has one, then (``aws``, when
-built), then HTTP -- and takes the first answer that arrives; a source that fails is
+sources in order of preference -- the state dir when the run has one, then ``aws`` when it
+names a stack, then HTTP -- and takes the first answer that arrives; a source that fails is
 recorded and the next one tried. What nobody answered is recorded with every source's
 reason, and the check that needed it is skipped with that reason.
 """
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from exodus2045.app_under_test.settings import AwsConfig, AwsResources
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.reports.evidence_index import Answer, EvidenceIndex
 from exodus2045.scenarios.evidence import folder
@@ -34,6 +35,9 @@ class EvidenceConfig:
     url: str | None = None
     state_dir: Path | None = None
     http: HttpSourceConfig = field(default_factory=HttpSourceConfig)
+    aws: AwsConfig | None = None  # with ``aws_resources``: a deployed stack (``--stack``)
+    aws_resources: AwsResources | None = None
+    stack: str | None = None
 
 
 def open_sources(config: EvidenceConfig) -> list[Source]:
@@ -41,8 +45,10 @@ def open_sources(config: EvidenceConfig) -> list[Source]:
     sources: list[Source] = []
     if config.state_dir is not None:
         sources.append(StateDirSource(StateDir(config.state_dir)))
-    # The ``aws`` slot (protocol.py, "Who answers what"): a source over the stack's table,
-    # queues and DLQs goes here, before HTTP, when the run names a stack.
+    if config.aws is not None and config.aws_resources is not None:
+        from exodus2045.scenarios.evidence.aws import open_aws_source
+
+        sources.append(open_aws_source(config.aws, config.aws_resources, config.stack))
     if config.url:
         sources.append(HttpSource(config.url, config.http))
     return sources
@@ -89,7 +95,9 @@ class Evidence:
             except (EvidenceError, *source.errors) as exc:
                 failures.append(f"{source.name} failed: {type(exc).__name__}: {exc}")
                 continue
-            self.answers[question] = Answer(question, source=source.name, files=files)
+            how = getattr(source, "HOW", {}).get(question)  # e.g. aws's DLQ read with visibility 0
+            self.answers[question] = Answer(question, source=source.name, files=files,
+                                            detail={"how": how} if how else {})
             return value
         why = "; ".join(failures) or self.why_not(question)
         self.answers[question] = Answer(

@@ -11,7 +11,7 @@ preference, writes the first answer into the run folder, and records who answere
 Who answers what:
 
 =================  ==============================  ===============================  =================
-question           ``state-dir``                   ``http``                         ``aws`` (planned)
+question           ``state-dir``                   ``http``                         ``aws``
 =================  ==============================  ===============================  =================
 stored-wishes      store rows with the run's id    only with a listing route        table query/scan
 audience-wishes    store rows without a run id     --                               table scan
@@ -25,11 +25,11 @@ pages              --                              the wall, join page, JSON vie
 restarts           the supervisor's stack.json     --                               --
 =================  ==============================  ===============================  =================
 
-The ``aws`` slot: a source built from the stack's outputs (table name, queue and DLQ URLs)
-with boto3 clients injected, subclassing :class:`SourceBase` like the other two and placed
-in :func:`exodus2045.scenarios.evidence.collector.open_sources` after ``state-dir`` and
-before ``http``. SQS has no peek, so it reads dead letters by receiving them with visibility
-0 (their receive count rises; nothing else changes) and says so in its answer's detail.
+The ``aws`` source (:mod:`.aws`) is built from the stack's outputs (table name, queue and DLQ
+URLs) with boto3 clients injected, and sits in
+:func:`exodus2045.scenarios.evidence.collector.open_sources` after ``state-dir`` and before
+``http``. SQS has no peek, so it reads dead letters by receiving them with visibility 0
+(their receive count rises; nothing else changes) and says so in its answer's ``how``.
 """
 
 from __future__ import annotations

@@ -70,13 +70,18 @@ def _tag_fits(tag: str, version: tuple[int, int]) -> bool:
     return wanted == version
 
 
-def _pipeline_files() -> Iterator[tuple[str, Path]]:
+def _package_files(package: str = "app_under_test") -> Iterator[tuple[str, Path]]:
+    """The ``.py`` files of one subpackage of exodus2045 (found on disk, not imported: the
+    pipeline packages what a deployer asks for, e.g. chaos's fault-reading entry, without
+    depending on it)."""
     import exodus2045.app_under_test as app
 
-    root = Path(app.__file__).parent
+    root = Path(app.__file__).parent.parent / package
+    if not (root / "__init__.py").is_file():
+        raise ConfigError(f"no package exodus2045.{package} to put in the functions' zip")
     for path in sorted(root.rglob("*.py")):
         if "__pycache__" not in path.parts:
-            yield f"exodus2045/app_under_test/{path.relative_to(root).as_posix()}", path
+            yield f"exodus2045/{package}/{path.relative_to(root).as_posix()}", path
 
 
 def _installed_files(name: str, version: tuple[int, int]) -> list[tuple[str, Path]] | None:
@@ -117,10 +122,12 @@ def _downloaded_files(name: str, version: tuple[int, int], into: Path) -> list[t
             if p.is_file()]
 
 
-def build_zip(runtime: str) -> FunctionZip:
-    """The functions' zip for ``runtime`` (e.g. ``python3.13``)."""
+def build_zip(runtime: str, packages: tuple[str, ...] = ("app_under_test",)) -> FunctionZip:
+    """The functions' zip for ``runtime`` (e.g. ``python3.13``) with ``packages`` of
+    exodus2045 (the pipeline's own, plus any the deployer adds)."""
     version = runtime_version(runtime)
-    entries: dict[str, bytes] = {name: path.read_bytes() for name, path in _pipeline_files()}
+    entries: dict[str, bytes] = {name: path.read_bytes() for package in packages
+                                 for name, path in _package_files(package)}
     with tempfile.TemporaryDirectory(prefix="exodus-wheels-") as tmp:
         for name in VENDORED:
             files = _installed_files(name, version) or _downloaded_files(name, version,

@@ -65,6 +65,10 @@ class DeployOptions:
     parameters: Mapping[str, str] = field(default_factory=dict)
     timeout_s: float = 900.0
     poll_s: float = 2.0
+    #: what goes in the zip beside the pipeline, and which module's handlers the functions
+    #: run (``exodus deploy`` adds chaos, whose entry reads the fault board)
+    packages: tuple[str, ...] = ("app_under_test",)
+    handler_module: str = "exodus2045.app_under_test.backends.aws.lambda_entry"
 
 
 def code_bucket(account: str, region: str, stack: str) -> str:
@@ -163,7 +167,7 @@ def deploy(clients: StackClients, options: DeployOptions,
 
     account = clients.sts.get_caller_identity()["Account"]
     bucket = code_bucket(account, clients.region, options.stack)
-    fzip = build_zip(options.runtime)
+    fzip = build_zip(options.runtime, options.packages)
     say(f"packaged {len(fzip.files)} files ({len(fzip.data) // 1024} KiB) for {options.runtime}")
     _ensure_bucket(clients, bucket, options.stack)
     clients.s3.put_object(Bucket=bucket, Key=fzip.key, Body=fzip.data)
@@ -172,6 +176,7 @@ def deploy(clients: StackClients, options: DeployOptions,
         "CodeBucket": bucket, "CodeKey": fzip.key, "Runtime": options.runtime,
         "BatchSize": str(options.batch_size), "BatchWindow": str(options.batch_window_s),
         "MaxReceiveCount": str(options.max_receive_count), "Flaws": ",".join(sorted(options.flaws)),
+        "HandlerModule": options.handler_module,
         **options.parameters,
     }
     request = {
