@@ -71,7 +71,7 @@ class AwsIntake:
             claims = list(self._pool.map(lambda s: self._claim(s, now), submissions))
             send = [s for s, (_, must_send) in zip(submissions, claims, strict=True) if must_send]
             if send:
-                self.queue.send_batch([OutgoingMessage(s.body) for s in send])
+                self.queue.send_batch([OutgoingMessage(s.body, s.attributes) for s in send])
                 self._mark_queued(send, now)
         except QueueUnavailable:
             raise
