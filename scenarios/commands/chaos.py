@@ -117,26 +117,32 @@ def run_apply(args: argparse.Namespace) -> int:
     timeline = Timeline(state.root / "timeline.jsonl", float(stack.get("started_at") or time.time()),
                         source="cli")
     seed = args.seed if args.seed is not None else random.SystemRandom().getrandbits(32)
-    activation = switch_on(step, state, timeline, seed)
     what = f"{step.fault} on {step.target}"
-    if activation is None:
-        print(f"{what}: skipped, the dice said no (probability {step.probability:g})")
-        return 0
-    if not activation.active:
-        print(f"{what}: done")
-        return 0
-    if step.duration_s is None:
-        print(f"{what}: on until `exodus chaos clear --state-dir {state.root}`")
-        return 0
-    print(f"{what}: on for {format_duration(step.duration_s)} (Ctrl-C ends it early)", flush=True)
+    held = step.duration_s is not None  # held on for its duration, then always switched off
+    activation = None
     ended = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: ended.set())
-    try:
+    try:  # from before the switch: a Ctrl-C right after it must not leave the fault on
+        activation = switch_on(step, state, timeline, seed)
+        if activation is None:
+            print(f"{what}: skipped, the dice said no (probability {step.probability:g})")
+            return 0
+        if not activation.active:
+            print(f"{what}: done")
+            return 0
+        if step.duration_s is None:
+            print(f"{what}: on until `exodus chaos clear --state-dir {state.root}`")
+            return 0
+        print(f"{what}: on for {format_duration(step.duration_s)} (Ctrl-C ends it early)",
+              flush=True)
         ended.wait(step.duration_s)  # the fault's own duration, not a synchronisation
     except KeyboardInterrupt:
+        if not (held and activation is not None and activation.active):
+            raise
         print(f"{what}: ended early")
     finally:
-        activation.off()
+        if held and activation is not None and activation.active:
+            activation.off()
         signal.signal(signal.SIGTERM, previous)
     print(f"{what}: off")
     return 0
