@@ -125,15 +125,16 @@ def test_a_port_fault_goes_on_and_delete_clears_it(client: httpx.Client, stack: 
 def test_a_timed_pause_ends_by_itself(client: httpx.Client, stack: Supervisor) -> None:
     pid = next(c.pid for c in stack.components if c.name == "parser:0")
     answer = client.post("/api/admin/chaos", headers=AUTH,
-                         json={"fault": "pause", "target": "parser:0", "duration": "1s"})
+                         json={"fault": "pause", "target": "parser:0", "duration": "3s"})
     assert answer.status_code == 200 and answer.json()["status"] == "on", answer.text
+    # 3 s, not 1: on a loaded machine a 1 s pause could end before this line reads the state
     assert process_state(pid) == "T", "SIGSTOP sent before the answer"
     wait_for(lambda: presenter_lines(stack)[-1]["event"] == "off", 10, "the pause to end")
     assert process_state(pid) not in ("T", None), "resumed, still the same process"
     on, off = presenter_lines(stack)[-2:]
     assert (on["event"], on["fault"], on["target"]) == ("on", "pause", "parser:0")
     assert on["params"]["components"] == ["parser:0"] and off["params"]["resumed"] == 1
-    assert 0.9 <= off["t"] - on["t"] < 5
+    assert 2.9 <= off["t"] - on["t"] < 8
 
 
 def test_hiding_takes_a_wish_off_the_projector_and_the_wall(client: httpx.Client,
