@@ -28,6 +28,7 @@ from exodus2045.chaos.stack import chaos_supervisor
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
 from exodus2045.reports.verdict import Verdict
 from exodus2045.scenarios.evidence import Evidence, EvidenceConfig, Question, Sampler
+from exodus2045.scenarios.evidence.reach import probe
 from exodus2045.scenarios.scenario import Scenario
 from exodus2045.scenarios.swarm_process import LedgerTail, SwarmProcess, locust_command
 
@@ -128,6 +129,8 @@ def _chaos_schedule(scenario: Scenario, stack: _Stack, run_dir: Path, t0: float)
 
 def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunResult:
     scenario = options.scenario
+    if options.target:  # a target that is not there is "could not run", not unsound
+        probe(options.target)
     started = datetime.now(UTC)
     run_dir = run_folder(options, started)
     run_id = new_run_id()
