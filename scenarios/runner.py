@@ -21,13 +21,19 @@ from pathlib import Path
 from typing import Any
 
 from exodus2045.app_under_test.errors import ExodusError, StateDirError
-from exodus2045.app_under_test.settings import StackConfig
+from exodus2045.app_under_test.settings import ENV_PRESENTER_TOKEN, StackConfig
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos.schedule import ChaosSchedule
 from exodus2045.chaos.stack import chaos_supervisor
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
 from exodus2045.reports.verdict import Verdict
-from exodus2045.scenarios.evidence import Evidence, EvidenceConfig, Question, Sampler
+from exodus2045.scenarios.evidence import (
+    Evidence,
+    EvidenceConfig,
+    HttpSourceConfig,
+    Question,
+    Sampler,
+)
 from exodus2045.scenarios.evidence.reach import probe
 from exodus2045.scenarios.scenario import Scenario
 from exodus2045.scenarios.swarm_process import LedgerTail, SwarmProcess, locust_command
@@ -121,6 +127,16 @@ class _Stack:
             self._tmp.cleanup()
 
 
+def _presenter_token(stack: _Stack) -> str | None:
+    """The token that opens the target's run listing: the environment's, or the attached
+    stack's own file. Held in memory only, never written to the run folder."""
+    token = os.environ.get(ENV_PRESENTER_TOKEN)
+    if not token and stack.state is not None:
+        path = stack.state.root / "presenter.token"
+        token = path.read_text().strip() if path.is_file() else None
+    return token or None
+
+
 def _chaos_schedule(scenario: Scenario, stack: _Stack, run_dir: Path, t0: float) -> ChaosSchedule:
     """The scenario's fault timeline (empty when it has no ``[[chaos]]`` steps)."""
     return ChaosSchedule(scenario.chaos, stack.state, run_dir / "timeline.jsonl", t0,
@@ -147,7 +163,8 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     with _Stack(options) as stack:
         phases["stack_s"] = round(time.perf_counter() - tick, 3)
         evidence = Evidence(EvidenceConfig(
-            url=stack.url, state_dir=stack.state.root if stack.state else None))
+            url=stack.url, state_dir=stack.state.root if stack.state else None,
+            http=HttpSourceConfig(presenter_token=_presenter_token(stack))))
         meta.update(target=stack.url, state_dir=str(stack.state.root) if stack.state else None,
                     visibility=evidence.visibility())
         tail = LedgerTail(run_dir / "ledger.jsonl")
