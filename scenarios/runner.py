@@ -27,6 +27,8 @@ from exodus2045.chaos.schedule import ChaosSchedule
 from exodus2045.chaos.stack import chaos_supervisor
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
 from exodus2045.reports.verdict import Verdict
+from exodus2045.scenarios.adapter import Adapter
+from exodus2045.scenarios.adapter.translator import Translator
 from exodus2045.scenarios.evidence import (
     Evidence,
     EvidenceConfig,
@@ -52,6 +54,7 @@ class RunOptions:
     runs_dir: Path = Path("runs")
     host: str = "127.0.0.1"
     allow_partial: bool = False  # an unproven verdict exits 0, headlined PARTIAL
+    adapter: Adapter | None = None  # the team's API (only with ``target``)
 
 
 @dataclass
@@ -91,6 +94,27 @@ class _Stack:
         self._tmp: tempfile.TemporaryDirectory | None = None
         self.url = ""
         self.state: StateDir | None = None
+        self.translator: Translator | None = None
+        self.listing_token: str | None = None
+
+    def open_translator(self, run_dir: Path) -> None:
+        """With an adapter, the swarm and the evidence talk to a translator in front of the
+        team's target (:mod:`exodus2045.scenarios.adapter.translator`)."""
+        adapter = self.options.adapter
+        if adapter is None:
+            return
+        self.listing_token = secrets.token_urlsafe(24) if adapter.listing else None
+        self.translator = Translator(adapter, self.url, run_dir / "target-ids.jsonl",
+                                     token=self.listing_token or secrets.token_urlsafe(24))
+        self.translator.__enter__()
+        self.url = self.translator.url
+
+    def http_config(self) -> HttpSourceConfig:
+        adapter = self.options.adapter
+        if adapter is None:
+            return HttpSourceConfig(presenter_token=_presenter_token(self))
+        return HttpSourceConfig(presenter_token=self.listing_token,
+                                page_paths=adapter.pages, wish_pages=0)
 
     def __enter__(self) -> _Stack:
         o, spec = self.options, self.options.scenario.stack
@@ -121,6 +145,8 @@ class _Stack:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.translator:
+            self.translator.__exit__()
         if self.supervisor:
             self.supervisor.stop()
         if self._tmp:
@@ -161,11 +187,15 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     interrupted = False
     tick = time.perf_counter()
     with _Stack(options) as stack:
+        meta["target"] = stack.url
+        stack.open_translator(run_dir)
         phases["stack_s"] = round(time.perf_counter() - tick, 3)
         evidence = Evidence(EvidenceConfig(
             url=stack.url, state_dir=stack.state.root if stack.state else None,
-            http=HttpSourceConfig(presenter_token=_presenter_token(stack))))
-        meta.update(target=stack.url, state_dir=str(stack.state.root) if stack.state else None,
+            http=stack.http_config()))
+        if options.adapter:
+            meta["adapter"] = options.adapter.describe()
+        meta.update(state_dir=str(stack.state.root) if stack.state else None,
                     visibility=evidence.visibility())
         tail = LedgerTail(run_dir / "ledger.jsonl")
         tally_before = evidence.tally_snapshot()

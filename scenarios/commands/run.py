@@ -17,6 +17,9 @@ from exodus2045.app_under_test.settings import ENV_RUNS_DIR
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", help="drive and audit this pipeline URL (HTTP only)")
+    parser.add_argument("--adapter", type=Path,
+                        help="an adapter file mapping Exodus's wish onto the target's own API "
+                             "(with --target; see README 'Audit your own pipeline')")
     parser.add_argument("--state-dir", type=Path,
                         help="a stack started by `exodus up --state-dir DIR`: drive it and read "
                              "its store and queues directly")
@@ -61,8 +64,18 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
         flaws=parse_flaws(args.flaws) if args.flaws else None, browser=args.browser)
     if scenario.browser:
         _browser_or_refuse()
+    adapter = None
+    if getattr(args, "adapter", None):
+        from exodus2045.scenarios.adapter import load_adapter
+
+        if not args.target or args.state_dir:
+            raise ConfigError("--adapter describes a team's API: it needs --target URL "
+                              "(and no --state-dir)")
+        adapter = load_adapter(args.adapter)  # validated before anything is sent
+        adapter.resolved_headers()  # a credential missing from the environment: say so now
     return RunOptions(scenario=scenario, target=args.target, state_dir=args.state_dir,
-                      out=args.out, runs_dir=args.runs_dir, allow_partial=args.allow_partial)
+                      out=args.out, runs_dir=args.runs_dir, allow_partial=args.allow_partial,
+                      adapter=adapter)
 
 
 def _browser_or_refuse() -> None:
