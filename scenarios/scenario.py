@@ -25,7 +25,8 @@ from exodus2045.locustfiles.load import Load, flag
 
 SCENARIO_DIR = Path(__file__).resolve().parent
 
-TOP_KEYS = {"name", "description", "seed", "stack", "load", "chaos", "slo", "audit"}
+TOP_KEYS = {"name", "description", "seed", "stack", "load", "chaos", "slo", "audit", "target"}
+TARGET_KEYS = {"url", "adapter"}
 STACK_KEYS = {"frontends", "parsers", "pod_workers", "flaws"}
 LOAD_KEYS = {"evacuees", "arrival_rate", "stages", "max_in_flight", "mars_share",
              "infiltrator_share"}
@@ -68,6 +69,9 @@ class Scenario:
     chaos: tuple[ChaosStep, ...] = ()
     slo: Slo = Slo()
     browser: bool = False
+    #: ``[target]``: a team's pipeline (``url``) and its adapter file (resolved beside this file)
+    target_url: str | None = None
+    target_adapter: str | None = None
 
     def with_overrides(self, **kw: Any) -> Scenario:
         """Command-line overrides, validated by the same rules as the file (ConfigError)."""
@@ -94,6 +98,7 @@ class Scenario:
                       "pod_workers": self.stack.pod_workers,
                       "flaws": sorted(self.stack.flaws)},
             "audit": {"browser": self.browser},
+            "target": {"url": self.target_url, "adapter": self.target_adapter},
         }
 
     @property
@@ -254,10 +259,21 @@ def _parse(problems: _Problems, data: dict[str, Any]) -> Scenario:
         chaos_raw = []
     chaos = tuple(c for i, raw in enumerate(chaos_raw)
                   if (c := _parse_chaos(problems, i, raw)) is not None)
+    target_r = _Reader(problems, "target", data.get("target", {}), TARGET_KEYS)
+    url = target_r.get("url", str, None)
+    if url is not None and not re.match(r"https?://[^/\s]+", url):
+        target_r.note("url", f"must be an http:// or https:// URL, got {url!r}")
+    adapter = target_r.get("adapter", str, None)
+    if adapter is not None:
+        adapter = str(Path(origin).parent / adapter) if not Path(adapter).is_absolute() \
+            and origin != "<scenario>" else adapter
+        if not Path(adapter).is_file():
+            target_r.note("adapter", f"no adapter file at {adapter}")
     return Scenario(
         name=name or "", description=top.get("description", str, ""),
         seed=top.get("seed", int, 2045), path=origin, stack=stack, load=load, chaos=chaos,
-        slo=slo, browser=audit_r.get("browser", bool, False),
+        slo=slo, browser=audit_r.get("browser", bool, False), target_url=url,
+        target_adapter=adapter,
     )
 
 

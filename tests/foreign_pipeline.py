@@ -9,8 +9,8 @@ store, the tally at ``/v1/stats`` under ``per_planet``, a cursor-paginated listi
 
 Seeded defects (off by default), one per check the audit must fail:
 ``drop`` (the worker loses 1 in 100 under load: exactly-once), ``retry-dup`` (no ``ref``
-dedupe, so a retried post is stored twice: exactly-once), ``raw-author`` (the board renders
-``author`` raw: no-executable-markup), ``miscount`` (EUROPA counted one too many every 20th
+dedupe, so a retried post is stored twice: exactly-once), ``raw-body`` (the board renders
+the message ``body`` raw: no-executable-markup), ``miscount`` (EUROPA counted one too many every 20th
 time: tally).
 """
 
@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-DEFECTS = ("drop", "retry-dup", "raw-author", "miscount")
+DEFECTS = ("drop", "retry-dup", "raw-body", "miscount")
 PLANETS = {"MARS", "EUROPA"}
 PAGE = 100
 
@@ -150,11 +150,11 @@ class Notes:
         self.worker.join(timeout=5)
 
     def board(self) -> str:
-        show = (lambda s: s) if "raw-author" in self.defects else html.escape
+        show = (lambda s: s) if "raw-body" in self.defects else html.escape
         with self.lock:
             latest = self.rows[-200:]
-        items = "".join(f"<li><b>{show(n['author'])}</b> ({n['planet']}): "
-                        f"{html.escape(n['body'])}</li>" for n in latest)
+        items = "".join(f"<li><b>{html.escape(n['author'])}</b> ({n['planet']}): "
+                        f"{show(n['body'])}</li>" for n in latest)
         return f"<!doctype html><title>Board</title><ul>{items}</ul>"
 
 
@@ -181,7 +181,7 @@ def _handler(notes: Notes) -> type[BaseHTTPRequestHandler]:
                 return self._send(404, {"error": "no such route"})
             try:
                 body = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 return self._send(400, {"error": "not JSON"})
             self._send(*notes.accept(body))
 

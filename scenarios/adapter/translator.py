@@ -70,7 +70,7 @@ class Translator:
             self.run_id = headers["x-exodus-run"]
         try:
             wish = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past parsing: as sent
             wish = None
         send_headers = {**self.headers, "user-agent": headers.get("user-agent", "exodus")}
         ours = wish.get("wish_id") if isinstance(wish, dict) else None

@@ -65,15 +65,18 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
     if scenario.browser:
         _browser_or_refuse()
     adapter = None
-    if getattr(args, "adapter", None):
+    target = args.target or (None if args.state_dir else scenario.target_url)
+    adapter_file = getattr(args, "adapter", None) or (
+        scenario.target_adapter if target == scenario.target_url else None)
+    if adapter_file:
         from exodus2045.scenarios.adapter import load_adapter
 
-        if not args.target or args.state_dir:
+        if not target or args.state_dir:
             raise ConfigError("--adapter describes a team's API: it needs --target URL "
                               "(and no --state-dir)")
-        adapter = load_adapter(args.adapter)  # validated before anything is sent
+        adapter = load_adapter(adapter_file)  # validated before anything is sent
         adapter.resolved_headers()  # a credential missing from the environment: say so now
-    return RunOptions(scenario=scenario, target=args.target, state_dir=args.state_dir,
+    return RunOptions(scenario=scenario, target=target, state_dir=args.state_dir,
                       out=args.out, runs_dir=args.runs_dir, allow_partial=args.allow_partial,
                       adapter=adapter)
 
@@ -91,10 +94,14 @@ def _browser_or_refuse() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from exodus2045.reports.terminal import print_verdict
+    from exodus2045.scenarios.ci_output import report_to_ci
     from exodus2045.scenarios.runner import run_scenario
 
     options = options_from(args, args.scenario)
     result = run_scenario(options)
     print_verdict(result.verdict, result.run_dir)
+    report_to_ci(result.verdict, result.run_dir, os.environ, sys.stdout)
     return result.exit_code
