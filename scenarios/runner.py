@@ -334,8 +334,10 @@ def _audit_and_render(run_dir: Path, meta: dict[str, Any], phases: dict[str, flo
     from exodus2045.reports.render import render_all
 
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
-    verdict = audit_run(run_dir)
+    timings: dict[str, float] = {}
+    verdict = audit_run(run_dir, timings)
     verdict.save(run_dir)
+    (run_dir / "check-times.json").write_text(json.dumps(timings, indent=2))
     phases["audit_s"] = round(time.perf_counter() - tick, 3)
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
     render_all(run_dir, verdict=verdict)
