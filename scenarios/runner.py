@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from exodus2045.chaos.schedule import ChaosSchedule
 from exodus2045.chaos.stack import chaos_supervisor
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
 from exodus2045.reports.verdict import Verdict
+from exodus2045.scenarios.abort_watch import lost_threshold
 from exodus2045.scenarios.adapter import Adapter
 from exodus2045.scenarios.adapter.translator import Translator
 from exodus2045.scenarios.evidence import (
@@ -220,10 +222,12 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
             swarm = SwarmProcess(locust_command(scenario, stack.url, run_id, run_dir),
                                  run_dir / "locust.log")
             meta["locust_config_ignored"] = list(swarm.ignored)  # see locust_isolation
-            code = swarm.wait()
+            code = _wait_or_abort(swarm, scenario, tail, meta, t0)
             phases["swarm_s"] = round(time.perf_counter() - tick, 3)
             meta["swarm_ended_at"] = time.time()
-            if code not in SWARM_EXITS or not (run_dir / "ledger.jsonl").exists():
+            if meta.get("aborted"):
+                pass  # stopped on purpose: judged over what was sent
+            elif code not in SWARM_EXITS or not (run_dir / "ledger.jsonl").exists():
                 raise ExodusError(f"the swarm failed (locust exit {code}); see "
                                   f"{run_dir / 'locust.log'}")
             phase = "drain"
@@ -256,6 +260,23 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     meta["ended_at"] = time.time()
     verdict = _audit_and_render(run_dir, meta, phases, tick)
     return RunResult(run_dir, verdict, phases)
+
+
+def _wait_or_abort(swarm: SwarmProcess, scenario: Scenario, tail: LedgerTail,
+                   meta: dict[str, Any], t0: float) -> int:
+    """The swarm's exit code; with ``[slo] abort_on_fail``, stop it once a threshold is lost
+    (:mod:`exodus2045.scenarios.abort_watch`) and record why in run.json ``aborted``."""
+    thresholds = scenario.slo.thresholds if scenario.slo.abort_on_fail else ()
+    while True:
+        try:
+            return swarm.wait(timeout=1.0 if thresholds else None)
+        except subprocess.TimeoutExpired:
+            tail.read()
+            lost = lost_threshold(thresholds, tail)
+            if lost:
+                meta["aborted"] = {**lost, "t": round(time.time() - t0, 3)}
+                swarm.interrupt()
+                return swarm.poll() or 0
 
 
 DRAIN_LOOKUP_SAMPLE = 2000  # acknowledged wishes a drain without a backlog waits to see

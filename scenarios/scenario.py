@@ -22,6 +22,7 @@ from exodus2045.chaos.plan import validate_step
 from exodus2045.chaos.step import ChaosStep
 from exodus2045.locustfiles.arrivals import Stage
 from exodus2045.locustfiles.load import Load, flag
+from exodus2045.reports.thresholds import ThresholdError, parse_threshold
 
 SCENARIO_DIR = Path(__file__).resolve().parent
 
@@ -32,7 +33,7 @@ LOAD_KEYS = {"evacuees", "arrival_rate", "stages", "max_in_flight", "mars_share"
              "infiltrator_share"}
 CHAOS_KEYS = {"at", "fault", "target", "duration", "every", "probability"}
 SLO_KEYS = {"warmup", "submit_p95_ms", "error_ratio", "e2e_p95_s", "drain_within",
-            "recover_within"}
+            "recover_within", "thresholds", "abort_on_fail"}
 AUDIT_KEYS = {"browser"}
 
 
@@ -48,6 +49,9 @@ class Slo:
     e2e_p95_s: float = 30.0
     drain_within_s: float = 60.0
     recover_within_s: float = 30.0
+    #: k6-style expressions (``reports/thresholds.py``): ``["submit_p99_ms < 400"]``
+    thresholds: tuple[str, ...] = ()
+    abort_on_fail: bool = False  # stop the swarm once a threshold is already lost
 
 
 @dataclass(frozen=True)
@@ -251,6 +255,8 @@ def _parse(problems: _Problems, data: dict[str, Any]) -> Scenario:
         e2e_p95_s=float(slo_r.get("e2e_p95_s", (int, float), d.e2e_p95_s, lo=0)),
         drain_within_s=slo_r.duration("drain_within", d.drain_within_s),
         recover_within_s=slo_r.duration("recover_within", d.recover_within_s),
+        thresholds=_thresholds(slo_r),
+        abort_on_fail=slo_r.get("abort_on_fail", bool, False),
     )
     audit_r = _Reader(problems, "audit", data.get("audit", {}), AUDIT_KEYS)
     chaos_raw = data.get("chaos", [])
@@ -275,6 +281,17 @@ def _parse(problems: _Problems, data: dict[str, Any]) -> Scenario:
         slo=slo, browser=audit_r.get("browser", bool, False), target_url=url,
         target_adapter=adapter,
     )
+
+
+def _thresholds(r: _Reader) -> tuple[str, ...]:
+    exprs = r.get("thresholds", list, [])
+    good = []
+    for i, expr in enumerate(exprs):
+        try:
+            good.append(parse_threshold(expr).text)
+        except ThresholdError as exc:
+            r.note(f"thresholds[{i}]", str(exc))
+    return tuple(good)
 
 
 def _parse_load(r: _Reader) -> Load:
