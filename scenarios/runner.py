@@ -115,7 +115,7 @@ class _Stack:
         adapter = self.options.adapter
         if adapter is None:
             return HttpSourceConfig(presenter_token=_presenter_token(self))
-        return HttpSourceConfig(presenter_token=self.listing_token,
+        return HttpSourceConfig(presenter_token=self.listing_token, metrics_path=None,
                                 page_paths=adapter.pages, wish_pages=0)
 
     def __enter__(self) -> _Stack:
@@ -298,7 +298,12 @@ def _drain(evidence: Evidence, scenario: Scenario, tail: LedgerTail, chaos) -> d
     drained = False
     while by and time.monotonic() - start < deadline_s:  # None: nothing to wait on
         if by == Question.BACKLOG:
-            drained = evidence.backlog() == 0  # None (a failed read) is not drained
+            backlog = evidence.backlog()
+            if backlog is None and evidence.config.state_dir is None \
+                    and evidence.can_answer(Question.WISH_LOOKUP):
+                by = Question.WISH_LOOKUP.value  # the target's /metrics shows no queues
+                continue
+            drained = backlog == 0  # None (a failed read) is not drained
         else:
             missing = evidence.unstored(waiting)  # None (no answer at all) is not drained
             drained = missing == []

@@ -79,13 +79,15 @@ def test_run_with_target_only_skips_what_http_cannot_see_and_is_unproven(tmp_pat
     assert "quiet target" in checks["tally"]["evidence"]["attribution"]
     assert checks["exactly-once"]["status"] == "skipped"
     assert "found stored by lookup" in checks["exactly-once"]["summary"]
-    for unseen in ("no-phantoms", "drained", "dlq-explained"):
+    for unseen in ("no-phantoms", "dlq-explained"):
         assert checks[unseen]["status"] == "skipped"
         assert "no evidence source answered" in checks[unseen]["summary"]
         assert "(http: the target" in checks[unseen]["summary"]
+    assert checks["drained"]["status"] == "passed"  # from /metrics' queue depth gauges
     evidence = json.loads((out / "evidence.json").read_text())["questions"]
-    assert {q for q, e in evidence.items() if e["answered"]} == {"wish-lookup", "tally", "pages"}
+    assert {q for q, e in evidence.items() if e["answered"]} == {
+        "wish-lookup", "tally", "pages", "queue-depths", "backlog"}
     run = json.loads((out / "run.json").read_text())
-    assert run["drain"]["by"] == "wish-lookup" and run["drain"]["drained"] is True
+    assert run["drain"]["by"] == "backlog" and run["drain"]["drained"] is True
     lookups = [json.loads(x) for x in (out / "lookups.jsonl").read_text().splitlines()]
     assert lookups and all(x["found"] for x in lookups)

@@ -11,7 +11,13 @@ from exodus2045.reports.audit import run_checks
 from exodus2045.reports.checks import dlq_explained, drained, exactly_once, tally
 from exodus2045.reports.evidence_index import EvidenceIndex, derive
 from exodus2045.reports.runfolder import RunData, RunFolderError
-from exodus2045.scenarios.evidence import Evidence, EvidenceConfig, Question, Sampler
+from exodus2045.scenarios.evidence import (
+    Evidence,
+    EvidenceConfig,
+    HttpSourceConfig,
+    Question,
+    Sampler,
+)
 from exodus2045.scenarios.evidence.protocol import EvidenceError, SourceBase
 
 from tests.conftest import wait_for
@@ -68,7 +74,7 @@ def test_with_a_state_dir_every_question_is_answered_and_recorded(tmp_path, fill
 
 def test_through_http_alone_lookups_are_kept_and_store_checks_skip_with_the_reason(
         tmp_path, filled):
-    evidence = Evidence(EvidenceConfig(url=filled.url))
+    evidence = Evidence(EvidenceConfig(url=filled.url, http=HttpSourceConfig(metrics_path=None)))
     assert evidence.visibility() == {"store": False, "queues": False}
     assert evidence.backlog() is None
     assert evidence.unstored([filled.run_ids[0], UNSTORED]) == [UNSTORED]

@@ -77,9 +77,13 @@ def test_target_judges_like_the_state_dir(tmp_path, up):
                                 for p in (tmp_path / "http").rglob("*") if p.is_file())
     if not flaw:
         assert set(http.values()) == {"passed"}, http
-        assert by_http.returncode == 1  # drained and dlq-explained: HTTP cannot see queues
+        assert by_http.returncode == 1  # dlq-explained: HTTP cannot read dead letters
         verdict = json.loads((tmp_path / "http" / "verdict.json").read_text())
-        assert verdict["unjudged"] == ["drained", "dlq-explained"]
+        assert verdict["unjudged"] == ["dlq-explained"]
+        checks = {c["id"]: c for c in verdict["checks"]}
+        assert checks["drained"]["status"] == "passed"  # /metrics' queue depth gauges
+        run = json.loads((tmp_path / "http" / "run.json").read_text())
+        assert run["drain"]["by"] == "backlog" and run["drain"]["drained"] is True
     else:
         assert (http["exactly-once"], http["tally"]) == ("failed", "failed"), http
         assert by_http.returncode == by_dir.returncode == 1

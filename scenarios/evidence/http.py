@@ -4,8 +4,9 @@ It is the only source a ``--target`` run has, and the one that fetches pages eve
 state dir is attached (pages are what the frontend serves, not what the store holds). With
 the presenter token it lists a run's stored wishes through the frontend's admin listing
 (``GET /api/admin/runs/{run_id}/wishes``, paginated), so exactly-once and no-phantoms are
-judged over HTTP too; without it, it cannot. It never counts stored rows or sees queues,
-and says so.
+judged over HTTP too; without it, it cannot. Queue depths (and so the backlog the drain
+waits on) come from the ``exodus_queue_depth`` gauges of ``/metrics`` where the target has
+them. It never counts stored rows or reads dead letters, and says so.
 
 Every request is paced and bounded (:class:`HttpSourceConfig`): the audit reads after the
 swarm, but a target shared with real users must not feel a second swarm in its lookups.
@@ -15,6 +16,7 @@ Lookups retry what a busy server answers (connection error, 429, 5xx), honouring
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -38,6 +40,8 @@ PAGE_PATHS = ("/wall?limit=200", "/", "/tally", "/api/wall?limit=200", "/api/tal
 _NO_LISTING = ("the target has no listing of a run's stored wishes (the bundled frontend "
                "lists them for the presenter token: set EXODUS_PRESENTER_TOKEN)")
 _NO_QUEUES = "the target's HTTP API does not show its queues"
+_DEPTH = re.compile(r"^exodus_queue_depth\{([^}]*)\}\s+([0-9.eE+-]+)\s*$", re.MULTILINE)
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,9 @@ class HttpSourceConfig:
     #: the presenter token (from the environment, never a file): opens the run listing
     presenter_token: str | None = field(default=None, repr=False)
     listing_path: str = "/api/admin/runs/{run_id}/wishes"
+    #: Prometheus text with ``exodus_queue_depth{queue,state}`` gauges (the bundled frontend's
+    #: ``/metrics``): queue depths and the backlog over HTTP. None: the target shows none.
+    metrics_path: str | None = "/metrics"
 
 
 class Pace:
@@ -93,6 +100,8 @@ class HttpSource(SourceBase):
         self.config = config or HttpSourceConfig()
         if self.config.presenter_token:
             self.ANSWERS = self.ANSWERS | {Question.STORED_WISHES}
+        if self.config.metrics_path:
+            self.ANSWERS = self.ANSWERS | {Question.QUEUE_DEPTHS, Question.BACKLOG}
         self.errors = (httpx.HTTPError, ValueError)
         n = max(1, self.config.concurrency)
         self.client = httpx.Client(
@@ -158,6 +167,25 @@ class HttpSource(SourceBase):
             yield from (row for row in rows if isinstance(row, dict))
             nxt = body.get("next")
             offset = nxt if isinstance(nxt, int) and nxt > offset else None
+
+    def queue_depths(self) -> dict[str, dict[str, int]]:
+        """Per queue ``{visible, in_flight, dlq}`` from the target's Prometheus gauges."""
+        path = self.config.metrics_path or ""
+        r = self.get(path)
+        r.raise_for_status()
+        depths: dict[str, dict[str, int]] = {}
+        for match in _DEPTH.finditer(r.text):
+            labels = dict(_LABEL.findall(match.group(1)))
+            if "queue" in labels and "state" in labels:
+                depths.setdefault(labels["queue"], {})[labels["state"]] = int(
+                    float(match.group(2)))
+        if not depths:
+            raise EvidenceError(f"{self.url}{path}: no exodus_queue_depth gauges")
+        return depths
+
+    def backlog(self) -> int:
+        return sum(d.get("visible", 0) + d.get("in_flight", 0)
+                   for d in self.queue_depths().values())
 
     def pages(self, sample_ids: Sequence[str]) -> list[FetchedPage]:
         paths = list(self.config.page_paths)
