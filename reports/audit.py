@@ -10,6 +10,7 @@ while a folder that cannot be read at all raises :class:`exodus2045.reports.runf
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,15 @@ from exodus2045.reports.runfolder import RunData
 from exodus2045.reports.verdict import CheckResult, Verdict
 
 
-def run_checks(run: RunData, modules: Iterable[Any] | None = None) -> list[CheckResult]:
-    """Every check's results, in registry order; a check that raises becomes a failure."""
+def run_checks(run: RunData, modules: Iterable[Any] | None = None,
+               timings: dict[str, float] | None = None) -> list[CheckResult]:
+    """Every check's results, in registry order; a check that raises becomes a failure.
+
+    ``timings`` (when given) receives each result id's judging time in seconds: the audit's
+    own cost, which junit.xml reports per test case (``check-times.json``)."""
     results: list[CheckResult] = []
     for module in registered() if modules is None else modules:
+        tick = time.perf_counter()
         try:
             outcome = module.check(run)
         except Exception as exc:  # a buggy check is a finding, not a crashed audit
@@ -34,7 +40,11 @@ def run_checks(run: RunData, modules: Iterable[Any] | None = None) -> list[Check
                 f"the check itself failed: {type(exc).__name__}: {exc}",
                 error=repr(exc),
             )
-        results.extend(outcome if isinstance(outcome, list) else [outcome])
+        batch = outcome if isinstance(outcome, list) else [outcome]
+        if timings is not None:
+            spent = (time.perf_counter() - tick) / max(1, len(batch))
+            timings.update((r.id, round(spent, 6)) for r in batch)
+        results.extend(batch)
     return results
 
 
@@ -94,7 +104,7 @@ def swarm_complete(run: RunData) -> bool:
     return not run.interrupted
 
 
-def audit_run(run_dir: Path | str) -> Verdict:
+def audit_run(run_dir: Path | str, timings: dict[str, float] | None = None) -> Verdict:
     """Judge one run folder. Raises RunFolderError if the folder cannot be read.
 
     ``allow_partial`` comes from run.json (``exodus run --allow-partial``), so a re-render of
@@ -107,7 +117,7 @@ def audit_run(run_dir: Path | str) -> Verdict:
         scenario=run.scenario_name,
         seed=run.seed,
         interrupted=run.interrupted,
-        checks=run_checks(run, modules),
+        checks=run_checks(run, modules, timings),
         figures=figures(run),
         complete=swarm_complete(run),
         allow_partial=bool(run.meta.get("allow_partial", False)),

@@ -198,6 +198,17 @@ class RunData:
         """Stored wishes of THIS run (the snapshot should hold only those; trust but verify)."""
         return [w for w in self.store or () if w.get("run_id") == self.run_id]
 
+    def looked_up(self) -> list[dict[str, Any]]:
+        """The stored rows per-wish lookups found (``lookups.jsonl``: one row at most per id,
+        so they show loss and content, never a duplicate or a phantom)."""
+        return [x["wish"] for x in self.lookups or ()
+                if x.get("found") and isinstance(x.get("wish"), dict)]
+
+    def lookup_missing(self) -> list[str]:
+        """Acknowledged wishes the lookups did not find stored."""
+        found = {str(x.get("wish_id")) for x in self.lookups or () if x.get("found")}
+        return [w.wish_id for w in self.acknowledged() if w.wish_id not in found]
+
     def acknowledged(self) -> list[WishSummary]:
         return [w for w in self.wishes.values() if w.acknowledged]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -43,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ExodusError as exc:
         print(f"exodus {args.command}: {exc}", file=sys.stderr)
+        from exodus2045.scenarios.ci_output import could_not_run
+
+        could_not_run(args.command, str(exc), os.environ, sys.stdout)
         return EXIT_COULD_NOT_RUN
     except KeyboardInterrupt:
         print(f"exodus {args.command}: interrupted", file=sys.stderr)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,13 +22,23 @@ from pathlib import Path
 from typing import Any
 
 from exodus2045.app_under_test.errors import ExodusError, StateDirError
-from exodus2045.app_under_test.settings import AwsConfig, StackConfig
+from exodus2045.app_under_test.settings import ENV_PRESENTER_TOKEN, AwsConfig, StackConfig
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos.schedule import ChaosSchedule
 from exodus2045.chaos.stack import chaos_supervisor
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
 from exodus2045.reports.verdict import Verdict
-from exodus2045.scenarios.evidence import Evidence, EvidenceConfig, Question, Sampler
+from exodus2045.scenarios.abort_watch import lost_threshold
+from exodus2045.scenarios.adapter import Adapter
+from exodus2045.scenarios.adapter.translator import Translator
+from exodus2045.scenarios.evidence import (
+    Evidence,
+    EvidenceConfig,
+    HttpSourceConfig,
+    Question,
+    Sampler,
+)
+from exodus2045.scenarios.evidence.reach import probe
 from exodus2045.scenarios.evidence.stack_files import copy_events, copy_logs, copy_spans
 from exodus2045.scenarios.scenario import Scenario
 from exodus2045.scenarios.swarm_process import LedgerTail, SwarmProcess, locust_command
@@ -48,6 +59,7 @@ class RunOptions:
     allow_partial: bool = False  # an unproven verdict exits 0, headlined PARTIAL
     stack: str | None = None  # a deployed AWS stack (``--stack``): audited through boto3
     aws: AwsConfig | None = None  # how to reach it (``--aws-endpoint``, AWS's own settings)
+    adapter: Adapter | None = None  # the team's API (only with ``target``)
 
 
 @dataclass
@@ -95,6 +107,27 @@ class _Stack:
         self.since = 0.0  # the run's start: events from then on are the run's
         self.spans = 0
         self.events = 0
+        self.translator: Translator | None = None
+        self.listing_token: str | None = None
+
+    def open_translator(self, run_dir: Path) -> None:
+        """With an adapter, the swarm and the evidence talk to a translator in front of the
+        team's target (:mod:`exodus2045.scenarios.adapter.translator`)."""
+        adapter = self.options.adapter
+        if adapter is None:
+            return
+        self.listing_token = secrets.token_urlsafe(24) if adapter.listing else None
+        self.translator = Translator(adapter, self.url, run_dir / "target-ids.jsonl",
+                                     token=self.listing_token or secrets.token_urlsafe(24))
+        self.translator.__enter__()
+        self.url = self.translator.url
+
+    def http_config(self) -> HttpSourceConfig:
+        adapter = self.options.adapter
+        if adapter is None:
+            return HttpSourceConfig(presenter_token=_presenter_token(self))
+        return HttpSourceConfig(presenter_token=self.listing_token, metrics_path=None,
+                                page_paths=adapter.pages, wish_pages=0)
 
     def __enter__(self) -> _Stack:
         o, spec = self.options, self.options.scenario.stack
@@ -139,12 +172,15 @@ class _Stack:
     def evidence_config(self) -> EvidenceConfig:
         d = self.deployed
         return EvidenceConfig(url=self.url, state_dir=self.state.root if self.state else None,
+                              http=self.http_config(),
                               aws=d.config if d else None, aws_resources=d.resources if d else None,
                               stack=d.name if d else None)
 
     def __exit__(self, *exc: object) -> None:
         if self.frontend:
             self.frontend.stop()
+        if self.translator:
+            self.translator.__exit__()
         if self.supervisor:
             self.supervisor.stop()  # its processes flush their last spans on the way out
         if self.state and self.spans_to:
@@ -155,6 +191,16 @@ class _Stack:
                 copy_logs(self.state.root, run_dir)
         if self._tmp:
             self._tmp.cleanup()
+
+
+def _presenter_token(stack: _Stack) -> str | None:
+    """The token that opens the target's run listing: the environment's, or the attached
+    stack's own file. Held in memory only, never written to the run folder."""
+    token = os.environ.get(ENV_PRESENTER_TOKEN)
+    if not token and stack.state is not None:
+        path = stack.state.root / "presenter.token"
+        token = path.read_text().strip() if path.is_file() else None
+    return token or None
 
 
 def _chaos_schedule(scenario: Scenario, stack: _Stack, run_dir: Path, t0: float) -> ChaosSchedule:
@@ -172,6 +218,8 @@ def _chaos_schedule(scenario: Scenario, stack: _Stack, run_dir: Path, t0: float)
 
 def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunResult:
     scenario = options.scenario
+    if options.target:  # a target that is not there is "could not run", not unsound
+        probe(options.target)
     started = datetime.now(UTC)
     run_dir = run_folder(options, started)
     run_id = new_run_id()
@@ -187,8 +235,12 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     tick = time.perf_counter()
     with _Stack(options, run_dir) as stack:
         stack.spans_to = (run_dir, run_id)
+        meta["target"] = stack.url
+        stack.open_translator(run_dir)
         phases["stack_s"] = round(time.perf_counter() - tick, 3)
         evidence = Evidence(stack.evidence_config())
+        if options.adapter:
+            meta["adapter"] = options.adapter.describe()
         meta.update(target=stack.url, state_dir=str(stack.state.root) if stack.state else None,
                     visibility=evidence.visibility())
         if stack.deployed:
@@ -219,10 +271,12 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
             swarm = SwarmProcess(locust_command(scenario, stack.url, run_id, run_dir),
                                  run_dir / "locust.log")
             meta["locust_config_ignored"] = list(swarm.ignored)  # see locust_isolation
-            code = swarm.wait()
+            code = _wait_or_abort(swarm, scenario, tail, meta, t0)
             phases["swarm_s"] = round(time.perf_counter() - tick, 3)
             meta["swarm_ended_at"] = time.time()
-            if code not in SWARM_EXITS or not (run_dir / "ledger.jsonl").exists():
+            if meta.get("aborted"):
+                pass  # stopped on purpose: judged over what was sent
+            elif code not in SWARM_EXITS or not (run_dir / "ledger.jsonl").exists():
                 raise ExodusError(f"the swarm failed (locust exit {code}); see "
                                   f"{run_dir / 'locust.log'}")
             phase = "drain"
@@ -259,6 +313,23 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     return RunResult(run_dir, verdict, phases)
 
 
+def _wait_or_abort(swarm: SwarmProcess, scenario: Scenario, tail: LedgerTail,
+                   meta: dict[str, Any], t0: float) -> int:
+    """The swarm's exit code; with ``[slo] abort_on_fail``, stop it once a threshold is lost
+    (:mod:`exodus2045.scenarios.abort_watch`) and record why in run.json ``aborted``."""
+    thresholds = scenario.slo.thresholds if scenario.slo.abort_on_fail else ()
+    while True:
+        try:
+            return swarm.wait(timeout=1.0 if thresholds else None)
+        except subprocess.TimeoutExpired:
+            tail.read()
+            lost = lost_threshold(thresholds, tail)
+            if lost:
+                meta["aborted"] = {**lost, "t": round(time.time() - t0, 3)}
+                swarm.interrupt()
+                return swarm.poll() or 0
+
+
 DRAIN_LOOKUP_SAMPLE = 2000  # acknowledged wishes a drain without a backlog waits to see
 
 
@@ -278,7 +349,12 @@ def _drain(evidence: Evidence, scenario: Scenario, tail: LedgerTail, chaos) -> d
     drained = False
     while by and time.monotonic() - start < deadline_s:  # None: nothing to wait on
         if by == Question.BACKLOG:
-            drained = evidence.backlog() == 0  # None (a failed read) is not drained
+            backlog = evidence.backlog()
+            if backlog is None and evidence.config.state_dir is None \
+                    and evidence.can_answer(Question.WISH_LOOKUP):
+                by = Question.WISH_LOOKUP.value  # the target's /metrics shows no queues
+                continue
+            drained = backlog == 0  # None (a failed read) is not drained
         else:
             missing = evidence.unstored(waiting)  # None (no answer at all) is not drained
             drained = missing == []
@@ -335,8 +411,10 @@ def _audit_and_render(run_dir: Path, meta: dict[str, Any], phases: dict[str, flo
     from exodus2045.reports.render import render_all
 
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
-    verdict = audit_run(run_dir)
+    timings: dict[str, float] = {}
+    verdict = audit_run(run_dir, timings)
     verdict.save(run_dir)
+    (run_dir / "check-times.json").write_text(json.dumps(timings, indent=2))
     phases["audit_s"] = round(time.perf_counter() - tick, 3)
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
     render_all(run_dir, verdict=verdict)

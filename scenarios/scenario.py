@@ -22,16 +22,18 @@ from exodus2045.chaos.plan import validate_step
 from exodus2045.chaos.step import ChaosStep
 from exodus2045.locustfiles.arrivals import Stage
 from exodus2045.locustfiles.load import Load, flag
+from exodus2045.reports.thresholds import ThresholdError, parse_threshold
 
 SCENARIO_DIR = Path(__file__).resolve().parent
 
-TOP_KEYS = {"name", "description", "seed", "stack", "load", "chaos", "slo", "audit"}
+TOP_KEYS = {"name", "description", "seed", "stack", "load", "chaos", "slo", "audit", "target"}
+TARGET_KEYS = {"url", "adapter"}
 STACK_KEYS = {"frontends", "parsers", "pod_workers", "flaws"}
 LOAD_KEYS = {"evacuees", "arrival_rate", "stages", "max_in_flight", "mars_share",
              "infiltrator_share"}
 CHAOS_KEYS = {"at", "fault", "target", "duration", "every", "probability"}
 SLO_KEYS = {"warmup", "submit_p95_ms", "error_ratio", "e2e_p95_s", "drain_within",
-            "recover_within"}
+            "recover_within", "thresholds", "abort_on_fail"}
 AUDIT_KEYS = {"browser"}
 
 
@@ -47,6 +49,9 @@ class Slo:
     e2e_p95_s: float = 30.0
     drain_within_s: float = 60.0
     recover_within_s: float = 30.0
+    #: k6-style expressions (``reports/thresholds.py``): ``["submit_p99_ms < 400"]``
+    thresholds: tuple[str, ...] = ()
+    abort_on_fail: bool = False  # stop the swarm once a threshold is already lost
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,9 @@ class Scenario:
     chaos: tuple[ChaosStep, ...] = ()
     slo: Slo = Slo()
     browser: bool = False
+    #: ``[target]``: a team's pipeline (``url``) and its adapter file (resolved beside this file)
+    target_url: str | None = None
+    target_adapter: str | None = None
 
     def with_overrides(self, **kw: Any) -> Scenario:
         """Command-line overrides, validated by the same rules as the file (ConfigError)."""
@@ -94,6 +102,7 @@ class Scenario:
                       "pod_workers": self.stack.pod_workers,
                       "flaws": sorted(self.stack.flaws)},
             "audit": {"browser": self.browser},
+            "target": {"url": self.target_url, "adapter": self.target_adapter},
         }
 
     @property
@@ -246,6 +255,8 @@ def _parse(problems: _Problems, data: dict[str, Any]) -> Scenario:
         e2e_p95_s=float(slo_r.get("e2e_p95_s", (int, float), d.e2e_p95_s, lo=0)),
         drain_within_s=slo_r.duration("drain_within", d.drain_within_s),
         recover_within_s=slo_r.duration("recover_within", d.recover_within_s),
+        thresholds=_thresholds(slo_r),
+        abort_on_fail=slo_r.get("abort_on_fail", bool, False),
     )
     audit_r = _Reader(problems, "audit", data.get("audit", {}), AUDIT_KEYS)
     chaos_raw = data.get("chaos", [])
@@ -254,11 +265,33 @@ def _parse(problems: _Problems, data: dict[str, Any]) -> Scenario:
         chaos_raw = []
     chaos = tuple(c for i, raw in enumerate(chaos_raw)
                   if (c := _parse_chaos(problems, i, raw)) is not None)
+    target_r = _Reader(problems, "target", data.get("target", {}), TARGET_KEYS)
+    url = target_r.get("url", str, None)
+    if url is not None and not re.match(r"https?://[^/\s]+", url):
+        target_r.note("url", f"must be an http:// or https:// URL, got {url!r}")
+    adapter = target_r.get("adapter", str, None)
+    if adapter is not None:
+        adapter = str(Path(origin).parent / adapter) if not Path(adapter).is_absolute() \
+            and origin != "<scenario>" else adapter
+        if not Path(adapter).is_file():
+            target_r.note("adapter", f"no adapter file at {adapter}")
     return Scenario(
         name=name or "", description=top.get("description", str, ""),
         seed=top.get("seed", int, 2045), path=origin, stack=stack, load=load, chaos=chaos,
-        slo=slo, browser=audit_r.get("browser", bool, False),
+        slo=slo, browser=audit_r.get("browser", bool, False), target_url=url,
+        target_adapter=adapter,
     )
+
+
+def _thresholds(r: _Reader) -> tuple[str, ...]:
+    exprs = r.get("thresholds", list, [])
+    good = []
+    for i, expr in enumerate(exprs):
+        try:
+            good.append(parse_threshold(expr).text)
+        except ThresholdError as exc:
+            r.note(f"thresholds[{i}]", str(exc))
+    return tuple(good)
 
 
 def _parse_load(r: _Reader) -> Load:

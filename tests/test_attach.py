@@ -57,7 +57,10 @@ def test_run_attached_with_a_cli_fault_judges_its_recovery(tmp_path, up):
 
 
 def test_run_with_target_only_skips_what_http_cannot_see_and_is_unproven(tmp_path, up):
-    """Nothing failed, but whether data was lost was never judged: UNPROVEN, exit 1."""
+    """Nothing failed, but duplicates and phantoms were never judged: UNPROVEN, exit 1.
+
+    Without the presenter token there is no listing: lookups still judge content and the
+    tally (moved by exactly the acknowledged count), not a second row or a phantom."""
     _, url = up
     out = tmp_path / "run"
     run = cli("run", "smoke", "--target", url, "--out", str(out), "--evacuees", "150",
@@ -67,17 +70,24 @@ def test_run_with_target_only_skips_what_http_cannot_see_and_is_unproven(tmp_pat
     assert "UNPROVEN" in output and "core checks not judged: exactly-once" in output
     verdict = json.loads((out / "verdict.json").read_text())
     assert (verdict["outcome"], verdict["sound"], verdict["complete"]) == ("unproven", False, True)
-    assert {"exactly-once", "no-phantoms", "tally", "content"} <= set(verdict["unjudged"])
+    assert {"exactly-once", "no-phantoms"} <= set(verdict["unjudged"])
     checks = {c["id"]: c for c in verdict["checks"]}
-    for seen in ("bad-input", "no-false-rejects", "no-executable-markup", "slo"):  # via HTTP
+    for seen in ("tally", "content", "bad-input", "no-false-rejects", "no-executable-markup",
+                 "slo"):  # via HTTP
         assert checks[seen]["status"] == "passed", checks[seen]
-    for unseen in ("exactly-once", "no-phantoms", "tally", "drained", "dlq-explained"):
+    assert checks["tally"]["evidence"]["rows_from"] == "lookup"
+    assert "quiet target" in checks["tally"]["evidence"]["attribution"]
+    assert checks["exactly-once"]["status"] == "skipped"
+    assert "found stored by lookup" in checks["exactly-once"]["summary"]
+    for unseen in ("no-phantoms", "dlq-explained"):
         assert checks[unseen]["status"] == "skipped"
         assert "no evidence source answered" in checks[unseen]["summary"]
         assert "(http: the target" in checks[unseen]["summary"]
+    assert checks["drained"]["status"] == "passed"  # from /metrics' queue depth gauges
     evidence = json.loads((out / "evidence.json").read_text())["questions"]
-    assert {q for q, e in evidence.items() if e["answered"]} == {"wish-lookup", "tally", "pages"}
+    assert {q for q, e in evidence.items() if e["answered"]} == {
+        "wish-lookup", "tally", "pages", "queue-depths", "backlog"}
     run = json.loads((out / "run.json").read_text())
-    assert run["drain"]["by"] == "wish-lookup" and run["drain"]["drained"] is True
+    assert run["drain"]["by"] == "backlog" and run["drain"]["drained"] is True
     lookups = [json.loads(x) for x in (out / "lookups.jsonl").read_text().splitlines()]
     assert lookups and all(x["found"] for x in lookups)

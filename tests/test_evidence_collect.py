@@ -11,7 +11,13 @@ from exodus2045.reports.audit import run_checks
 from exodus2045.reports.checks import dlq_explained, drained, exactly_once, tally
 from exodus2045.reports.evidence_index import EvidenceIndex, derive
 from exodus2045.reports.runfolder import RunData, RunFolderError
-from exodus2045.scenarios.evidence import Evidence, EvidenceConfig, Question, Sampler
+from exodus2045.scenarios.evidence import (
+    Evidence,
+    EvidenceConfig,
+    HttpSourceConfig,
+    Question,
+    Sampler,
+)
 from exodus2045.scenarios.evidence.protocol import EvidenceError, SourceBase
 
 from tests.conftest import wait_for
@@ -68,7 +74,7 @@ def test_with_a_state_dir_every_question_is_answered_and_recorded(tmp_path, fill
 
 def test_through_http_alone_lookups_are_kept_and_store_checks_skip_with_the_reason(
         tmp_path, filled):
-    evidence = Evidence(EvidenceConfig(url=filled.url))
+    evidence = Evidence(EvidenceConfig(url=filled.url, http=HttpSourceConfig(metrics_path=None)))
     assert evidence.visibility() == {"store": False, "queues": False}
     assert evidence.backlog() is None
     assert evidence.unstored([filled.run_ids[0], UNSTORED]) == [UNSTORED]
@@ -84,13 +90,16 @@ def test_through_http_alone_lookups_are_kept_and_store_checks_skip_with_the_reas
     assert questions["tally"]["source"] == "http" and not questions["stored-counts"]["answered"]
     assert "not asked" not in questions["backlog"]["reason"]  # the live ask was recorded
     reason = questions["stored-wishes"]["reason"]
-    assert reason == ("no evidence source answered stored-wishes "
-                      "(http: the target has no listing of a run's stored wishes)")
+    assert reason.startswith("no evidence source answered stored-wishes "
+                             "(http: the target has no listing of a run's stored wishes")
     run = RunData.load(tmp_path)
     assert run.store is None and run.tally["after"]["stored"] is None and len(run.lookups) == 7
     checks = {c.id: c for c in run_checks(run)}
-    for name in ("exactly-once", "no-phantoms", "tally", "content"):
-        assert checks[name].status == "skipped" and reason in checks[name].summary
+    assert checks["no-phantoms"].status == "skipped" and reason in checks["no-phantoms"].summary
+    once = checks["exactly-once"]  # lookups prove loss (UNSTORED), never a second row
+    assert once.status == "failed" and once.evidence["missing"] == [UNSTORED]
+    assert checks["tally"].status != "skipped", checks["tally"]  # lookups + the tally delta
+    assert "sent.jsonl is missing" in checks["content"].summary  # this folder has no oracle
     for name in ("drained", "dlq-explained"):
         assert checks[name].status == "skipped"
         assert "no evidence source answered queue-depths" in checks[name].summary

@@ -86,8 +86,8 @@ def test_http_source_looks_up_reads_the_tally_and_fetches_pages(http_source, fil
     assert "content-security-policy" in wall.headers
 
 
-@pytest.mark.parametrize("question", [Question.STORED_WISHES, Question.QUEUE_DEPTHS,
-                                      Question.DEAD_LETTERS, Question.STORED_COUNTS])
+@pytest.mark.parametrize("question", [Question.STORED_WISHES, Question.DEAD_LETTERS,
+                                      Question.STORED_COUNTS])
 def test_http_source_says_why_it_cannot_answer(http_source, question):
     why = http_source.cannot_answer(question)
     assert why and ("listing" in why or "queues" in why or "counters" in why)
@@ -129,3 +129,27 @@ def test_http_lookup_retries_a_busy_answer_then_reports_what_it_got(counting_ser
         once.close()
     assert found.found and found.status == 200 and found.wish == {"wish_id": "retried"}
     assert not busy.found and busy.status == 503  # not "missing": the status says why
+
+
+def test_http_source_reads_queue_depths_from_the_metrics_gauges(filled):
+    source = HttpSource(filled.url)
+    try:
+        depths = source.queue_depths()
+        assert set(depths) >= {"wishes", "parsed"}
+        assert set(depths["wishes"]) == {"visible", "in_flight", "dlq"}
+        assert source.backlog() == sum(d["visible"] + d["in_flight"] for d in depths.values())
+    finally:
+        source.close()
+    blind = HttpSource(filled.url, HttpSourceConfig(metrics_path=None))
+    try:
+        assert "queues" in (blind.cannot_answer(Question.QUEUE_DEPTHS) or "")
+        with pytest.raises(EvidenceError):
+            blind.backlog()
+    finally:
+        blind.close()
+    wrong = HttpSource(filled.url, HttpSourceConfig(metrics_path="/healthz"))
+    try:
+        with pytest.raises(EvidenceError, match="no exodus_queue_depth gauges"):
+            wrong.queue_depths()
+    finally:
+        wrong.close()

@@ -101,3 +101,21 @@ def test_a_sound_verdict_needs_no_outcome_case(tmp_path: Path):
     assert suite is not None and [c.get("name") for c in suite.findall("testcase")] == ["tally"]
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert (props["outcome"], props["headline"], props["sound"]) == ("sound", "SOUND", "true")
+
+
+def test_cases_carry_the_judging_time_and_the_suite_the_figures(tmp_path: Path):
+    import json
+
+    from exodus2045.reports.audit import audit_run
+
+    run_dir = make_golden_folder(tmp_path)
+    timings: dict[str, float] = {}
+    audit_run(run_dir, timings)
+    assert timings and all(v >= 0 for v in timings.values())
+    (run_dir / "check-times.json").write_text(json.dumps({**timings, "exactly-once": 1.25}))
+    render_all(run_dir)
+    suite = ET.parse(run_dir / "junit.xml").getroot().find("testsuite")
+    case = suite.find("testcase[@name='exactly-once']")
+    assert case.get("time") == "1.250"
+    props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    assert props["figures.counts.acknowledged"] == "36" and "figures.service_ms.p95" in props

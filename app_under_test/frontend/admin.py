@@ -1,4 +1,4 @@
-"""Presenter routes: hide a wish from the wall, and the presenter check other routes share.
+"""Presenter routes: hide a wish, list a run's wishes, and the presenter check they share.
 
 A room will post things nobody wants on the projector. Only the presenter, holding the
 token ``exodus stage`` printed (or ``EXODUS_PRESENTER_TOKEN``), may hide a wish; with no
@@ -10,13 +10,16 @@ presenter's chaos routes are not the pipeline's: chaos installs them (with
 from __future__ import annotations
 
 import hmac
+from itertools import islice
 
 from exodus2045.app_under_test.frontend.problems import Problem
 from exodus2045.app_under_test.frontend.responses import json_response
 from exodus2045.app_under_test.frontend.state import FrontendState
-from fastapi import FastAPI, Header
+from fastapi import FastAPI, Header, Query
 from starlette.responses import Response
 
+#: Rows per page of a run's listing; a run's audit pages through it with ``offset``.
+LIST_PAGE_MAX = 1000
 CHALLENGE = {"www-authenticate": 'Bearer realm="exodus-presenter"'}
 
 
@@ -42,3 +45,23 @@ def add_admin_routes(app: FastAPI, state: FrontendState) -> None:
         if not await state.store(state.backend.store.hide, wish_id):
             raise Problem(404, "wish-not-found", "no wish is stored with this id")
         return json_response({"wish_id": wish_id, "hidden": True})
+
+    @app.get("/api/admin/runs/{run_id}/wishes", response_class=Response,
+             summary="Every stored wish of one swarm run, duplicates included, in pages "
+                     "(presenter token required)")
+    async def run_wishes(run_id: str, offset: int = Query(0, ge=0),
+                         limit: int = Query(LIST_PAGE_MAX, ge=1, le=LIST_PAGE_MAX),
+                         authorization: str | None = Header(None)) -> Response:
+        """What an audit over HTTP needs for exactly-once and no-phantoms: the rows the store
+        holds for a run, not one lookup per id (which can say neither "twice" nor "never
+        sent"). Presenter-only, because rows carry ``run_id`` and ``source``."""
+        check_presenter(authorization, state.config.presenter_token)
+        assert state.backend is not None, "the frontend was not opened"
+
+        def page() -> list[dict]:
+            return list(islice(state.backend.store.iterate(run_id), offset, offset + limit + 1))
+
+        rows = await state.store(page)
+        more = len(rows) > limit
+        return json_response({"run_id": run_id, "offset": offset, "wishes": rows[:limit],
+                              "next": offset + limit if more else None})

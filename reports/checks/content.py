@@ -7,6 +7,9 @@ that policy itself (:mod:`exodus2045.reports.markup_policy`), never through the 
 normaliser, so a sanitiser that strips tags, a parser that upper-cases (as the 2019 demo did)
 or skips NFC (the ``skip-nfc`` flaw), or a wrong ``markup`` flag all show up here.
 
+Without a listing of the run's rows, the rows per-wish lookups found are compared instead
+(each acknowledged wish at most once: exactly what content needs).
+
 What was sent comes from ``sent.jsonl`` when the runner kept it; otherwise it is regenerated
 from the seed through :func:`regenerate_sent`, the one place that knows the swarm's planner.
 """
@@ -82,9 +85,12 @@ def _short(value: Any) -> Any:
 
 
 def check(run: RunData) -> CheckResult:
-    if run.store is None:
+    if run.store is not None:
+        stored, rows_from = run.run_store(), "the run's stored rows"
+    elif run.lookups is not None:
+        stored, rows_from = run.looked_up(), "rows found by lookup"
+    else:
         return CheckResult.skip(ID, f"cannot see stored wishes: {run.why_missing('store')}")
-    stored = run.run_store()
     source = "sent.jsonl"
     sent = run.sent
     if sent is None:
@@ -111,6 +117,8 @@ def check(run: RunData) -> CheckResult:
             uncomparable.append(wish_id)
             continue
         for name, want in expected.items():
+            if name == "markup" and "markup" not in row:
+                continue  # a target that keeps no markup flag (a team's own) is not judged on one
             got = bool(row.get(name)) if name == "markup" else row.get(name)
             if got != want:
                 mismatch = {
@@ -138,6 +146,7 @@ def check(run: RunData) -> CheckResult:
         good,
         summary,
         source=source,
+        rows_from=rows_from,
         compared=len(stored) - len(unsent) - len(uncomparable),
         **capped("mismatches", mismatches),
         **capped("unsent", unsent),

@@ -13,6 +13,7 @@ from typing import Any
 
 from exodus2045.locustfiles.percentiles import percentile
 from exodus2045.reports.runfolder import Attempt, RunData
+from exodus2045.reports.thresholds import ThresholdError, evaluate, parse_threshold
 from exodus2045.reports.verdict import CheckResult
 
 ID = "slo"
@@ -58,23 +59,54 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def stored_rows(run: RunData) -> list[dict[str, Any]] | None:
+    """The run's stored rows, or those lookups found (they carry the same timestamps)."""
+    if run.store is not None:
+        return run.run_store()
+    return run.looked_up() if run.lookups is not None else None
+
+
+def threshold_figures(run: RunData) -> dict[str, float | None]:
+    """Every metric a threshold expression may name (reports/thresholds.py ``METRICS``)."""
+    submit = submit_latencies(run)
+    rows = stored_rows(run)
+    e2e = e2e_seconds(rows) if rows is not None else []
+    out: dict[str, float | None] = {"error_ratio": _round(error_ratio(run), 5)}
+    for q in (50, 95, 99):
+        out[f"submit_p{q}_ms"] = _round(percentile(submit, q))
+        out[f"e2e_p{q}_s"] = _round(percentile(e2e, q)) if e2e else None
+    return out
+
+
+def _thresholds(run: RunData) -> tuple[list[str], list[str], list[str]] | str:
+    exprs = run.slo.get("thresholds") or []
+    try:
+        parsed = [parse_threshold(e) for e in exprs]
+    except ThresholdError as exc:
+        return str(exc)
+    return evaluate(parsed, threshold_figures(run)) if parsed else ([], [], [])
+
+
 def check(run: RunData) -> CheckResult:
     if not run.ledger:
         return CheckResult.skip(ID, "the ledger is empty: no attempt to judge")
     slo = run.slo
+    judged = _thresholds(run)
+    if isinstance(judged, str):
+        return CheckResult.fail(ID, f"[slo] thresholds: {judged}")
+    t_met, t_breached, t_unjudged = judged
     bounds = {
         "submit_p95_ms": slo.get("submit_p95_ms"),
         "error_ratio": slo.get("error_ratio"),
         "e2e_p95_s": slo.get("e2e_p95_s"),
     }
-    if all(v is None for v in bounds.values()):
+    if all(v is None for v in bounds.values()) and not (t_met or t_breached or t_unjudged):
         return CheckResult.skip(ID, "the scenario sets no SLO (run.json scenario.slo is empty)")
+    rows = stored_rows(run)
     figures: dict[str, float | None] = {
         "submit_p95_ms": _round(percentile(submit_latencies(run), 95)),
         "error_ratio": _round(error_ratio(run), 5),
-        "e2e_p95_s": _round(percentile(e2e_seconds(run.run_store()), 95))
-        if run.store is not None
-        else None,
+        "e2e_p95_s": _round(percentile(e2e_seconds(rows), 95)) if rows is not None else None,
     }
     breaches: list[str] = []
     not_judged: list[str] = []
@@ -89,11 +121,16 @@ def check(run: RunData) -> CheckResult:
             not_judged.append(f"{name} ({why})")
         elif value > float(bound):
             breaches.append(f"{name} {value:g} > {float(bound):g}")
+    breaches += t_breached
+    not_judged += t_unjudged
+    aborted = run.meta.get("aborted")
+    if aborted:  # [slo] abort_on_fail stopped the swarm: that threshold was lost live
+        breaches.insert(0, f"swarm aborted at {aborted.get('t')}s: {aborted.get('threshold')} "
+                        f"lost (live value {aborted.get('value')})")
     good = not breaches
     met = ", ".join(
-        f"{k} {v:g} <= {float(bounds[k]):g}"
-        for k, v in figures.items()
-        if v is not None and bounds[k] is not None
+        [f"{k} {v:g} <= {float(bounds[k]):g}"
+         for k, v in figures.items() if v is not None and bounds[k] is not None] + t_met
     )
     summary = "met: " + met if good else "breached: " + "; ".join(breaches)
     if not_judged:
@@ -105,5 +142,7 @@ def check(run: RunData) -> CheckResult:
         figures=figures,
         bounds=bounds,
         breaches=breaches,
+        thresholds=list(slo.get("thresholds") or []),
+        aborted=aborted,
         warmup_s=slo.get("warmup_s") or 0,
     )

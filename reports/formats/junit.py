@@ -13,7 +13,9 @@ error for INTERRUPTED and ERROR. SOUND and UNSOUND need none: the checks already
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 from exodus2045.locustfiles.outcome import ERROR, INTERRUPTED, PARTIAL, UNPROVEN
@@ -67,12 +69,16 @@ class JunitReport(ReportFormat):
                 text = str(value).lower() if isinstance(value, bool) else str(value)
                 ET.SubElement(properties, "property", {"name": key, "value": _clean(text, 200)})
         ET.SubElement(properties, "property", {"name": "headline", "value": verdict.headline})
+        for name, value in _figures(verdict.figures):
+            ET.SubElement(properties, "property", {"name": name, "value": _clean(value, 200)})
+        times = _check_times(ctx.run_dir)
 
         for check in checks:
             case = ET.SubElement(
                 suite,
                 "testcase",
-                {"classname": CLASSNAME, "name": _clean(check.id, 500), "time": "0"},
+                {"classname": CLASSNAME, "name": _clean(check.id, 500),
+                 "time": f"{times.get(check.id, 0):.3f}"},
             )
             summary = _clean(check.summary, MESSAGE_CHARS)
             if check.status == "failed":
@@ -94,6 +100,26 @@ class JunitReport(ReportFormat):
         ET.indent(root, space="  ")
         body = ET.tostring(root, encoding="unicode")
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+
+
+def _figures(figures: Any, prefix: str = "figures") -> list[tuple[str, str]]:
+    """The verdict's figures flattened to ``figures.counts.stored`` = ``"197"`` properties."""
+    if isinstance(figures, dict):
+        return [p for k, v in sorted(figures.items()) for p in _figures(v, f"{prefix}.{k}")]
+    if figures is None or isinstance(figures, list):
+        return []
+    return [(prefix, str(figures).lower() if isinstance(figures, bool) else str(figures))]
+
+
+def _check_times(run_dir: Path) -> dict[str, float]:
+    """Seconds each check took to judge, as the run measured them (``check-times.json``);
+    a folder without them (crafted, or older) reports 0."""
+    try:
+        data = json.loads((run_dir / "check-times.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): float(v) for k, v in data.items() if isinstance(v, int | float)} \
+        if isinstance(data, dict) else {}
 
 
 def _outcome_case(ctx: RenderContext) -> tuple[str, str] | None:

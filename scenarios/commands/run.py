@@ -17,6 +17,9 @@ from exodus2045.app_under_test.settings import ENV_RUNS_DIR
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", help="drive and audit this pipeline URL (HTTP only)")
+    parser.add_argument("--adapter", type=Path,
+                        help="an adapter file mapping Exodus's wish onto the target's own API "
+                             "(with --target; see README 'Audit your own pipeline')")
     parser.add_argument("--state-dir", type=Path,
                         help="a stack started by `exodus up --state-dir DIR`: drive it and read "
                              "its store and queues directly")
@@ -95,9 +98,21 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
             raise ConfigError(f"scenario {scenario.name} asks for flaws "
                               f"{','.join(sorted(scenario.stack.flaws))}: on AWS they are the "
                               "deployed stack's (`exodus deploy --flaws ...`)")
-    return RunOptions(scenario=scenario, target=args.target, state_dir=args.state_dir,
+    adapter = None
+    target = args.target or (None if args.state_dir else scenario.target_url)
+    adapter_file = getattr(args, "adapter", None) or (
+        scenario.target_adapter if target == scenario.target_url else None)
+    if adapter_file:
+        from exodus2045.scenarios.adapter import load_adapter
+
+        if not target or args.state_dir:
+            raise ConfigError("--adapter describes a team's API: it needs --target URL "
+                              "(and no --state-dir)")
+        adapter = load_adapter(adapter_file)  # validated before anything is sent
+        adapter.resolved_headers()  # a credential missing from the environment: say so now
+    return RunOptions(scenario=scenario, target=target, state_dir=args.state_dir,
                       out=args.out, runs_dir=args.runs_dir, allow_partial=args.allow_partial,
-                      stack=stack, aws=aws)
+                      stack=stack, aws=aws, adapter=adapter)
 
 
 def _tracing_environment(args: argparse.Namespace) -> None:
@@ -137,10 +152,14 @@ def _browser_or_refuse() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from exodus2045.reports.terminal import print_verdict
+    from exodus2045.scenarios.ci_output import report_to_ci
     from exodus2045.scenarios.runner import run_scenario
 
     options = options_from(args, args.scenario)
     result = run_scenario(options)
     print_verdict(result.verdict, result.run_dir)
+    report_to_ci(result.verdict, result.run_dir, os.environ, sys.stdout)
     return result.exit_code

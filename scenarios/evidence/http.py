@@ -1,8 +1,12 @@
 """The ``http`` source: what the target's public API shows -- lookups, the tally, the pages.
 
 It is the only source a ``--target`` run has, and the one that fetches pages even when a
-state dir is attached (pages are what the frontend serves, not what the store holds). It
-cannot list a run's stored wishes, count stored rows, or see queues, and says so.
+state dir is attached (pages are what the frontend serves, not what the store holds). With
+the presenter token it lists a run's stored wishes through the frontend's admin listing
+(``GET /api/admin/runs/{run_id}/wishes``, paginated), so exactly-once and no-phantoms are
+judged over HTTP too; without it, it cannot. Queue depths (and so the backlog the drain
+waits on) come from the ``exodus_queue_depth`` gauges of ``/metrics`` where the target has
+them. It never counts stored rows or reads dead letters, and says so.
 
 Every request is paced and bounded (:class:`HttpSourceConfig`): the audit reads after the
 swarm, but a target shared with real users must not feel a second swarm in its lookups.
@@ -12,11 +16,12 @@ Lookups retry what a busy server answers (connection error, 429, 5xx), honouring
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -32,8 +37,11 @@ from exodus2045.scenarios.evidence.protocol import (
 #: Pages that display wishes (or the tally) on the bundled frontend; ``/message`` answers
 #: only under the ``html-api`` flaw and is skipped when it is a 404.
 PAGE_PATHS = ("/wall?limit=200", "/", "/tally", "/api/wall?limit=200", "/api/tally", "/message")
-_NO_LISTING = "the target has no listing of a run's stored wishes"
+_NO_LISTING = ("the target has no listing of a run's stored wishes (the bundled frontend "
+               "lists them for the presenter token: set EXODUS_PRESENTER_TOKEN)")
 _NO_QUEUES = "the target's HTTP API does not show its queues"
+_DEPTH = re.compile(r"^exodus_queue_depth\{([^}]*)\}\s+([0-9.eE+-]+)\s*$", re.MULTILINE)
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,12 @@ class HttpSourceConfig:
     retry_after_cap_s: float = 5.0
     page_paths: tuple[str, ...] = PAGE_PATHS
     wish_pages: int = 20  # /api/wishes/{id} pages fetched for the static oracle
+    #: the presenter token (from the environment, never a file): opens the run listing
+    presenter_token: str | None = field(default=None, repr=False)
+    listing_path: str = "/api/admin/runs/{run_id}/wishes"
+    #: Prometheus text with ``exodus_queue_depth{queue,state}`` gauges (the bundled frontend's
+    #: ``/metrics``): queue depths and the backlog over HTTP. None: the target shows none.
+    metrics_path: str | None = "/metrics"
 
 
 class Pace:
@@ -84,6 +98,10 @@ class HttpSource(SourceBase):
     def __init__(self, url: str, config: HttpSourceConfig | None = None) -> None:
         self.url = url.rstrip("/")
         self.config = config or HttpSourceConfig()
+        if self.config.presenter_token:
+            self.ANSWERS = self.ANSWERS | {Question.STORED_WISHES}
+        if self.config.metrics_path:
+            self.ANSWERS = self.ANSWERS | {Question.QUEUE_DEPTHS, Question.BACKLOG}
         self.errors = (httpx.HTTPError, ValueError)
         n = max(1, self.config.concurrency)
         self.client = httpx.Client(
@@ -93,7 +111,9 @@ class HttpSource(SourceBase):
         self._pool: ThreadPoolExecutor | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "url": self.url,
+        listing = (f"{self.config.listing_path} with the presenter token"
+                   if self.config.presenter_token else None)
+        return {"name": self.name, "url": self.url, "listing": listing,
                 "concurrency": self.config.concurrency, "rate_per_s": self.config.rate_per_s}
 
     def close(self) -> None:
@@ -126,6 +146,46 @@ class HttpSource(SourceBase):
                 isinstance(v, int) and not isinstance(v, bool) for v in tally.values()):
             raise EvidenceError(f"{self.url}/api/tally: no {{'tally': {{destination: n}}}} object")
         return {str(k): v for k, v in tally.items()}
+
+    def stored_wishes(self, run_id: str) -> Iterator[dict[str, Any]]:
+        """Every row the target lists for ``run_id``, page by page (a read error raises, so a
+        half listing is never taken for the whole store)."""
+        path = self.config.listing_path.format(run_id=quote(run_id, safe=""))
+        headers = {"authorization": f"Bearer {self.config.presenter_token}"}
+        offset: int | None = 0
+        while offset is not None:
+            self._pace.wait()
+            r = self.client.get(path, params={"offset": offset}, headers=headers)
+            if r.status_code in (401, 403, 404):
+                raise EvidenceError(f"{self.url}{path}: {r.status_code} (no listing for this "
+                                    "run with this presenter token)")
+            r.raise_for_status()
+            body = r.json()
+            rows = body.get("wishes") if isinstance(body, dict) else None
+            if not isinstance(rows, list):
+                raise EvidenceError(f"{self.url}{path}: no {{'wishes': [...]}} object")
+            yield from (row for row in rows if isinstance(row, dict))
+            nxt = body.get("next")
+            offset = nxt if isinstance(nxt, int) and nxt > offset else None
+
+    def queue_depths(self) -> dict[str, dict[str, int]]:
+        """Per queue ``{visible, in_flight, dlq}`` from the target's Prometheus gauges."""
+        path = self.config.metrics_path or ""
+        r = self.get(path)
+        r.raise_for_status()
+        depths: dict[str, dict[str, int]] = {}
+        for match in _DEPTH.finditer(r.text):
+            labels = dict(_LABEL.findall(match.group(1)))
+            if "queue" in labels and "state" in labels:
+                depths.setdefault(labels["queue"], {})[labels["state"]] = int(
+                    float(match.group(2)))
+        if not depths:
+            raise EvidenceError(f"{self.url}{path}: no exodus_queue_depth gauges")
+        return depths
+
+    def backlog(self) -> int:
+        return sum(d.get("visible", 0) + d.get("in_flight", 0)
+                   for d in self.queue_depths().values())
 
     def pages(self, sample_ids: Sequence[str]) -> list[FetchedPage]:
         paths = list(self.config.page_paths)

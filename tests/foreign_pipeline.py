@@ -1,0 +1,228 @@
+"""A pipeline Exodus did not write: the proof that adapters audit a team's own system.
+
+Deliberately unlike the bundled one: plain ``http.server`` (no ASGI), its own field names
+(``author``, ``planet`` = ``MARS``|``EUROPA``, ``body``, an idempotency ``ref``), ids it
+assigns itself (``n-000123``), answers 201, a background worker thread between intake and
+store, the tally at ``/v1/stats`` under ``per_planet``, a cursor-paginated listing, and a
+``/board`` page that shows messages. A flaky gateway answers every 25th accepted post 503
+*after* queueing it, so clients retry and the ``ref`` dedupe is what keeps it sound.
+
+Seeded defects (off by default), one per check the audit must fail:
+``drop`` (the worker loses 1 in 100 under load: exactly-once), ``retry-dup`` (no ``ref``
+dedupe, so a retried post is stored twice: exactly-once), ``raw-body`` (the board renders
+the message ``body`` raw: no-executable-markup), ``miscount`` (EUROPA counted one too many every 20th
+time: tally).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import queue
+import threading
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+DEFECTS = ("drop", "retry-dup", "raw-body", "miscount")
+PLANETS = {"MARS", "EUROPA"}
+PAGE = 100
+
+ADAPTER = """\
+# The foreign pipeline, as its team would describe it to Exodus.
+[submit]
+path = "/v1/notes"
+accepted = [201]
+id_field = "ref"
+id_pointer = "/note/id"
+
+[submit.fields]
+evacuee = "author"
+destination = "planet"
+message = "body"
+
+[submit.destinations]
+mars = "MARS"
+jupiter = "EUROPA"
+
+[lookup]
+path = "/v1/notes/{id}"
+
+[lookup.fields]
+evacuee = "/author"
+destination = "/planet"
+message = "/body"
+
+[tally]
+path = "/v1/stats"
+pointer = "/per_planet"
+
+[listing]
+path = "/v1/notes"
+items = "/items"
+next = "/next"
+cursor_param = "after"
+id = "/ref"
+
+[pages]
+paths = ["/board"]
+"""
+
+
+def _utf8(*texts: str) -> bool:
+    try:
+        for text in texts:
+            text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _clean(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
+    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc")
+
+
+class Notes:
+    """Intake, a queue, a worker thread, a store: the team's whole pipeline."""
+
+    def __init__(self, defects: frozenset[str]) -> None:
+        self.defects = defects
+        self.lock = threading.Lock()
+        self.inbox: queue.Queue = queue.Queue()
+        self.rows: list[dict] = []  # stored, in order
+        self.by_id: dict[str, dict] = {}
+        self.refs: dict[str, str] = {}  # ref -> id
+        self.per_planet = {"MARS": 0, "EUROPA": 0}
+        self.posts = self.worked = self.europa = 0
+        self.worker = threading.Thread(target=self._work, daemon=True, name="notes-worker")
+        self.worker.start()
+
+    def accept(self, body: object) -> tuple[int, dict]:
+        if not isinstance(body, dict):
+            return 400, {"error": "body must be a JSON object"}
+        if set(body) - {"author", "planet", "body", "ref"}:
+            return 422, {"error": "unknown field"}
+        author, planet, text, ref = (body.get(k) for k in ("author", "planet", "body", "ref"))
+        if not isinstance(author, str) or not 1 <= len(_clean(author).strip()) <= 100:
+            return 422, {"error": "author"}
+        if planet not in PLANETS:
+            return 422, {"error": "planet"}
+        if not isinstance(text, str) or not _clean(text).strip() or len(_clean(text)) > 2000:
+            return 422, {"error": "body"}
+        if not _utf8(author, text):
+            return 422, {"error": "not UTF-8 text"}
+        with self.lock:
+            if isinstance(ref, str) and ref in self.refs and "retry-dup" not in self.defects:
+                return 201, {"note": {"id": self.refs[ref]}}
+            self.posts += 1
+            note_id = f"n-{self.posts:06d}"
+            if isinstance(ref, str):
+                self.refs.setdefault(ref, note_id)
+            flaky = self.posts % 25 == 0
+        self.inbox.put({"id": note_id, "ref": ref, "author": _clean(author).strip(),
+                        "planet": planet, "body": _clean(text)})
+        if flaky:  # the gateway times out after the note was queued: the client retries
+            return 503, {"error": "gateway timeout"}
+        return 201, {"note": {"id": note_id}}
+
+    def _work(self) -> None:
+        while True:
+            note = self.inbox.get()
+            if note is None:
+                return
+            with self.lock:
+                self.worked += 1
+                if "drop" in self.defects and self.worked % 100 == 50:
+                    continue  # lost under load
+                self.rows.append(note)
+                self.by_id[note["id"]] = note
+                self.per_planet[note["planet"]] += 1
+                if note["planet"] == "EUROPA":
+                    self.europa += 1
+                    if "miscount" in self.defects and self.europa % 20 == 0:
+                        self.per_planet["EUROPA"] += 1
+
+    def stop(self) -> None:
+        self.inbox.put(None)
+        self.worker.join(timeout=5)
+
+    def board(self) -> str:
+        show = (lambda s: s) if "raw-body" in self.defects else html.escape
+        with self.lock:
+            latest = self.rows[-200:]
+        items = "".join(f"<li><b>{html.escape(n['author'])}</b> ({n['planet']}): "
+                        f"{show(n['body'])}</li>" for n in latest)
+        return f"<!doctype html><title>Board</title><ul>{items}</ul>"
+
+
+def _handler(notes: Notes) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+        def _send(self, status: int, data: object, kind: str = "application/json") -> None:
+            body = (data if isinstance(data, str) else json.dumps(data)).encode()
+            self.send_response(status)
+            self.send_header("content-type", kind)
+            self.send_header("content-length", str(len(body)))
+            if getattr(self, "csp", False):
+                self.send_header("content-security-policy", "default-src 'none'")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:  # noqa: N802
+            raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+            if self.path != "/v1/notes":
+                return self._send(404, {"error": "no such route"})
+            try:
+                body = json.loads(raw)
+            except (ValueError, RecursionError):
+                return self._send(400, {"error": "not JSON"})
+            self._send(*notes.accept(body))
+
+        def do_GET(self) -> None:  # noqa: N802
+            url = urlsplit(self.path)
+            if url.path == "/":
+                return self._send(200, "<!doctype html><title>Notes</title>", "text/html")
+            if url.path == "/board":
+                self.csp = True
+                return self._send(200, notes.board(), "text/html; charset=utf-8")
+            if url.path == "/v1/stats":
+                with notes.lock:
+                    return self._send(200, {"per_planet": dict(notes.per_planet)})
+            if url.path == "/v1/notes":
+                after = int((parse_qs(url.query).get("after") or ["0"])[0])
+                with notes.lock:
+                    items = notes.rows[after:after + PAGE]
+                    more = after + PAGE < len(notes.rows)
+                return self._send(200, {"items": items, "next": after + PAGE if more else None})
+            if url.path.startswith("/v1/notes/"):
+                with notes.lock:
+                    note = notes.by_id.get(url.path.rsplit("/", 1)[1])
+                return self._send(200, note) if note else self._send(404, {"error": "none"})
+            self._send(404, {"error": "no such route"})
+
+    return Handler
+
+
+@contextmanager
+def foreign_pipeline(defects: frozenset[str] = frozenset()) -> Iterator[str]:
+    """The pipeline on 127.0.0.1:0; yields its URL."""
+    unknown = set(defects) - set(DEFECTS)
+    assert not unknown, f"unknown defects {unknown}"
+    notes = Notes(frozenset(defects))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(notes))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        notes.stop()

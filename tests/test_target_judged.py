@@ -1,0 +1,128 @@
+"""``--target`` alone judges what HTTP can answer, and agrees with ``--state-dir``.
+
+With the presenter token the bundled frontend lists a run's stored wishes
+(``GET /api/admin/runs/{run_id}/wishes``), so exactly-once, no-phantoms, tally and content
+are judged over HTTP exactly as over the state dir; the ``lossy-worker`` flaw fails through
+``--target`` too. Without the token, lookups still catch the loss.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "presenter-" + "k" * 32
+CORE = ("exactly-once", "no-phantoms", "tally", "content", "bad-input", "no-false-rejects",
+        "no-executable-markup")
+
+
+def cli(*args: str, token: bool = True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "EXODUS_PRESENTER_TOKEN"}
+    if token:
+        env["EXODUS_PRESENTER_TOKEN"] = TOKEN
+    return subprocess.run([sys.executable, "-m", "exodus2045.scenarios.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@contextmanager
+def exodus_up(tmp_path, flaw: str):
+    state = tmp_path / "state"
+    args = ["up", "--port", "0", "--state-dir", str(state), "--parsers", "1",
+            "--pod-workers", "1"] + (["--flaws", flaw] if flaw else [])
+    env = {**os.environ, "EXODUS_PRESENTER_TOKEN": TOKEN}
+    proc = subprocess.Popen([sys.executable, "-m", "exodus2045.scenarios.cli", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: (state / "stack.json").exists()
+                 and all(c["pid"] for c in json.loads((state / "stack.json").read_text())
+                         ["components"]), what="exodus up")
+        yield flaw, state, json.loads((state / "stack.json").read_text())["url"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(params=["", "lossy-worker"], ids=["sound", "lossy-worker"])
+def up(request, tmp_path):
+    with exodus_up(tmp_path, request.param) as stack:
+        yield stack
+
+
+def statuses(out) -> dict[str, str]:
+    verdict = json.loads((out / "verdict.json").read_text())
+    return {c["id"]: c["status"] for c in verdict["checks"] if c["id"] in CORE}
+
+
+def test_target_judges_like_the_state_dir(tmp_path, up):
+    flaw, state, url = up
+    load = ("--evacuees", "200", "--arrival-rate", "80")
+    by_http = cli("run", "smoke", "--target", url, "--out", str(tmp_path / "http"), *load)
+    by_dir = cli("run", "smoke", "--state-dir", str(state), "--out", str(tmp_path / "dir"), *load)
+    http, direct = statuses(tmp_path / "http"), statuses(tmp_path / "dir")
+    assert http == direct, (http, direct)
+    evidence = json.loads((tmp_path / "http" / "evidence.json").read_text())
+    assert evidence["questions"]["stored-wishes"]["source"] == "http"
+    assert TOKEN not in "".join(p.read_text(errors="replace")
+                                for p in (tmp_path / "http").rglob("*") if p.is_file())
+    if not flaw:
+        assert set(http.values()) == {"passed"}, http
+        assert by_http.returncode == 1  # dlq-explained: HTTP cannot read dead letters
+        verdict = json.loads((tmp_path / "http" / "verdict.json").read_text())
+        assert verdict["unjudged"] == ["dlq-explained"]
+        checks = {c["id"]: c for c in verdict["checks"]}
+        assert checks["drained"]["status"] == "passed"  # /metrics' queue depth gauges
+        run = json.loads((tmp_path / "http" / "run.json").read_text())
+        assert run["drain"]["by"] == "backlog" and run["drain"]["drained"] is True
+    else:
+        assert (http["exactly-once"], http["tally"]) == ("failed", "failed"), http
+        assert by_http.returncode == by_dir.returncode == 1
+        # without the token there is no listing, and lookups alone still catch the loss
+        blind = cli("run", "smoke", "--target", url, "--out", str(tmp_path / "blind"), *load,
+                    token=False)
+        assert blind.returncode == 1
+        checks = {c["id"]: c for c in
+                  json.loads((tmp_path / "blind" / "verdict.json").read_text())["checks"]}
+        assert checks["exactly-once"]["status"] == "failed"
+        assert "by lookup" in checks["exactly-once"]["summary"]
+        assert checks["no-phantoms"]["status"] == "skipped"
+        assert "EXODUS_PRESENTER_TOKEN" in checks["no-phantoms"]["summary"]
+
+
+def test_run_listing_is_presenter_only_and_paginated(tmp_path):
+    with exodus_up(tmp_path, "") as (_, _, url):
+        listing_is_presenter_only_and_paginated(url)
+
+
+def listing_is_presenter_only_and_paginated(url: str) -> None:
+    run_id = "r-listing-test"
+    for n in range(5):
+        r = httpx.post(f"{url}/api/wishes", headers={"x-exodus-run": run_id},
+                       json={"wish_id": f"00000000-0000-4000-8000-00000000000{n}",
+                             "evacuee": "Ada", "destination": "mars", "message": f"hi {n}"})
+        assert r.status_code == 202, r.text
+    path = f"{url}/api/admin/runs/{run_id}/wishes"
+    assert httpx.get(path).status_code == 401
+    assert httpx.get(path, headers={"authorization": "Bearer wrong"}).status_code == 403
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    wait_for(lambda: len(httpx.get(path, headers=auth).json()["wishes"]) == 5,
+             what="five stored wishes")
+    first = httpx.get(path, headers=auth, params={"limit": 2}).json()
+    assert len(first["wishes"]) == 2 and first["next"] == 2
+    seen, offset = [], 0
+    while offset is not None:
+        page = httpx.get(path, headers=auth, params={"limit": 2, "offset": offset}).json()
+        seen += [w["wish_id"] for w in page["wishes"]]
+        offset = page["next"]
+    assert sorted(seen) == [f"00000000-0000-4000-8000-00000000000{n}" for n in range(5)]
+    assert httpx.get(path, headers=auth, params={"limit": 0}).status_code == 422
