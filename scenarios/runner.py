@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from exodus2045.app_under_test.errors import ExodusError, StateDirError
+from exodus2045.app_under_test.runkey import ENV_RUN_KEY, new_key, write_key
 from exodus2045.app_under_test.settings import StackConfig
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos.schedule import ChaosSchedule
@@ -126,6 +127,17 @@ def _chaos_schedule(scenario: Scenario, stack: _Stack, run_dir: Path, t0: float)
                          seed=scenario.seed)
 
 
+def _run_key_env(stack: _Stack, run_id: str) -> dict[str, str]:
+    """Mint this run's key, register it with a stack we can reach on disk, hand it to Locust.
+
+    By environment, never by argument or run folder (docs/architecture.md "Scope of a run").
+    """
+    key = new_key()
+    if stack.state is not None:
+        write_key(stack.state.root, run_id, key)
+    return {ENV_RUN_KEY: key.hex()}
+
+
 def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunResult:
     scenario = options.scenario
     started = datetime.now(UTC)
@@ -168,7 +180,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
                 chaos.start()
             tick = time.perf_counter()
             swarm = SwarmProcess(locust_command(scenario, stack.url, run_id, run_dir),
-                                 run_dir / "locust.log")
+                                 run_dir / "locust.log", env=_run_key_env(stack, run_id))
             meta["locust_config_ignored"] = list(swarm.ignored)  # see locust_isolation
             code = swarm.wait()
             phases["swarm_s"] = round(time.perf_counter() - tick, 3)

@@ -26,6 +26,7 @@ from exodus2045.app_under_test import settings as s
 from exodus2045.app_under_test.statedir import StateDir
 
 from tests.conftest import wait_for
+from tests.frontend_fixtures import signed_post
 
 REPO = Path(__file__).resolve().parents[1]
 QR_BLOCKS = re.compile(r"^[█▀▄ ]{20,}$", re.MULTILINE)
@@ -116,8 +117,16 @@ def test_stage_prints_what_the_presenter_needs_and_serves_it(tmp_path: Path) -> 
             limited = wish()
             assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
             assert limited.headers["content-type"].startswith("application/problem+json")
-            swarm = [wish(**{"X-Exodus-Run": "r-stage"}).status_code for _ in range(5)]
-            assert swarm == [202] * 5, "the swarm names its run and is never limited"
+            forged = wish(**{"X-Exodus-Run": "r-stage", "X-Exodus-Sig": "x:00"})
+            assert forged.status_code == 429, "naming a run proves nothing"
+
+            def signed() -> httpx.Response:
+                return signed_post(client, stage.state.root, "r-stage", {
+                    "wish_id": str(uuid.uuid4()), "evacuee": "The Swarm",
+                    "destination": "mars", "message": "signed with the run key"})
+
+            swarm = [signed().status_code for _ in range(5)]
+            assert swarm == [202] * 5, "the swarm signs with its run's key and is never limited"
         started = time.monotonic()
     assert time.monotonic() - started < 15, "Ctrl-C stops the stage promptly"
     assert_stopped_cleanly(stage)

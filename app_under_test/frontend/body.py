@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from exodus2045.app_under_test.frontend.problems import Problem
+from exodus2045.app_under_test.runkey import RunKeys
 from starlette.types import Receive
 
 JSON = "json"
@@ -141,7 +142,8 @@ def decode_lenient(raw: bytes, kind: str) -> Any:
 
 #: The request headers the submit route looks at (ASGI header names are lower-case).
 WANTED_HEADERS = frozenset(
-    {b"content-type", b"content-length", b"accept", b"user-agent", b"x-exodus-run"}
+    {b"content-type", b"content-length", b"accept", b"user-agent", b"x-exodus-run",
+     b"x-exodus-sig", b"authorization"}
 )
 
 
@@ -151,12 +153,23 @@ def wanted_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
             for name, value in raw if name in WANTED_HEADERS}
 
 
-def run_scope(headers: Mapping[str, str]) -> tuple[str | None, str]:
-    """``(run_id, source)`` from ``X-Exodus-Run``: a swarm run names itself, the audience not."""
+def run_scope(
+    headers: Mapping[str, str], raw: bytes, keys: RunKeys
+) -> tuple[str | None, str]:
+    """``(run_id, source)``: a swarm request whose run-key signature verifies, or the audience.
+
+    ``X-Exodus-Run`` alone proves nothing (anyone can send it); only a signature made with the
+    run's key does (:mod:`exodus2045.app_under_test.runkey`).
+    """
     run = headers.get("x-exodus-run")
-    if not run:
-        return None, "audience"
-    return (run if len(run) <= RUN_ID_MAX else None), "swarm"
+    if run and len(run) <= RUN_ID_MAX and keys.verified(run, headers.get("x-exodus-sig"), raw):
+        return run, "swarm"
+    return None, "audience"
+
+
+def claims_swarm(headers: Mapping[str, str]) -> bool:
+    """Whether a request carries a run signature worth checking once its body is read."""
+    return bool(headers.get("x-exodus-run")) and bool(headers.get("x-exodus-sig"))
 
 
 def queued_body(

@@ -22,6 +22,7 @@ from exodus2045.app_under_test.frontend.hooks import IntakeWrapper
 from exodus2045.app_under_test.frontend.metrics import FrontendMetrics
 from exodus2045.app_under_test.frontend.ratelimit import TokenBuckets
 from exodus2045.app_under_test.ports import QueueDepth
+from exodus2045.app_under_test.runkey import RunKeys
 from exodus2045.app_under_test.settings import FrontendConfig
 from exodus2045.app_under_test.statedir import StateDir
 
@@ -43,6 +44,7 @@ class FrontendState:
         self._owns_backend = backend is None
         self.metrics = FrontendMetrics(self._read_depths)
         self.buckets = TokenBuckets(config.rate_limit_per_s)
+        self.run_keys = RunKeys(config.state_dir)
         self.batcher: GroupCommit | None = None
         self._store_limiter: anyio.CapacityLimiter | None = None
         self._parsed_lock = threading.Lock()
