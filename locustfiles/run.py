@@ -84,6 +84,7 @@ class Run:
     done: gevent.event.Event = field(default_factory=gevent.event.Event)  # complete or stopping
     greenlets: list[gevent.Greenlet] = field(default_factory=list)
     key: bytes = field(default=b"", repr=False)  # the run key; never in swarm.json
+    key_minted: bool = False  # minted here, not given by the runner: someone must register it
 
     @property
     def schedule(self) -> ArrivalSchedule:
@@ -137,6 +138,7 @@ def begin_run(
     options = SwarmOptions.from_parsed(parsed_options)
     now = time.time()
     secret: RunSecret | None
+    given = ""
     if role == ROLE_WORKER:
         shared = dict(getattr(parsed_options, RUN_KEY, None) or {})
         if not shared:
@@ -168,7 +170,7 @@ def begin_run(
         id_secret=secret.id_secret,
     )
     run = Run(options, plan, str(shared["token"]), float(shared["t0"]), started_at=now,
-              key=secret.key)
+              key=secret.key, key_minted=role != ROLE_WORKER and not given)
     if role != ROLE_MASTER:
         run.pools = build_pools(plan.seed, POOL_SIZE)
         calm_gc()

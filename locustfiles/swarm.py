@@ -69,6 +69,9 @@ class Swarm:
         self.failed = False  # the swarm itself broke (bad options, ledger I/O)
         self._attached = False
         self._secrets: dict[str, RunSecret] = {}  # a worker's, by run id, from the master
+        #: Called with (run id, key) for a run whose key this process minted (not one the
+        #: runner gave): the presenter's console tells the frontend with them.
+        self.key_listeners: list[Any] = []
 
     # -- wiring ----------------------------------------------------------------------------
     def attach(self, runner: Any) -> None:
@@ -246,6 +249,9 @@ class Swarm:
     def _begin(self) -> Run:
         run = begin_run(self.role, self.environment.parsed_options, self._secrets.pop)
         plan = run.plan
+        if self.role != ROLE_WORKER and run.key_minted:
+            for listener in self.key_listeners:
+                listener(plan.run_id, run.key)
         if self.role == ROLE_MASTER:  # before Locust sends the spawn orders (same socket)
             secret = RunSecret(run.key, plan.id_secret)
             self.environment.runner.send_message(MSG_SECRET, secret.to_message(plan.run_id))

@@ -16,14 +16,8 @@ from exodus2045.app_under_test.frontend.problems import Problem
 from exodus2045.app_under_test.frontend.responses import json_response
 from exodus2045.app_under_test.frontend.state import FrontendState
 from exodus2045.app_under_test.runkey import parse_key, valid_run_id
-from fastapi import FastAPI, Header
-from pydantic import BaseModel
+from fastapi import Body, FastAPI, Header
 from starlette.responses import Response
-
-
-class RunKeyBody(BaseModel):
-    key: str
-
 
 CHALLENGE = {"www-authenticate": 'Bearer realm="exodus-presenter"'}
 
@@ -54,10 +48,10 @@ def add_admin_routes(app: FastAPI, state: FrontendState) -> None:
     @app.put("/api/admin/runs/{run_id}/key", response_class=Response, status_code=204,
              summary="Register a run's key, for a frontend the runner cannot reach on disk "
                      "(presenter token required)")
-    async def run_key(run_id: str, body: RunKeyBody,
+    async def run_key(run_id: str, key_hex: str = Body(..., embed=True, alias="key"),
                       authorization: str | None = Header(None)) -> Response:
         check_presenter(authorization, state.config.presenter_token)
-        key = parse_key(body.key)
+        key = parse_key(key_hex)
         if key is None:
             raise Problem(422, "invalid-key", "key must be 32-128 hex digits", field="key")
         if not valid_run_id(run_id):
