@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.frontend.admin import add_admin_routes
+from exodus2045.app_under_test.frontend.admin_throttle import AdminThrottle
 from exodus2045.app_under_test.frontend.hooks import FrontendHooks
 from exodus2045.app_under_test.frontend.problems import install_problem_handlers
 from exodus2045.app_under_test.frontend.projector import add_projector_routes
@@ -64,5 +65,6 @@ def create_app(
     for install in hooks.routes:
         install(app, state)
     exempt = frozenset({FLAWED_MESSAGE_PATH}) if "html-api" in config.flaws else frozenset()
+    app.add_middleware(AdminThrottle)
     app.add_middleware(SecurityHeaders, csp_exempt=exempt)
     return app

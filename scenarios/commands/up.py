@@ -45,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--public", action="store_true",
                         help="stage mode, as `exodus stage`: join link + QR code, presenter "
                              "token, audience rate limit (still binds only where --host says)")
+    parser.add_argument("--allow-flaws", action="store_true",
+                        help="with --public: run seeded flaws in front of an audience anyway")
     parser.set_defaults(func=run)
 
 
