@@ -129,6 +129,7 @@ class FrontendConfig:
     queue: QueueConfig = field(default_factory=QueueConfig)
     public_url: str | None = None  # the join link the projector shows; None = from the request
     stream_max: int = 100  # live projector streams one frontend process serves at once
+    stream_per_client: int = 3  # of those, per client address (one laptop cannot take all)
     stream_lifetime_s: float = 300.0  # then the browser reconnects (EventSource does it)
 
     @classmethod

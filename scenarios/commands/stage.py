@@ -34,6 +34,7 @@ from pathlib import Path
 
 import segno
 from exodus2045.app_under_test import settings as s
+from exodus2045.app_under_test.frontend.sse import projector_key
 from exodus2045.app_under_test.settings import FrontendConfig, StackConfig, public_url
 from exodus2045.scenarios.commands.up import add_stack_arguments, stack_config
 from rich.console import Console
@@ -176,7 +177,9 @@ def _announce(config: StackConfig, url: str, join: str, token: str, rate: float)
     console.print(f"[bold]Exodus 2045 on stage[/bold] at {e(url)}")
     console.print(f"  join link   [bold]{e(join)}[/bold]   (the audience opens this)")
     print(terminal_qr(join), end="", flush=True)
-    console.print(f"  projector   {e(url)}/tally   (put it on the big screen)")
+    key = projector_key(token)
+    console.print(f"  projector   {e(url)}/tally?projector={key}   (put it on the big screen; "
+                  "the key keeps it a live stream however many phones open theirs)")
     console.print(f"  wall        {e(url)}/wall")
     if rate > 0:
         console.print(f"  rate limit  {rate:g} wish/s per client, burst {max(1.0, 2 * rate):g} "
