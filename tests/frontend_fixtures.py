@@ -48,12 +48,12 @@ class RunningFrontend:
 @contextmanager
 def running_frontend(
     config: FrontendConfig, backend: LocalBackend | None = None,
-    hooks: FrontendHooks | None = None,
+    hooks: FrontendHooks | None = None, **server_options: Any,
 ) -> Iterator[RunningFrontend]:
     """Serve ``create_app(config, backend, hooks=...)`` until the block ends, then shut down
-    cleanly."""
+    cleanly (``server_options`` go to ``build_server``)."""
     app = create_app(config, backend, hooks=hooks or FrontendHooks())
-    server = build_server(app)
+    server = build_server(app, **server_options)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+import anyio
 from exodus2045.app_under_test.frontend.problems import Problem
 from exodus2045.app_under_test.runkey import RunKeys
 from starlette.types import Receive
@@ -24,6 +25,8 @@ FORM = "form"
 #: The ``no-validation`` flaw skips our limit but not this one: no server reads forever.
 HARD_BODY_MAX_BYTES = 1024 * 1024
 RUN_ID_MAX = 100
+BODY_READ_S = 10.0  # the server's own receive bound (serve.py) is the same; this one holds
+                    # under any ASGI server
 _FORM_FIELDS_MAX = 16
 
 
@@ -70,12 +73,20 @@ def too_large(limit: int) -> Problem:
     return Problem(413, "body-too-large", f"the body is larger than {limit} bytes", field="body")
 
 
-async def read_limited(receive: Receive, limit: int) -> bytes:
-    """Collect the request body, giving up (413) as soon as it passes ``limit`` bytes.
+async def read_limited(receive: Receive, limit: int, deadline_s: float = BODY_READ_S) -> bytes:
+    """Collect the request body, giving up (413) as soon as it passes ``limit`` bytes, and
+    (408) when it has not all arrived within ``deadline_s`` -- whatever server runs us.
 
     Reads ASGI messages directly: Starlette's ``stream()`` generator costs more than the
     body of a typical wish takes to parse.
     """
+    with anyio.move_on_after(deadline_s):
+        return await _read(receive, limit)
+    raise Problem(408, "request-timeout", f"the body did not arrive within {deadline_s:g} s",
+                  field="body")
+
+
+async def _read(receive: Receive, limit: int) -> bytes:
     parts: list[bytes] = []
     total = 0
     while True:

@@ -13,19 +13,29 @@ import socket
 import uvicorn
 from exodus2045.app_under_test.frontend.app import NO_HOOKS, create_app
 from exodus2045.app_under_test.frontend.hooks import FrontendHooks
+from exodus2045.app_under_test.frontend.uvicorn_compat import bounded_httptools
 from exodus2045.app_under_test.settings import FrontendConfig
 from fastapi import FastAPI
 
 GRACEFUL_SHUTDOWN_S = 10
+#: A request must arrive whole (headers and body) this soon after its first byte, and the
+#: first request this soon after the connection opened (slowloris; uvicorn_compat).
+REQUEST_RECEIVE_S = 10.0
+#: Connections plus running requests before uvicorn answers 503 (streams count too).
+LIMIT_CONCURRENCY = 1000
 
 
-def build_server(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8045) -> uvicorn.Server:
+def build_server(
+    app: FastAPI, *, host: str = "127.0.0.1", port: int = 8045,
+    receive_s: float = REQUEST_RECEIVE_S, limit_concurrency: int = LIMIT_CONCURRENCY,
+) -> uvicorn.Server:
     """The one uvicorn configuration every frontend (process, test, benchmark) runs with."""
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
-        http="httptools",
+        http=bounded_httptools(receive_s),
+        limit_concurrency=limit_concurrency,
         loop="auto",
         lifespan="on",
         access_log=False,
