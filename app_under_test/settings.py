@@ -32,6 +32,7 @@ ENV_LINGER_MS = "EXODUS_LINGER_MS"
 ENV_RATE_LIMIT = "EXODUS_RATE_LIMIT"
 ENV_RUNS_DIR = "EXODUS_RUNS_DIR"
 ENV_PUBLIC_URL = "EXODUS_PUBLIC_URL"
+ENV_TRUST_PROXY = "EXODUS_TRUST_PROXY"
 
 ALL_ENV = (
     ENV_STATE_DIR,
@@ -50,6 +51,7 @@ ALL_ENV = (
     ENV_RATE_LIMIT,
     ENV_RUNS_DIR,
     ENV_PUBLIC_URL,
+    ENV_TRUST_PROXY,
 )
 
 
@@ -75,6 +77,27 @@ def public_url(raw: str | None) -> str | None:
         raise ConfigError(f"{ENV_PUBLIC_URL}={raw!r} must be an http(s) URL without query or "
                           "fragment, e.g. https://exodus.example.org/")
     return text if parts.path else text + "/"
+
+
+def trust_proxy(raw: str | None) -> str | None:
+    """The proxies whose ``X-Forwarded-For`` is believed (``--trust-proxy``): addresses or
+    networks, comma-separated; None (the default) believes nobody's.
+
+    Never "any loopback peer" by default: behind a TCP tunnel every phone is loopback, and
+    rotating the header would defeat the per-client limits.
+    """
+    if raw is None or not raw.strip():
+        return None
+    import ipaddress
+
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"{ENV_TRUST_PROXY}: {item!r} is not an IP address or network "
+                              "(e.g. 127.0.0.1 or 10.0.0.0/8)") from None
+    return ",".join(items)
 
 
 def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -130,6 +153,7 @@ class FrontendConfig:
     public_url: str | None = None  # the join link the projector shows; None = from the request
     stream_max: int = 100  # live projector streams one frontend process serves at once
     stream_per_client: int = 3  # of those, per client address (one laptop cannot take all)
+    trust_proxy: str | None = None  # whose X-Forwarded-For to believe (see trust_proxy())
     stream_lifetime_s: float = 300.0  # then the browser reconnects (EventSource does it)
 
     @classmethod
@@ -143,6 +167,7 @@ class FrontendConfig:
             rate_limit_per_s=env_float(env, ENV_RATE_LIMIT, 0.0),
             queue=QueueConfig.from_env(env, flaws),
             public_url=public_url(env.get(ENV_PUBLIC_URL)),
+            trust_proxy=trust_proxy(env.get(ENV_TRUST_PROXY)),
         )
         values.update(overrides)
         return cls(**values)
@@ -188,6 +213,7 @@ class StackConfig:
     flaws: frozenset[str] = frozenset()
     presenter_token: str | None = None
     rate_limit_per_s: float = 0.0
+    trust_proxy: str | None = None  # the frontends believe X-Forwarded-For from these only
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, **overrides) -> StackConfig:
@@ -201,6 +227,7 @@ class StackConfig:
             flaws=parse_flaws(env.get(ENV_FLAWS)),
             presenter_token=env.get(ENV_PRESENTER_TOKEN) or None,
             rate_limit_per_s=env_float(env, ENV_RATE_LIMIT, 0.0),
+            trust_proxy=trust_proxy(env.get(ENV_TRUST_PROXY)),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

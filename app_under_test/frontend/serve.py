@@ -28,6 +28,7 @@ LIMIT_CONCURRENCY = 1000
 def build_server(
     app: FastAPI, *, host: str = "127.0.0.1", port: int = 8045,
     receive_s: float = REQUEST_RECEIVE_S, limit_concurrency: int = LIMIT_CONCURRENCY,
+    trust_proxy: str | None = None,
 ) -> uvicorn.Server:
     """The one uvicorn configuration every frontend (process, test, benchmark) runs with."""
     config = uvicorn.Config(
@@ -36,6 +37,10 @@ def build_server(
         port=port,
         http=bounded_httptools(receive_s),
         limit_concurrency=limit_concurrency,
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise; behind a
+        # tunnel every phone is loopback, so only a proxy named by --trust-proxy is believed
+        proxy_headers=trust_proxy is not None,
+        forwarded_allow_ips=trust_proxy or "",
         loop="auto",
         lifespan="on",
         access_log=False,
@@ -66,7 +71,7 @@ def serve(
 ) -> None:
     """Serve until SIGTERM/SIGINT; blocks. ``fd`` wins over ``host``/``port``."""
     app = create_app(config, component=component, hooks=hooks)
-    server = build_server(app, host=host, port=port)
+    server = build_server(app, host=host, port=port, trust_proxy=config.trust_proxy)
     if fd is None:
         server.run()
     else:

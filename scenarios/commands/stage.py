@@ -186,6 +186,10 @@ def _announce(config: StackConfig, url: str, join: str, token: str, rate: float)
                       "(then 429 + Retry-After)")
     else:
         console.print("  rate limit  [red]off[/red]")
+    if config.trust_proxy:
+        console.print(f"  proxy       X-Forwarded-For believed from {e(config.trust_proxy)} only")
+    else:
+        console.print("  proxy       X-Forwarded-For ignored (behind a proxy: --trust-proxy ADDR)")
     console.print(f"  state dir   {e(str(config.state_dir))}")
     console.print(f"  presenter token  {e(token)}   (keep this terminal off the projector)")
     console.print(f"  token file  {e(str(Path(config.state_dir) / TOKEN_FILE))} (0600)")
