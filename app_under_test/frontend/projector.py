@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import segno
+from exodus2045.app_under_test.frontend.display import for_display
 from exodus2045.app_under_test.frontend.pages import DESTINATION_NAMES, TRIP, esc, wall_item
 from exodus2045.app_under_test.frontend.responses import NO_STORE, html_response, json_response
 from exodus2045.app_under_test.frontend.security import CSP
@@ -53,9 +54,11 @@ def shorten(text: Any, limit: int = MESSAGE_SHOWN) -> str:
 
 def snapshot_doc(wishes: list[dict[str, Any]], tally: dict[str, int]) -> dict[str, Any]:
     """What the projector shows, as the stream sends it: tally and the newest wishes."""
-    shown = [{"wish_id": str(w.get("wish_id", "")), "evacuee": shorten(w.get("evacuee", ""), 100),
+    shown = [{"wish_id": str(w.get("wish_id", "")),
+              "evacuee": shorten(for_display(str(w.get("evacuee", ""))), 100),
               "destination": str(w.get("destination", "")),
-              "message": shorten(w.get("message", "")), "stored_at": w.get("stored_at")}
+              "message": shorten(for_display(str(w.get("message", "")))),
+              "stored_at": w.get("stored_at")}
              for w in wishes if not w.get("hidden")]
     return {"tally": tally, "total": sum(tally.values()), "wishes": shown}
 

@@ -29,10 +29,15 @@
     li.className = "wish wish-" + (NAMES.hasOwnProperty(dest) ? dest : "other");
     var message = document.createElement("p");
     message.className = "message";
-    message.textContent = String(wish.message || "");
+    var text = document.createElement("bdi");  // isolated: no wish's direction leaks out
+    text.textContent = String(wish.message || "");
+    message.appendChild(text);
     var by = document.createElement("p");
     by.className = "by";
-    by.textContent = String(wish.evacuee || "") + " · " + (NAMES[dest] || dest) + " · ";
+    var name = document.createElement("bdi");
+    name.textContent = String(wish.evacuee || "");
+    by.appendChild(name);
+    by.appendChild(document.createTextNode(" · " + (NAMES[dest] || dest) + " · "));
     var time = document.createElement("time");
     time.textContent = when(wish.stored_at);
     by.appendChild(time);
