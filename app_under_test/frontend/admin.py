@@ -16,9 +16,11 @@ from exodus2045.app_under_test.frontend.problems import Problem
 from exodus2045.app_under_test.frontend.responses import json_response
 from exodus2045.app_under_test.frontend.state import FrontendState
 from exodus2045.app_under_test.runkey import parse_key, valid_run_id
-from fastapi import Body, FastAPI, Header
+from fastapi import Body, FastAPI, Header, Path
 from starlette.responses import Response
 
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"  # as runkey.valid_run_id
+KEY_PATTERN = r"^([0-9a-fA-F]{2}){16,64}$"  # as runkey.parse_key
 CHALLENGE = {"www-authenticate": 'Bearer realm="exodus-presenter"'}
 
 
@@ -48,7 +50,8 @@ def add_admin_routes(app: FastAPI, state: FrontendState) -> None:
     @app.put("/api/admin/runs/{run_id}/key", response_class=Response, status_code=204,
              summary="Register a run's key, for a frontend the runner cannot reach on disk "
                      "(presenter token required)")
-    async def run_key(run_id: str, key_hex: str = Body(..., embed=True, alias="key"),
+    async def run_key(run_id: str = Path(pattern=RUN_ID_PATTERN),
+                      key_hex: str = Body(..., embed=True, alias="key", pattern=KEY_PATTERN),
                       authorization: str | None = Header(None)) -> Response:
         check_presenter(authorization, state.config.presenter_token)
         key = parse_key(key_hex)

@@ -16,6 +16,7 @@ from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.frontend.admin import add_admin_routes
 from exodus2045.app_under_test.frontend.admin_throttle import AdminThrottle
 from exodus2045.app_under_test.frontend.hooks import FrontendHooks
+from exodus2045.app_under_test.frontend.openapi_doc import document_problems
 from exodus2045.app_under_test.frontend.problems import install_problem_handlers
 from exodus2045.app_under_test.frontend.projector import add_projector_routes
 from exodus2045.app_under_test.frontend.security import SecurityHeaders
@@ -64,6 +65,7 @@ def create_app(
     add_projector_routes(app, state)
     for install in hooks.routes:
         install(app, state)
+    document_problems(app)
     exempt = frozenset({FLAWED_MESSAGE_PATH}) if "html-api" in config.flaws else frozenset()
     app.add_middleware(AdminThrottle)
     app.add_middleware(SecurityHeaders, csp_exempt=exempt)

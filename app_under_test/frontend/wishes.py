@@ -71,8 +71,10 @@ SUBMISSION_SCHEMA: dict[str, Any] = {
     "required": ["evacuee", "destination", "message"],
     "additionalProperties": False,
     "properties": {
-        "wish_id": {"type": "string", "format": "uuid",
-                    "description": "idempotency key; minted by the server if absent"},
+        "wish_id": {"anyOf": [{"type": "string", "format": "uuid"},
+                              {"type": "string", "maxLength": 0}, {"type": "null"}],
+                    "description": "idempotency key; minted by the server if absent, empty "
+                                   "or null (an empty form field means absent)"},
         "evacuee": {"type": "string", "minLength": 1, "maxLength": EVACUEE_MAX},
         "destination": {"type": "string", "enum": list(DESTINATIONS)},
         "message": {"type": "string", "minLength": 1, "maxLength": MESSAGE_MAX},
@@ -89,8 +91,22 @@ OPENAPI_POST = {
         },
     },
     "responses": {
-        "202": {"description": "durably queued (or already queued with the same content)"},
+        "202": {"description": "durably queued (or already queued with the same content)",
+                "headers": {"Location": {"schema": {"type": "string"}}},
+                "content": {
+                    "application/json": {"schema": {
+                        "type": "object", "required": ["wish_id", "status"],
+                        "properties": {"wish_id": {"type": "string"},
+                                       "status": {"type": "string", "enum": ["queued"]}}}},
+                    "text/html": {"schema": {"type": "string"}},
+                }},
+        "400": {"description": "the body is not JSON or a form we can read"},
+        "408": {"description": "the body did not arrive in time"},
         "409": {"description": "this wish_id was queued with different content"},
+        "413": {"description": "the body is larger than 16 KiB"},
+        "415": {"description": "neither application/json nor a form, or not UTF-8"},
+        "422": {"description": "a field is missing or out of bounds (the problem names it)"},
+        "429": {"description": "this client sends too fast (audience wishes only)"},
         "503": {"description": "the queue cannot take wishes now; retry with the same wish_id"},
     },
 }
