@@ -414,3 +414,20 @@ def test_queue_send_faults_reach_a_frontend_that_opened_its_own_backend(tmp_path
         board.FaultBoard(state).remove(fault.id)
         wait_for(lambda: fe.client.post("/api/wishes", json=wish(19)).status_code == 202, 10,
                  "the fault to end")
+
+
+def test_metrics_scrapes_within_a_second_share_one_depth_read(frontend: RunningFrontend) -> None:
+    """Each depth read is COUNT(*)s under the writer's lock: a scrape loop must not add up."""
+    visible = 'exodus_queue_depth{queue="wishes",state="visible"}'
+
+    def depth() -> float:
+        line = next(x for x in frontend.metrics_text.splitlines() if x.startswith(visible))
+        return float(line.split()[-1])
+
+    before = depth()
+    assert frontend.client.post("/api/wishes", json=wish(30)).status_code == 202
+    started = time.monotonic()
+    shared = depth()
+    if time.monotonic() - started < 0.5:  # still inside the first read's second
+        assert shared == before, "a scrape within the second reused the cached read"
+    wait_for(lambda: depth() == before + 1, 5, what="the depth read again after a second")
