@@ -431,3 +431,28 @@ def test_metrics_scrapes_within_a_second_share_one_depth_read(frontend: RunningF
     if time.monotonic() - started < 0.5:  # still inside the first read's second
         assert shared == before, "a scrape within the second reused the cached read"
     wait_for(lambda: depth() == before + 1, 5, what="the depth read again after a second")
+
+
+def test_public_reads_are_limited_per_client_on_stage_but_not_for_the_run_or_presenter(
+    state: StateDir, backend: LocalBackend
+) -> None:
+    from exodus2045.app_under_test.runkey import RunKeys, signature
+
+    key = b"r" * 32
+    RunKeys(state.root).register(RUN_ID, key)
+    signed = {"X-Exodus-Run": RUN_ID, "X-Exodus-Sig": signature(key, RUN_ID, "/api/wall", b"")}
+    config = config_for(state.root, rate_limit_per_s=1.0, presenter_token="s3cret")
+    with running_frontend(config, backend) as fe:
+        statuses = [fe.client.get("/api/wall").status_code for _ in range(30)]
+        assert 200 in statuses and 429 in statuses, statuses
+        limited = fe.client.get("/metrics")
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        problem_of(limited)
+        assert fe.client.get("/api/wall", headers=signed).status_code == 200
+        forged = {**signed, "X-Exodus-Sig": signature(b"x" * 32, RUN_ID, "/api/wall", b"")}
+        assert fe.client.get("/api/wall", headers=forged).status_code == 429
+        presenter = {"Authorization": "Bearer s3cret"}
+        assert fe.client.get("/api/wall", headers=presenter).status_code == 200
+        assert fe.client.get("/healthz").status_code == 200, "liveness is never limited"
+    with running_frontend(config_for(state.root), backend) as fe:  # no stage: no limit
+        assert {fe.client.get("/api/wall").status_code for _ in range(30)} == {200}
