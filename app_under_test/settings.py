@@ -36,6 +36,7 @@ ENV_TRACING = "EXODUS_TRACING"  # "off": no spans even with the SDK installed (h
 ENV_TRACE_SAMPLE = "EXODUS_TRACE_SAMPLE"  # share of wishes (traces) whose spans are kept: 0..1
 ENV_BACKEND = "EXODUS_BACKEND"
 BACKENDS = ("local", "aws")
+ENV_TRUST_PROXY = "EXODUS_TRUST_PROXY"
 
 ALL_ENV = (
     ENV_STATE_DIR,
@@ -57,6 +58,7 @@ ALL_ENV = (
     ENV_TRACING,
     ENV_TRACE_SAMPLE,
     ENV_BACKEND,
+    ENV_TRUST_PROXY,
 )
 
 
@@ -82,6 +84,27 @@ def public_url(raw: str | None) -> str | None:
         raise ConfigError(f"{ENV_PUBLIC_URL}={raw!r} must be an http(s) URL without query or "
                           "fragment, e.g. https://exodus.example.org/")
     return text if parts.path else text + "/"
+
+
+def trust_proxy(raw: str | None) -> str | None:
+    """The proxies whose ``X-Forwarded-For`` is believed (``--trust-proxy``): addresses or
+    networks, comma-separated; None (the default) believes nobody's.
+
+    Never "any loopback peer" by default: behind a TCP tunnel every phone is loopback, and
+    rotating the header would defeat the per-client limits.
+    """
+    if raw is None or not raw.strip():
+        return None
+    import ipaddress
+
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"{ENV_TRUST_PROXY}: {item!r} is not an IP address or network "
+                              "(e.g. 127.0.0.1 or 10.0.0.0/8)") from None
+    return ",".join(items)
 
 
 def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -136,6 +159,8 @@ class FrontendConfig:
     queue: QueueConfig = field(default_factory=QueueConfig)
     public_url: str | None = None  # the join link the projector shows; None = from the request
     stream_max: int = 100  # live projector streams one frontend process serves at once
+    stream_per_client: int = 3  # of those, per client address (one laptop cannot take all)
+    trust_proxy: str | None = None  # whose X-Forwarded-For to believe (see trust_proxy())
     stream_lifetime_s: float = 300.0  # then the browser reconnects (EventSource does it)
     backend: str = "local"  # "aws": claim in the stack's table, enqueue on its SQS queue
     aws: AwsConfig | None = None  # with backend "aws": how to reach it, and what it holds
@@ -164,6 +189,7 @@ class FrontendConfig:
             rate_limit_per_s=env_float(env, ENV_RATE_LIMIT, 0.0),
             queue=QueueConfig.from_env(env, flaws),
             public_url=public_url(env.get(ENV_PUBLIC_URL)),
+            trust_proxy=trust_proxy(env.get(ENV_TRUST_PROXY)),
         )
         values.update(overrides)
         return cls(**values)
@@ -209,6 +235,7 @@ class StackConfig:
     flaws: frozenset[str] = frozenset()
     presenter_token: str | None = None
     rate_limit_per_s: float = 0.0
+    trust_proxy: str | None = None  # the frontends believe X-Forwarded-For from these only
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, **overrides) -> StackConfig:
@@ -222,6 +249,7 @@ class StackConfig:
             flaws=parse_flaws(env.get(ENV_FLAWS)),
             presenter_token=env.get(ENV_PRESENTER_TOKEN) or None,
             rate_limit_per_s=env_float(env, ENV_RATE_LIMIT, 0.0),
+            trust_proxy=trust_proxy(env.get(ENV_TRUST_PROXY)),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -72,6 +72,7 @@ def child_env(config: StackConfig) -> dict[str, str]:
     if config.presenter_token:
         env[s.ENV_PRESENTER_TOKEN] = config.presenter_token
     env[s.ENV_RATE_LIMIT] = str(config.rate_limit_per_s)
+    env[s.ENV_TRUST_PROXY] = config.trust_proxy or ""
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

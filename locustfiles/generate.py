@@ -95,6 +95,10 @@ class SwarmPlan:
     android_share: float = 0.1
     name_payload_share: float = 0.25
     recased_share: float = 0.05  # "Mars" instead of "mars": legal, stored lower-case
+    #: 16 secret bytes the wish ids come from (empty: from the seed, as the audit re-plans);
+    #: with one, nobody who knows the public run id and guesses the seed can claim the run's
+    #: future ids first. Bodies still come from the seed, so ``--seed`` repeats them.
+    id_secret: bytes = b""
 
     def __post_init__(self) -> None:
         if self.evacuees < 0:
@@ -221,7 +225,15 @@ def _uniforms(plan: SwarmPlan, n: int) -> tuple[str, tuple[int, ...]]:
     h = plan._hasher.copy()  # == blake2b(plan._key + str(n).encode(), digest_size=64)
     h.update(str(n).encode())
     digest = h.digest()
-    return _wish_id(digest), _TWELVE.unpack_from(digest, 16)
+    return _id_of(plan, n, digest), _TWELVE.unpack_from(digest, 16)
+
+
+def _id_of(plan: SwarmPlan, n: int, digest: bytes) -> str:
+    """Evacuee n's wish id: from the plan's secret when it has one, else from ``digest``."""
+    if plan.id_secret:
+        return _wish_id(hashlib.blake2b(str(n).encode(), key=plan.id_secret,
+                                        digest_size=16).digest())
+    return _wish_id(digest)
 
 
 def _wish_id(digest: bytes) -> str:
@@ -325,7 +337,7 @@ def plan_sends(plan: SwarmPlan, numbers: Iterable[int], pools: Pools) -> list[tu
             append((n, w.wish_id, w.kind, w.destination, w.raw, w.content_type, w.payload,
                     w.expect, w.user_agent))  # fmt: skip
             continue
-        wish_id = _wish_id(digest)
+        wish_id = _id_of(plan, n, digest)
         destination = "mars" if u[0] < mars else "jupiter"
         sent_destination = destination.capitalize() if u[1] < recased else destination
         user_agent = ANDROID_UA if u[2] < android else OTHER_UAS[u[3] * uas_k >> 32]

@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from exodus2045.app_under_test.runkey import SIG_HEADER, signature
+
 #: What Locust's session adds when a request has none; set here so both ends agree.
 ACCEPT_ENCODING = "gzip, deflate, br"
 
@@ -37,6 +39,17 @@ def request_headers(content_type: str, user_agent: str, run_id: str) -> Template
             "Accept-Encoding": ACCEPT_ENCODING,
         }
     )
+
+
+def signed_headers(template: Template, key: bytes, run_id: str, wish_id: str,
+                   raw: bytes | str) -> Template:
+    """One request's read-only headers: the template plus its run-key signature.
+
+    Without a signature the frontend treats the request as the audience's (rate-limited,
+    not the run's): ``X-Exodus-Run`` alone proves nothing.
+    """
+    body = raw.encode() if isinstance(raw, str) else raw
+    return MappingProxyType({**template, SIG_HEADER: signature(key, run_id, wish_id, body)})
 
 
 def fresh(template: Template) -> dict[str, str]:

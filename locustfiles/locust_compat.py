@@ -55,3 +55,39 @@ def hide_form_default(web_ui: Any, dest: str) -> None:
             extra[dest] = {**extra[dest], "default_value": None}
 
     before_render_template.connect(blank, web_ui.app, weak=False)
+
+
+#: Locust's own state-changing routes (endpoint names of its ``locust`` blueprint).
+LOCUST_WRITE_ENDPOINTS = frozenset(
+    {"locust.swarm", "locust.stop", "locust.reset_stats", "locust.update_user"}
+)
+LOCUST_WRITE_PATHS = frozenset({"/swarm", "/stop", "/stats/reset", "/user"})
+
+
+def guard_locust_writes(
+    app: Any, refusal: Callable[[Any], str | None], strip: frozenset[str]
+) -> None:
+    """Refuse cross-site calls to Locust's own write routes; drop ``strip`` from ``/swarm``.
+
+    Locust's ``POST /swarm`` copies every form field it knows onto ``parsed_options`` (and
+    ``host`` onto ``environment.host``), with no Origin check and CORS open to all: a page on
+    any site could post ``host=http://evil``. A ``before_request`` hook runs ahead of the
+    route: it answers 403 when ``refusal(request)`` says why, and replaces ``request.form``
+    with a copy without the ``strip`` fields (the console pinned those at start). Relies on:
+    the blueprint's endpoint names, and werkzeug's ``Request.form`` being a cached property
+    an assignment overrides.
+    """
+    from flask import make_response, request
+
+    @app.before_request
+    def refuse_cross_site() -> Any:
+        path = request.path.rstrip("/") or "/"
+        if request.endpoint not in LOCUST_WRITE_ENDPOINTS and path not in LOCUST_WRITE_PATHS:
+            return None
+        why = refusal(request)
+        if why:
+            return make_response(why, 403, {"Content-Type": "text/plain; charset=utf-8"})
+        if path == "/swarm" and strip:
+            kept = [(k, v) for k, v in request.form.items(multi=True) if k not in strip]
+            request.form = request.parameter_storage_class(kept)
+        return None

@@ -3,15 +3,19 @@
 A run starts when Locust fires ``test_start``. The master (or the only process) mints what
 every process must agree on (run id, seed, t0, a token that tells this run's messages from a
 stale one's) and puts it on ``parsed_options``, which Locust ships to workers with their spawn
-orders; workers read it back. Everything else in :class:`Run` is this process's own state.
+orders; workers read it back. The run's secrets (:class:`RunSecret`) never go that way: a
+custom Locust message carries them (``parsed_options`` is what a cross-site ``/swarm`` post
+can rewrite). Everything else in :class:`Run` is this process's own state.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ from typing import Any
 import gevent
 import gevent.event
 from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.app_under_test.runkey import ENV_RUN_KEY, new_key, parse_key
 from exodus2045.locustfiles.arrivals import ArrivalSchedule, LeaseDesk, LeasedTickets, LocalTickets
 from exodus2045.locustfiles.generate import POOL_SIZE, Pools, SwarmPlan, build_pools
 from exodus2045.locustfiles.headers import Template
@@ -36,6 +41,21 @@ RUN_KEY = "exodus_run"  # set on parsed_options by the master; Locust ships it t
 DISTRIBUTED_LEAD_S = 1.0  # workers build their pools before the first evacuee is due
 SUMMARY_NAME = "swarm.json"
 GC_GEN0_THRESHOLD = 20_000
+
+
+@dataclass(frozen=True)
+class RunSecret:
+    """What only the swarm (and, for ``key``, the frontend) may know about a run."""
+
+    key: bytes  # signs every request (exodus2045.app_under_test.runkey)
+    id_secret: bytes  # the wish ids come from it (SwarmPlan.id_secret)
+
+    def to_message(self, run_id: str) -> dict[str, str]:
+        return {"run_id": run_id, "key": self.key.hex(), "id_secret": self.id_secret.hex()}
+
+    @classmethod
+    def from_message(cls, data: dict[str, Any]) -> RunSecret:
+        return cls(bytes.fromhex(str(data["key"])), bytes.fromhex(str(data["id_secret"])))
 
 
 @dataclass
@@ -64,6 +84,8 @@ class Run:
     stopping: bool = False  # the test is stopping: send nothing new
     done: gevent.event.Event = field(default_factory=gevent.event.Event)  # complete or stopping
     greenlets: list[gevent.Greenlet] = field(default_factory=list)
+    key: bytes = field(default=b"", repr=False)  # the run key; never in swarm.json
+    key_minted: bool = False  # minted here, not given by the runner: someone must register it
 
     @property
     def schedule(self) -> ArrivalSchedule:
@@ -103,17 +125,28 @@ class Run:
         }
 
 
-def begin_run(role: str, parsed_options: Any) -> Run:
+def begin_run(
+    role: str, parsed_options: Any, received: Callable[[str], RunSecret | None] | None = None
+) -> Run:
     """A new run from Locust's options: minted here (local, master) or received (worker).
 
-    Workers also draw their Faker pools here; the caller adds tickets, ledger and greenlets.
+    The run's secrets (its key and wish-id secret) are minted here too, or taken from
+    :data:`~exodus2045.app_under_test.runkey.ENV_RUN_KEY` when the runner made the key and
+    registered it with the frontend; a worker gets them by a Locust message (``received``),
+    never through ``parsed_options``. Workers also draw their Faker pools here; the caller
+    adds tickets, ledger and greenlets.
     """
     options = SwarmOptions.from_parsed(parsed_options)
     now = time.time()
+    secret: RunSecret | None
+    given = ""
     if role == ROLE_WORKER:
         shared = dict(getattr(parsed_options, RUN_KEY, None) or {})
         if not shared:
             raise ExodusError("the master sent no run (is it running locustfiles/exodus.py?)")
+        secret = received(str(shared["run_id"])) if received is not None else None
+        if secret is None:
+            raise ExodusError("the master sent no run key (is it running locustfiles/exodus.py?)")
     else:
         seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
         shared = {
@@ -124,14 +157,21 @@ def begin_run(role: str, parsed_options: Any) -> Run:
         }
         if parsed_options is not None:
             setattr(parsed_options, RUN_KEY, shared)
+        given = os.environ.get(ENV_RUN_KEY, "") if options.run_id else ""
+        key = parse_key(given) if given else new_key()
+        if key is None:
+            raise ExodusError(f"{ENV_RUN_KEY} is not a hex key")
+        secret = RunSecret(key, secrets.token_bytes(16))
     plan = SwarmPlan(
         seed=int(shared["seed"]),
         run_id=str(shared["run_id"]),
         evacuees=options.evacuees,
         mars_share=options.mars_share,
         infiltrator_share=options.infiltrator_share,
+        id_secret=secret.id_secret,
     )
-    run = Run(options, plan, str(shared["token"]), float(shared["t0"]), started_at=now)
+    run = Run(options, plan, str(shared["token"]), float(shared["t0"]), started_at=now,
+              key=secret.key, key_minted=role != ROLE_WORKER and not given)
     if role != ROLE_MASTER:
         run.pools = build_pools(plan.seed, POOL_SIZE)
         calm_gc()

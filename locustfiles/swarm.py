@@ -29,7 +29,7 @@ from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.tracing import swarm_traceparent, trace_id_for
 from exodus2045.locustfiles.arrivals import LeaseDesk, LeasedTickets, LocalTickets
 from exodus2045.locustfiles.generate import POOL_SIZE, build_pools, plan_sends
-from exodus2045.locustfiles.headers import Template, request_headers
+from exodus2045.locustfiles.headers import Template, request_headers, signed_headers
 from exodus2045.locustfiles.ledger import LedgerFile, prefix_of
 from exodus2045.locustfiles.options import add_arguments
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
@@ -38,6 +38,7 @@ from exodus2045.locustfiles.run import (
     ROLE_MASTER,
     ROLE_WORKER,
     Run,
+    RunSecret,
     Ticket,
     begin_run,
     resync_clock,
@@ -48,6 +49,7 @@ from locust.runners import MasterRunner, WorkerRunner
 MSG_LEASE = "exodus_lease"  # worker -> master: {"token", "want"}
 MSG_GRANT = "exodus_grant"  # master -> worker: {"token", "start", "stop"}
 MSG_LEDGER = "exodus_ledger"  # worker -> master: {"token", "lines", "tally"}
+MSG_SECRET = "exodus_secret"  # master -> workers: {"run_id", "key", "id_secret"} (hex)
 FLUSH_EVERY_S = 0.5
 SHIP_EVERY_S = 0.25
 PLAN_AHEAD = 32  # evacuees planned in one go when a user finds none ready
@@ -67,6 +69,10 @@ class Swarm:
         self.run: Run | None = None
         self.failed = False  # the swarm itself broke (bad options, ledger I/O)
         self._attached = False
+        self._secrets: dict[str, RunSecret] = {}  # a worker's, by run id, from the master
+        #: Called with (run id, key) for a run whose key this process minted (not one the
+        #: runner gave): the presenter's console tells the frontend with them.
+        self.key_listeners: list[Any] = []
 
     # -- wiring ----------------------------------------------------------------------------
     def attach(self, runner: Any) -> None:
@@ -81,6 +87,7 @@ class Swarm:
         elif isinstance(runner, WorkerRunner):
             self.role = ROLE_WORKER
             runner.register_message(MSG_GRANT, self._on_grant)
+            runner.register_message(MSG_SECRET, self._on_secret)
         self._warm_pools()
         events = self.environment.events
         events.test_start.add_listener(self._on_test_start)
@@ -160,7 +167,8 @@ class Swarm:
                 prefix = head + wish_id + mid + trace_id + tail
             else:
                 prefix = prefix_of(wish_id, run_id, kind, destination, payload, expect, trace_id)
-            append((n, t0 + offset(n), raw, headers, expect, prefix,
+            signed = signed_headers(headers, run.key, run_id, wish_id, raw)
+            append((n, t0 + offset(n), raw, signed, expect, prefix,
                     swarm_traceparent(trace_id)))
         return True
 
@@ -242,8 +250,14 @@ class Swarm:
             self._complete(self.run)
 
     def _begin(self) -> Run:
-        run = begin_run(self.role, self.environment.parsed_options)
+        run = begin_run(self.role, self.environment.parsed_options, self._secrets.pop)
         plan = run.plan
+        if self.role != ROLE_WORKER and run.key_minted:
+            for listener in self.key_listeners:
+                listener(plan.run_id, run.key)
+        if self.role == ROLE_MASTER:  # before Locust sends the spawn orders (same socket)
+            secret = RunSecret(run.key, plan.id_secret)
+            self.environment.runner.send_message(MSG_SECRET, secret.to_message(plan.run_id))
         if self.role == ROLE_LOCAL:
             run.tickets = LocalTickets(plan.evacuees)
         elif self.role == ROLE_WORKER:
@@ -420,6 +434,12 @@ class Swarm:
             start, stop = run.desk.lease(int(msg.data.get("want", 1)), workers)
         data = {"token": token, "start": start, "stop": stop}
         environment.runner.send_message(MSG_GRANT, data, client_id=msg.node_id)
+
+    def _on_secret(self, environment: Any, msg: Any) -> None:
+        try:
+            self._secrets[str(msg.data["run_id"])] = RunSecret.from_message(msg.data)
+        except (KeyError, TypeError, ValueError):
+            log.warning("a malformed run secret from the master was ignored")
 
     def _on_grant(self, environment: Any, msg: Any) -> None:
         run = self.run

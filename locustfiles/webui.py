@@ -23,14 +23,21 @@ from __future__ import annotations
 import html
 import ipaddress
 import json
+import logging
 import os
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from exodus2045.app_under_test.runkey import write_key
 from exodus2045.app_under_test.settings import StackConfig
-from exodus2045.locustfiles.locust_compat import hide_form_default, same_origin_only
+from exodus2045.locustfiles.locust_compat import (
+    guard_locust_writes,
+    hide_form_default,
+    same_origin_only,
+)
 from exodus2045.locustfiles.pipeline_view import REPORT_CSP, PipelineView, verdict_summary
 from exodus2045.locustfiles.swarm import install, swarm_for
 from locust import events
@@ -43,6 +50,8 @@ CSS = b"""body{font:16px/1.5 system-ui,sans-serif;margin:1.5rem auto;max-width:6
 table{border-collapse:collapse}td,th{border-bottom:1px solid #ccc;padding:.2rem .8rem;text-align:left}
 form{margin:.6rem 0}input,select,textarea{font:inherit}.bad{color:#b00}.good{color:#070}"""
 _INSTALLED: set[int] = set()
+TOKEN_FILE = "presenter.token"  # written 0600 by `exodus stage` into its state dir
+log = logging.getLogger(__name__)
 
 
 def _loopback(host: str | None) -> bool:
@@ -67,24 +76,70 @@ def add_arguments(parser: Any) -> None:
                         help="an `exodus run` folder: show its verdict.json and report.html")
 
 
+#: Start-form fields the console pins at start; stripped from every ``POST /swarm``.
+PINNED_FIELDS = frozenset({"host", "state_dir", "run_dir", "presenter_token"})
+
+
+def pin_options(environment: Any) -> dict[str, Any]:
+    """The frontend URL, state dir, run dir and token, as the console was started.
+
+    The token comes from ``--presenter-token``, else ``EXODUS_PRESENTER_TOKEN``, else the
+    stage's ``<state-dir>/presenter.token`` file.
+    """
+    o = environment.parsed_options
+    state_dir = getattr(o, "state_dir", None)
+    token = getattr(o, "presenter_token", None) or \
+        StackConfig.from_env(os.environ).presenter_token or read_token_file(state_dir)
+    return {"state_dir": state_dir, "run_dir": getattr(o, "run_dir", None),
+            "host": (environment.host or getattr(o, "host", None) or "").rstrip("/"),
+            "token": token}
+
+
+def read_token_file(state_dir: str | None) -> str | None:
+    if not state_dir:
+        return None
+    try:
+        return (Path(state_dir) / TOKEN_FILE).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 class Console:
     """The routes of one web UI, with what they remember between requests."""
 
     def __init__(self, environment: Any) -> None:
         self.env = environment
-        options = environment.parsed_options
-        self.cli_token = getattr(options, "presenter_token", None)  # the form may blank it
+        self.pinned = pin_options(environment)
         self.view = PipelineView(self.options, lambda: swarm_for(environment).snapshot(),
                                  f"{PREFIX}/stage")
         self.last_action = ""
 
     def options(self) -> dict[str, Any]:
-        o = self.env.parsed_options
-        token = getattr(o, "presenter_token", None) or self.cli_token or \
-            StackConfig.from_env(os.environ).presenter_token
-        return {"state_dir": getattr(o, "state_dir", None), "run_dir": getattr(o, "run_dir", None),
-                "host": (self.env.host or getattr(o, "host", None) or "").rstrip("/"),
-                "token": token}
+        """What the console was started with: never read back from ``parsed_options``, which
+        any ``POST /swarm`` rewrites."""
+        return dict(self.pinned)
+
+    def cross_site(self, request: Any) -> str | None:
+        """Why a browser request from another site (or origin) must be refused, or None."""
+        site = request.headers.get("Sec-Fetch-Site")
+        if site not in (None, "same-origin", "none"):
+            return "cross-site request refused"
+        origin = request.headers.get("Origin")
+        if origin and urlsplit(origin).netloc != request.host:
+            return "cross-origin request refused"
+        return None
+
+    def register_run_key(self, run_id: str, key: bytes) -> None:
+        """Tell the frontend a console-started run's key: by the pinned state dir, else the
+        presenter-token admin route (docs/architecture.md "Scope of a run")."""
+        o = self.pinned
+        if o["state_dir"]:
+            write_key(Path(o["state_dir"]), run_id, key)
+            return
+        answer = self.presenter_call("PUT", f"/api/admin/runs/{run_id}/key", {"key": key.hex()})
+        if not answer.startswith("done"):
+            log.warning("run %s: the frontend was not told its key (%s); its wishes count as "
+                        "the audience's", run_id, answer)
 
     # -- guards ----------------------------------------------------------------------------
     def exposed(self) -> bool:
@@ -97,13 +152,7 @@ class Console:
             return "the web UI listens beyond loopback without --web-login: controls are off"
         if not self.env.web_ui.web_login and not _loopback(urlsplit(f"//{request.host}").hostname):
             return "a loopback console is asked for by a loopback name only (DNS rebinding)"
-        site = request.headers.get("Sec-Fetch-Site")
-        if site not in (None, "same-origin", "none"):
-            return "cross-site request refused"
-        origin = request.headers.get("Origin")
-        if origin and urlsplit(origin).netloc != request.host:
-            return "cross-origin request refused"
-        return None
+        return self.cross_site(request)
 
     # -- calls to the frontend's presenter routes ------------------------------------------
     def presenter_call(self, method: str, path: str, body: Any = None) -> str:
@@ -123,6 +172,8 @@ class Console:
             doc = {}
         if r.status_code >= 400:
             return f"refused ({r.status_code}): {doc.get('detail', r.reason)}"
+        if r.status_code == 204:
+            return "done"
         self.view.forget()
         return f"done: {json.dumps(doc, sort_keys=True)[:300]}"
 
@@ -191,6 +242,11 @@ def _wire(environment: Any) -> None:
                              "hide a wish, verdict"},
                             {"href": f".{PREFIX}/pipeline.json", "title": "Pipeline now (JSON)"}])
     hide_form_default(web_ui, "presenter_token")  # a token given on the command line
+    # a console started without --host lets the form name the swarm's target (it has no
+    # frontend to protect, and calls none); one started with it keeps it
+    strip = PINNED_FIELDS if console.pinned["host"] else PINNED_FIELDS - {"host"}
+    guard_locust_writes(app, console.cross_site, strip)
+    swarm_for(environment).key_listeners.append(console.register_run_key)
 
     @app.after_request
     def own_routes(response: Any) -> Any:

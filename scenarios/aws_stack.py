@@ -121,6 +121,11 @@ class AwsFrontend:
         self.start()
         return self
 
+    @property
+    def state_dir(self) -> Path | None:
+        """The frontend's own state dir (its run keys live there), while it runs."""
+        return Path(self._tmp.name) if self._tmp is not None else None
+
     def __exit__(self, *exc: object) -> None:
         self.stop()
 

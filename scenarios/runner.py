@@ -21,7 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from exodus2045.app_under_test.errors import ExodusError, StateDirError
+from exodus2045.app_under_test.runkey import ENV_RUN_KEY, new_key, write_key
 from exodus2045.app_under_test.settings import ENV_PRESENTER_TOKEN, AwsConfig, StackConfig
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos.schedule import ChaosSchedule
@@ -216,6 +218,42 @@ def _chaos_schedule(scenario: Scenario, stack: _Stack, run_dir: Path, t0: float)
                          seed=scenario.seed, switch=switch)
 
 
+def _run_key_env(stack: _Stack, run_id: str, meta: dict[str, Any]) -> dict[str, str]:
+    """Mint this run's key, register it with the frontend, hand it to Locust.
+
+    By environment, never by argument or run folder (docs/architecture.md "Scope of a run").
+    A frontend on disk (our own stack, an attached one, the one serving a deployed stack)
+    gets the key file; a remote one gets it through the presenter-token admin route when the
+    runner holds the token. Without either, the frontend cannot tell our wishes from a
+    visitor's: the run is judged by its ids alone, and ``run.json`` ``scope`` says so.
+    """
+    key = new_key()
+    on_disk = stack.state.root if stack.state is not None else (
+        stack.frontend.state_dir if stack.frontend is not None else None)
+    if on_disk is not None:
+        write_key(on_disk, run_id, key)
+        meta["scope"] = {"verified": True, "how": "run key in the frontend's state dir"}
+    else:
+        meta["scope"] = _register_remote_key(stack, run_id, key)
+    return {ENV_RUN_KEY: key.hex()}
+
+
+def _register_remote_key(stack: _Stack, run_id: str, key: bytes) -> dict[str, Any]:
+    token = None if stack.options.adapter else _presenter_token(stack)
+    if not token:
+        return {"verified": False, "how": "no presenter token to register the run key with "
+                                          "the target: its wishes are judged by their ids alone"}
+    try:
+        answer = httpx.put(f"{stack.url}/api/admin/runs/{run_id}/key", json={"key": key.hex()},
+                           headers={"Authorization": f"Bearer {token}"}, timeout=10.0)
+    except httpx.HTTPError as exc:
+        return {"verified": False, "how": f"registering the run key failed: {exc}"}
+    if answer.status_code != 204:
+        return {"verified": False, "how": f"the target refused the run key "
+                                          f"(HTTP {answer.status_code})"}
+    return {"verified": True, "how": "run key registered through the presenter admin route"}
+
+
 def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunResult:
     scenario = options.scenario
     if options.target:  # a target that is not there is "could not run", not unsound
@@ -269,7 +307,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
                 chaos.start()
             tick = time.perf_counter()
             swarm = SwarmProcess(locust_command(scenario, stack.url, run_id, run_dir),
-                                 run_dir / "locust.log")
+                                 run_dir / "locust.log", env=_run_key_env(stack, run_id, meta))
             meta["locust_config_ignored"] = list(swarm.ignored)  # see locust_isolation
             code = _wait_or_abort(swarm, scenario, tail, meta, t0)
             phases["swarm_s"] = round(time.perf_counter() - tick, 3)

@@ -56,7 +56,8 @@ def locust_command(scenario: Scenario, url: str, run_id: str, run_dir: Path,
 class SwarmProcess:
     """Locust, started isolated; ``ignored`` names the user's Locust config it did not read."""
 
-    def __init__(self, cmd: list[str], log_path: Path) -> None:
+    def __init__(self, cmd: list[str], log_path: Path,
+                 env: dict[str, str] | None = None) -> None:
         self.cmd = cmd
         self.home = Path(tempfile.mkdtemp(prefix="exodus-locust-"))
         isolation = isolate(self.home)
@@ -69,7 +70,7 @@ class SwarmProcess:
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
                                          stderr=subprocess.STDOUT, start_new_session=True,
-                                         cwd=isolation.cwd, env=isolation.env)
+                                         cwd=isolation.cwd, env={**isolation.env, **(env or {})})
         except BaseException:
             self.log.close()
             shutil.rmtree(self.home, ignore_errors=True)

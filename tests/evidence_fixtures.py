@@ -23,6 +23,7 @@ from exodus2045.app_under_test.ports import OutgoingMessage
 from exodus2045.app_under_test.statedir import StateDir
 
 from tests.conftest import wait_for
+from tests.frontend_fixtures import signed_post
 from tests.stack_fixtures import running_stack
 
 RUN_ID = "r-evidence-test"
@@ -38,13 +39,13 @@ class FilledStack:
     started: float
 
 
-def _submit(client: httpx.Client, n: int, run: str | None) -> str:
+def _submit(client: httpx.Client, n: int, run: str | None, root: Path) -> str:
     wish_id = str(uuid.uuid4())
     body = {"wish_id": wish_id, "evacuee": f"Evacuee {n}",
             "destination": "mars" if n % 3 else "jupiter",
             "message": f"Keep the <b>lights</b> on, number {n}"}
-    headers = {"x-exodus-run": run} if run else {}
-    r = client.post("/api/wishes", json=body, headers=headers)
+    # a run's wish is signed with the run's key, as the swarm signs it
+    r = signed_post(client, root, run, body) if run else client.post("/api/wishes", json=body)
     assert r.status_code == 202, r.text
     return wish_id
 
@@ -56,8 +57,8 @@ def filled_stack(root: Path) -> Iterator[FilledStack]:
         started = time.time()
         state = StateDir(root)
         with httpx.Client(base_url=supervisor.url, timeout=10) as client:
-            ids = tuple(_submit(client, n, RUN_ID) for n in range(6))
-            audience = _submit(client, 99, None)
+            ids = tuple(_submit(client, n, RUN_ID, root) for n in range(6))
+            audience = _submit(client, 99, None, root)
         backend = open_local(state)
         try:
             backend.wishes.send_batch([OutgoingMessage(POISON)])

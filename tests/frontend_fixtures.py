@@ -48,12 +48,12 @@ class RunningFrontend:
 @contextmanager
 def running_frontend(
     config: FrontendConfig, backend: LocalBackend | None = None,
-    hooks: FrontendHooks | None = None,
+    hooks: FrontendHooks | None = None, **server_options: Any,
 ) -> Iterator[RunningFrontend]:
     """Serve ``create_app(config, backend, hooks=...)`` until the block ends, then shut down
-    cleanly."""
+    cleanly (``server_options`` go to ``build_server``)."""
     app = create_app(config, backend, hooks=hooks or FrontendHooks())
-    server = build_server(app)
+    server = build_server(app, **server_options)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
@@ -140,3 +140,22 @@ class FailingIntake(LocalIntake):
 def with_failing_intake(backend: LocalBackend) -> tuple[LocalBackend, FailingIntake]:
     intake = FailingIntake(backend)
     return LocalBackend(backend.wishes, backend.parsed, backend.store, intake), intake
+
+
+def signed_post(client: httpx.Client, state_dir: Path, run_id: str, body: dict[str, Any],
+                key: bytes | None = None, **headers: str) -> httpx.Response:
+    """POST ``body`` as the swarm does: the run's key registered in ``state_dir`` (unless a
+    ``key`` is given, e.g. a forged one) and the request signed with it."""
+    from exodus2045.app_under_test.runkey import RunKeys, signature
+
+    keys = RunKeys(state_dir)
+    if key is None:
+        key = keys.lookup(run_id)
+        if key is None:
+            key = b"k" * 32
+            keys.register(run_id, key)
+    raw = json.dumps(body).encode()
+    sig = signature(key, run_id, str(body.get("wish_id", "")), raw)
+    return client.post("/api/wishes", content=raw, headers={
+        "content-type": "application/json", "X-Exodus-Run": run_id, "X-Exodus-Sig": sig,
+        **headers})

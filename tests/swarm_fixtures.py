@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from exodus2045.app_under_test.errors import InvalidWish
+from exodus2045.app_under_test.runkey import verify
 from exodus2045.app_under_test.wish import BODY_MAX_BYTES, validate_submission
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,6 +56,7 @@ class Seen:
     user_agent: str
     run_header: str | None
     content_type: str
+    signed: bool | None = None  # the run-key signature verified (None: no key to check with)
 
 
 class StandIn:
@@ -65,8 +67,10 @@ class StandIn:
     """
 
     def __init__(
-        self, fail_first: Callable[[str], bool] | None = None, delay_s: float = 0.0
+        self, fail_first: Callable[[str], bool] | None = None, delay_s: float = 0.0,
+        run_key: bytes | None = None,
     ) -> None:
+        self.run_key = run_key
         self.fail_first = fail_first or (lambda wish_id: False)
         self.delay_s = delay_s  # service time, so that requests are in flight when we look
         self.seen: list[Seen] = []
@@ -107,6 +111,10 @@ class StandIn:
         if self.delay_s:
             time.sleep(self.delay_s)
         status = verdict_for(raw, content_type)
+        signed = None
+        if self.run_key is not None:
+            signed = verify(self.run_key, headers.get("X-Exodus-Run") or "",
+                            headers.get("X-Exodus-Sig") or "", raw)
         wish_id = None
         if status == 202:
             wish_id = json.loads(raw)["wish_id"]
@@ -116,7 +124,7 @@ class StandIn:
                 status = 503
             self.seen.append(
                 Seen(wish_id, status, headers.get("User-Agent", ""),
-                     headers.get("X-Exodus-Run"), content_type)
+                     headers.get("X-Exodus-Run"), content_type, signed)
             )  # fmt: skip
         if status == 202:
             return status, {"wish_id": wish_id, "status": "queued"}
@@ -142,11 +150,13 @@ def locust_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), *args]
 
 
-def run_locust(args: list[str], cwd: Path, timeout: float = 60.0) -> subprocess.CompletedProcess:
+def run_locust(args: list[str], cwd: Path, timeout: float = 60.0,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """A headless Locust run to completion; ``--run-time`` bounds it if the swarm never ends."""
     return subprocess.run(
         locust_cmd("--headless", "--run-time", "30s", "--stop-timeout", "2", *args),
         cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False,
+        env=None if env is None else {**os.environ, **env},
     )  # fmt: skip
 
 

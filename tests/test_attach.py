@@ -54,6 +54,19 @@ def test_run_attached_with_a_cli_fault_judges_its_recovery(tmp_path, up):
     evidence = json.loads((out / "evidence.json").read_text())["questions"]
     assert evidence["stored-wishes"]["source"] == evidence["backlog"]["source"] == "state-dir"
     assert evidence["pages"]["source"] == "http"
+    assert_no_secret_in(out, state)
+
+
+def assert_no_secret_in(run_dir, state) -> None:
+    """The run key (and the presenter token, if any) never reaches the run folder."""
+    keys = [p.read_text().strip() for p in (state / "run-keys").glob("*.key")]
+    assert keys, "the runner registered its run's key with the stack"
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in (state / "run-keys").glob("*.key"))
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            text = path.read_bytes()
+            for key in keys:
+                assert key.encode() not in text, f"the run key is in {path}"
 
 
 def test_run_with_target_only_skips_what_http_cannot_see_and_is_unproven(tmp_path, up):

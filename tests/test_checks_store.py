@@ -141,10 +141,12 @@ def test_content_regenerates_when_sent_jsonl_missing(tmp_path: Path, monkeypatch
     assert result.status == "passed" and result.evidence["source"] == "regenerated from the seed"
 
 
-def test_content_skipped_when_regeneration_disagrees(tmp_path: Path, monkeypatch):
+def test_content_links_plan_and_ledger_by_n_not_by_wish_id(tmp_path: Path, monkeypatch):
+    """Swarm wish ids come from a secret the audit never sees: a re-planned id differs from
+    the ledger's, and the content is still judged (bodies come from the seed, by n)."""
     monkeypatch.setitem(sys.modules, "exodus2045.locustfiles.generate", _fake_planner(ids_ok=False))
     result = judge(content, tmp_path, omit=["sent.jsonl"])
-    assert result.status == "skipped" and "could not be regenerated" in result.summary
+    assert result.status == "passed", result.summary
 
 
 def test_content_skipped_when_planner_absent(tmp_path: Path, monkeypatch):

@@ -24,13 +24,14 @@ from tests.frontend_fixtures import (
     problem_of,
     queued_count,
     running_frontend,
+    signed_post,
     stored_wish,
     wait_for,
     wish,
     with_failing_intake,
 )
 
-RUN = {"X-Exodus-Run": "r-frontend-test"}
+RUN_ID = "r-frontend-test"
 
 
 @pytest.fixture
@@ -41,11 +42,11 @@ def frontend(state: StateDir, backend: LocalBackend) -> Iterator[RunningFrontend
 
 # -- accepting -------------------------------------------------------------------------------
 def test_a_json_wish_is_queued_with_the_body_the_parser_reads(
-    frontend: RunningFrontend, backend: LocalBackend
+    frontend: RunningFrontend, backend: LocalBackend, state: StateDir
 ) -> None:
     sent = wish(1, destination="Jupiter", message="Tell them <b>we</b> tried.\nTwice.")
     before = time.time()
-    response = frontend.client.post("/api/wishes", json=sent, headers=RUN)
+    response = signed_post(frontend.client, state.root, RUN_ID, sent)
     assert response.status_code == 202, response.text
     assert response.json() == {"wish_id": sent["wish_id"], "status": "queued"}
     assert response.headers["location"] == f"/api/wishes/{sent['wish_id']}"
@@ -75,22 +76,29 @@ def test_an_audience_wish_gets_a_minted_id_and_no_run(
     assert (body["wish_id"], body["run_id"], body["source"]) == (minted, None, "audience")
 
 
-def test_an_overlong_run_header_is_a_swarm_wish_without_run_id(
-    frontend: RunningFrontend, backend: LocalBackend
+def test_a_run_header_without_a_valid_signature_is_an_audience_wish(
+    frontend: RunningFrontend, backend: LocalBackend, state: StateDir
 ) -> None:
-    response = frontend.client.post("/api/wishes", json=wish(3),
-                                    headers={"X-Exodus-Run": "r" * 101})
-    assert response.status_code == 202
-    [body] = drain_bodies(backend)
-    assert (body["run_id"], body["source"]) == (None, "swarm")
+    """Anyone can send ``X-Exodus-Run``; only the run's key makes a request the swarm's."""
+    root = state.root
+    signed_post(frontend.client, root, RUN_ID, wish(0))  # registers the run's key
+    drain_bodies(backend)
+    bare = frontend.client.post("/api/wishes", json=wish(3), headers={"X-Exodus-Run": RUN_ID})
+    forged = signed_post(frontend.client, root, RUN_ID, wish(4), key=b"x" * 32)
+    unknown = signed_post(frontend.client, root, "r-nobody-registered", wish(5), key=b"x" * 32)
+    overlong = frontend.client.post("/api/wishes", json=wish(6),
+                                    headers={"X-Exodus-Run": "r" * 101, "X-Exodus-Sig": "a:b"})
+    assert [r.status_code for r in (bare, forged, unknown, overlong)] == [202] * 4
+    scopes = {(b["run_id"], b["source"]) for b in drain_bodies(backend)}
+    assert scopes == {(None, "audience")}
 
 
 def test_a_retry_is_not_a_second_wish_and_a_reused_id_is_a_conflict(
-    frontend: RunningFrontend, backend: LocalBackend
+    frontend: RunningFrontend, backend: LocalBackend, state: StateDir
 ) -> None:
     sent = wish(4)
-    first = frontend.client.post("/api/wishes", json=sent, headers=RUN)
-    again = frontend.client.post("/api/wishes", json=sent, headers=RUN)
+    first = signed_post(frontend.client, state.root, RUN_ID, sent)
+    again = signed_post(frontend.client, state.root, RUN_ID, sent)
     assert first.status_code == again.status_code == 202
     assert first.json() == again.json() == {"wish_id": sent["wish_id"], "status": "queued"}
 
@@ -167,7 +175,7 @@ def test_the_queue_refusing_answers_503_with_retry_after(
 ) -> None:
     failing, intake = with_failing_intake(backend)
     with running_frontend(config_for(state.root), failing) as frontend:
-        response = frontend.client.post("/api/wishes", json=wish(6), headers=RUN)
+        response = signed_post(frontend.client, state.root, RUN_ID, wish(6))
         assert response.status_code == 503
         assert response.headers["retry-after"] == "1"
         assert "ThrottlingException" in problem_of(response)["detail"]
@@ -307,7 +315,53 @@ def test_hiding_needs_the_presenter_token(state: StateDir, backend: LocalBackend
         unknown = fe.client.post(f"/api/admin/wishes/{uuid.uuid4()}/hide",
                                  headers={"Authorization": "Bearer s3cret"})
         assert unknown.status_code == 404
+        one = f"/api/wishes/{stored['wish_id']}"
+        public = fe.client.get(one)
+        assert public.status_code == 404, "a hidden wish is hidden everywhere public"
+        problem_of(public)
+        assert fe.client.get(one, headers={"Authorization": "Bearer nope"}).status_code == 404
+        presenter = fe.client.get(one, headers={"Authorization": "Bearer s3cret"})
+        assert presenter.status_code == 200 and presenter.json()["hidden"] is True
     assert backend.store.get(stored["wish_id"])["hidden"] is True  # stays stored
+
+
+def test_public_json_never_says_which_run_sent_a_wish(
+    frontend: RunningFrontend, backend: LocalBackend
+) -> None:
+    """The live run id once sat in /api/wall: a phone that read it could join the run."""
+    sent = stored_wish(20, run_id=RUN_ID)
+    backend.store.put_wishes([sent])
+    one = frontend.client.get(f"/api/wishes/{sent['wish_id']}").json()
+    wall = frontend.client.get("/api/wall").json()
+    assert wall and one["message"] == sent["message"]
+    for shown in [one, *wall]:
+        assert not {"run_id", "source", "hidden"} & set(shown), shown
+    assert RUN_ID not in frontend.client.get("/api/wall").text
+
+
+def test_a_run_key_is_registered_only_with_the_presenter_token(
+    state: StateDir, backend: LocalBackend
+) -> None:
+    """A frontend the runner cannot reach on disk learns a run's key through this route."""
+    from exodus2045.app_under_test.runkey import KEY_DIR
+
+    path = "/api/admin/runs/r-remote/key"
+    key = "ab" * 32
+    with running_frontend(config_for(state.root, presenter_token="s3cret"), backend) as fe:
+        assert fe.client.put(path, json={"key": key}).status_code == 401
+        assert fe.client.put(path, json={"key": key},
+                             headers={"Authorization": "Bearer nope"}).status_code == 403
+        bad = fe.client.put(path, json={"key": "zz"}, headers={"Authorization": "Bearer s3cret"})
+        assert bad.status_code == 422 and problem_of(bad)["field"] == "key"
+        ok = fe.client.put(path, json={"key": key}, headers={"Authorization": "Bearer s3cret"})
+        assert ok.status_code == 204
+        sent = wish(21)
+        r = signed_post(fe.client, state.root, "r-remote", sent, key=bytes.fromhex(key))
+        assert r.status_code == 202
+    key_file = state.root / KEY_DIR / "r-remote.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    [body] = drain_bodies(backend)
+    assert (body["run_id"], body["source"]) == ("r-remote", "swarm")
 
 
 def test_without_a_token_admin_routes_refuse_everyone(
@@ -328,7 +382,10 @@ def test_audience_wishes_are_rate_limited_per_client(state: StateDir, backend: L
         limited = fe.client.post("/api/wishes", json=wish(14))
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
         problem_of(limited)
-        assert fe.client.post("/api/wishes", json=wish(15), headers=RUN).status_code == 202
+        assert signed_post(fe.client, state.root, RUN_ID, wish(15)).status_code == 202
+        forged = [signed_post(fe.client, state.root, RUN_ID, wish(16 + i), key=b"f" * 32)
+                  for i in range(3)]
+        assert [r.status_code for r in forged] == [429] * 3, "a forged signature is limited"
     assert len(drain_bodies(backend)) == 2
 
 
@@ -357,3 +414,45 @@ def test_queue_send_faults_reach_a_frontend_that_opened_its_own_backend(tmp_path
         board.FaultBoard(state).remove(fault.id)
         wait_for(lambda: fe.client.post("/api/wishes", json=wish(19)).status_code == 202, 10,
                  "the fault to end")
+
+
+def test_metrics_scrapes_within_a_second_share_one_depth_read(frontend: RunningFrontend) -> None:
+    """Each depth read is COUNT(*)s under the writer's lock: a scrape loop must not add up."""
+    visible = 'exodus_queue_depth{queue="wishes",state="visible"}'
+
+    def depth() -> float:
+        line = next(x for x in frontend.metrics_text.splitlines() if x.startswith(visible))
+        return float(line.split()[-1])
+
+    before = depth()
+    assert frontend.client.post("/api/wishes", json=wish(30)).status_code == 202
+    started = time.monotonic()
+    shared = depth()
+    if time.monotonic() - started < 0.5:  # still inside the first read's second
+        assert shared == before, "a scrape within the second reused the cached read"
+    wait_for(lambda: depth() == before + 1, 5, what="the depth read again after a second")
+
+
+def test_public_reads_are_limited_per_client_on_stage_but_not_for_the_run_or_presenter(
+    state: StateDir, backend: LocalBackend
+) -> None:
+    from exodus2045.app_under_test.runkey import RunKeys, signature
+
+    key = b"r" * 32
+    RunKeys(state.root).register(RUN_ID, key)
+    signed = {"X-Exodus-Run": RUN_ID, "X-Exodus-Sig": signature(key, RUN_ID, "/api/wall", b"")}
+    config = config_for(state.root, rate_limit_per_s=1.0, presenter_token="s3cret")
+    with running_frontend(config, backend) as fe:
+        statuses = [fe.client.get("/api/wall").status_code for _ in range(30)]
+        assert 200 in statuses and 429 in statuses, statuses
+        limited = fe.client.get("/metrics")
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        problem_of(limited)
+        assert fe.client.get("/api/wall", headers=signed).status_code == 200
+        forged = {**signed, "X-Exodus-Sig": signature(b"x" * 32, RUN_ID, "/api/wall", b"")}
+        assert fe.client.get("/api/wall", headers=forged).status_code == 429
+        presenter = {"Authorization": "Bearer s3cret"}
+        assert fe.client.get("/api/wall", headers=presenter).status_code == 200
+        assert fe.client.get("/healthz").status_code == 200, "liveness is never limited"
+    with running_frontend(config_for(state.root), backend) as fe:  # no stage: no limit
+        assert {fe.client.get("/api/wall").status_code for _ in range(30)} == {200}

@@ -6,6 +6,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from exodus2045.app_under_test.backends.local.intake import CONFLICT, DUPLICATE, QUEUED, Submission
@@ -161,11 +162,24 @@ def test_decoders_turn_failures_into_problems() -> None:
                                                                 "message": "a&b"}
 
 
-def test_run_scope() -> None:
-    assert run_scope({}) == (None, "audience")
-    assert run_scope({"x-exodus-run": ""}) == (None, "audience")
-    assert run_scope({"x-exodus-run": "r-1"}) == ("r-1", "swarm")
-    assert run_scope({"x-exodus-run": "r" * 101}) == (None, "swarm")
+def test_run_scope_needs_the_run_keys_signature(tmp_path: Path) -> None:
+    from exodus2045.app_under_test.runkey import RunKeys, signature
+
+    keys = RunKeys(tmp_path)
+    key = b"k" * 32
+    keys.register("r-1", key)
+    raw = b'{"wish_id":"w"}'
+    good = {"x-exodus-run": "r-1", "x-exodus-sig": signature(key, "r-1", "w", raw)}
+    assert run_scope({}, raw, keys) == (None, "audience")
+    assert run_scope({"x-exodus-run": "r-1"}, raw, keys) == (None, "audience")
+    assert run_scope(good, raw, keys) == ("r-1", "swarm")
+    assert run_scope(good, raw + b" ", keys) == (None, "audience"), "the body is signed"
+    assert run_scope({**good, "x-exodus-run": "r-2"}, raw, keys) == (None, "audience")
+    assert run_scope({**good, "x-exodus-run": "r" * 101}, raw, keys) == (None, "audience")
+    other = {**good, "x-exodus-sig": signature(b"x" * 32, "r-1", "w", raw)}
+    assert run_scope(other, raw, keys) == (None, "audience")
+    assert RunKeys(tmp_path).lookup("r-1") == key, "read back from the state dir"
+    assert RunKeys(tmp_path).lookup("../r-1") is None
 
 
 def test_the_queued_body_round_trips_through_the_parser() -> None:

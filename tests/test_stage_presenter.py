@@ -7,6 +7,7 @@ wish takes it off the projector and the wall while it stays stored.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,9 +36,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervisor]:
         yield supervisor
 
 
+_ADDRESSES = itertools.count(2)
+
+
+def fresh_client(stack: Supervisor) -> httpx.Client:
+    """A client from an address of its own (127.0.0.N): wrong tokens are throttled per
+    address (5 a minute), and these tests send many on purpose."""
+    transport = httpx.HTTPTransport(local_address=f"127.0.0.{next(_ADDRESSES)}")
+    return httpx.Client(base_url=stack.url, timeout=10.0, transport=transport)
+
+
 @pytest.fixture
 def client(stack: Supervisor) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.url, timeout=10.0) as c:
+    with fresh_client(stack) as c:
         yield c
 
 
@@ -52,12 +63,14 @@ def test_the_routes_refuse_without_the_token(client: httpx.Client, stack: Superv
     body = {"fault": "throttle", "target": "pod-worker/store.put"}
     before = len(presenter_lines(stack))
     for method, path in calls:
+        client = fresh_client(stack)  # three refusals each: under the per-address throttle
         missing = client.request(method, path, json=body)
         assert missing.status_code == 401, (method, path)
         assert missing.headers["www-authenticate"].startswith("Bearer")
         wrong = client.request(method, path, json=body, headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 403, (method, path)
         basic = client.request(method, path, json=body, headers={"Authorization": f"Basic {TOKEN}"})
+        client.close()
         assert basic.status_code == 401
     assert FaultBoard(stack.state).entries() == [] and len(presenter_lines(stack)) == before
 

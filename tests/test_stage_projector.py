@@ -7,6 +7,7 @@ a cap on open streams (503 + Retry-After beyond it) and a lifetime after which i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -152,6 +153,72 @@ def test_streams_are_capped_and_end_after_their_lifetime(tmp_path: Path) -> None
         assert again.status_code == 200 and again.json()["total"] == 0
         with httpx.stream("GET", fe.url + "/api/tally/stream", timeout=10.0) as freed:
             assert freed.status_code == 200, "the slot came back when the first stream ended"
+
+
+def _from(address: str) -> httpx.Client:
+    """A client whose connections come from ``address`` (any 127/8 address is loopback)."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=10.0)
+
+
+def test_one_client_cannot_take_every_stream_and_the_projector_keeps_its_slot(
+    tmp_path: Path,
+) -> None:
+    """A laptop opening a hundred streams once filled the gate: the projector got 503 for ever."""
+    from exodus2045.app_under_test.frontend.sse import projector_key
+
+    token = "projector-test-" + "k" * 30
+    config = config_for(tmp_path / "state", stream_max=4, stream_per_client=2,
+                        stream_lifetime_s=20.0, presenter_token=token)
+    path = "/api/tally/stream"
+    with running_frontend(config) as fe, contextlib.ExitStack() as open_streams:
+        laptop, other, late = _from("127.0.0.2"), _from("127.0.0.3"), _from("127.0.0.4")
+        for client in (laptop, other, late):
+            open_streams.callback(client.close)
+        for _ in range(2):
+            held = open_streams.enter_context(laptop.stream("GET", fe.url + path))
+            assert held.status_code == 200
+        greedy = laptop.get(fe.url + path)
+        assert greedy.status_code == 503 and "this address" in problem_of(greedy)["detail"]
+        assert open_streams.enter_context(other.stream("GET", fe.url + path)).status_code == 200
+        full = late.get(fe.url + path)
+        assert full.status_code == 503, "three taken of four: the last is the projector's"
+        assert int(full.headers["retry-after"]) >= 1
+        assert late.get(fe.url + path, params={"projector": "guess"}).status_code == 503
+        projector = open_streams.enter_context(
+            late.stream("GET", fe.url + path, params={"projector": projector_key(token)}))
+        assert projector.status_code == 200
+        assert next(events(projector.iter_lines(), 1))["total"] == 0
+
+
+def test_a_stream_whose_client_stopped_reading_ends_at_its_deadline() -> None:
+    """A send blocked on a full socket never returns by itself; the deadline cuts it."""
+    import anyio
+    from exodus2045.app_under_test.frontend.sse import EventStreamResponse, StreamGate
+
+    gate = StreamGate(2, reserved=0)
+    gate.enter("10.0.0.9")
+
+    async def content() -> Iterator[bytes]:
+        while True:
+            yield b"data: x\n\n"
+
+    async def stalled_send(message: dict) -> None:
+        if message["type"] == "http.response.body":
+            await anyio.sleep_forever()  # the client's window is shut
+
+    async def receive() -> dict:
+        await anyio.sleep_forever()
+
+    async def main() -> float:
+        response = EventStreamResponse(content(), lambda: gate.leave("10.0.0.9"), 0.5)
+        started = time.monotonic()
+        with anyio.fail_after(5):
+            await response({"type": "http", "asgi": {"spec_version": "2.4"}}, receive,
+                           stalled_send)
+        return time.monotonic() - started
+
+    assert anyio.run(main) < 3.0
+    assert gate.open == 0 and gate.by_client == {}, "the slot came back"
 
 
 def test_an_open_stream_does_not_hold_up_a_shutdown(tmp_path: Path) -> None:

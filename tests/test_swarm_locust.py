@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from exodus2045.app_under_test.runkey import ENV_RUN_KEY
 from exodus2045.locustfiles.generate import SwarmPlan, build_pools, plan_wish
 from exodus2045.locustfiles.ledger import FIELDS, read_ledger
 
@@ -49,9 +52,13 @@ def _check_ledger_against_plan(ledger: Path, run_id: str, evacuees: int) -> dict
     plan = SwarmPlan(seed=SEED, run_id=run_id, evacuees=evacuees, infiltrator_share=0.2)
     pools = build_pools(SEED)
     assert sorted(lines[0]["n"] for lines in attempts.values()) == list(range(evacuees))
+    ids = list(attempts)
+    assert all(uuid.UUID(i).version == 4 for i in ids) and len(set(ids)) == evacuees
     for wish_id, lines in attempts.items():
         wish = plan_wish(plan, lines[0]["n"], pools)
-        assert wish.wish_id == wish_id
+        # the id comes from the run's 128-bit secret, not from the (seed, run id) anyone
+        # can guess: the audit re-plans bodies by n, never ids
+        assert wish.wish_id != wish_id
         assert [line["attempt"] for line in lines] == list(range(1, len(lines) + 1))
         for line in lines:
             assert line["run_id"] == run_id and line["n"] == wish.n
@@ -69,17 +76,23 @@ def _check_ledger_against_plan(ledger: Path, run_id: str, evacuees: int) -> dict
 
 def test_headless_swarm_sends_exactly_n_wishes_and_ledgers_them(tmp_path: Path) -> None:
     ledger = tmp_path / "run" / "ledger.jsonl"
-    with StandIn() as frontend:
-        done = run_locust(_swarm_args(frontend.url, ledger, 300, "r-local"), cwd=tmp_path)
+    key = b"K" * 32
+    with StandIn(run_key=key) as frontend:
+        done = run_locust(_swarm_args(frontend.url, ledger, 300, "r-local"), cwd=tmp_path,
+                          env={ENV_RUN_KEY: key.hex()})
         seen = list(frontend.seen)
     assert done.returncode == 0, done.stderr[-3000:]
     attempts = _check_ledger_against_plan(ledger, "r-local", 300)
     assert len(seen) == 300 == sum(len(v) for v in attempts.values())
     assert {s.run_header for s in seen} == {"r-local"}
+    assert {s.signed for s in seen} == {True}, "every request, infiltrators too, is signed"
     plan = SwarmPlan(seed=SEED, run_id="r-local", evacuees=300, infiltrator_share=0.2)
     pools = build_pools(SEED)
-    agents = {w.wish_id: w.user_agent for w in (plan_wish(plan, n, pools) for n in range(300))}
-    assert all(agents[s.wish_id] == s.user_agent for s in seen if s.wish_id)
+    n_of = {wish_id: lines[0]["n"] for wish_id, lines in attempts.items()}
+    assert all(plan_wish(plan, n_of[s.wish_id], pools).user_agent == s.user_agent
+               for s in seen if s.wish_id)
+    assert key.hex() not in (ledger.parent / "swarm.json").read_text()
+    assert key.hex() not in ledger.read_text()
     summary = json.loads((ledger.parent / "swarm.json").read_text())
     expected = Counter(lines[-1]["expect"] for lines in attempts.values())
     assert summary["run_id"] == "r-local" and summary["seed"] == SEED
@@ -128,7 +141,8 @@ def test_master_and_two_workers_keep_the_total_exact(tmp_path: Path) -> None:
     ledger = tmp_path / "ledger.jsonl"
     master_port = free_port()
     procs: list[subprocess.Popen] = []
-    with StandIn() as frontend:
+    key = b"D" * 32
+    with StandIn(run_key=key) as frontend:
         try:
             master = subprocess.Popen(
                 locust_cmd(
@@ -137,6 +151,7 @@ def test_master_and_two_workers_keep_the_total_exact(tmp_path: Path) -> None:
                     *_swarm_args(frontend.url, ledger, 300, "r-dist"),
                 ),  # fmt: skip
                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                env={**os.environ, ENV_RUN_KEY: key.hex()},
             )  # fmt: skip
             procs.append(master)
             for _ in range(2):
@@ -156,6 +171,7 @@ def test_master_and_two_workers_keep_the_total_exact(tmp_path: Path) -> None:
     assert master.returncode == 0, err[-3000:]
     _check_ledger_against_plan(ledger, "r-dist", 300)
     assert len(seen) == 300
+    assert {s.signed for s in seen} == {True}, "workers got the run key by a Locust message"
     summary = json.loads((tmp_path / "swarm.json").read_text())
     assert (summary["role"], summary["workers"]) == ("master", 2)
     assert (summary["sent"], summary["finished"], summary["complete"]) == (300, 300, True)

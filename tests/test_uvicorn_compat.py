@@ -79,3 +79,15 @@ def test_elsewhere_the_probe_says_it_cannot_see() -> None:
 
     assert shutdown_probe(receive) is None
     assert server_closing(receive)() is False, "the caller's own bound applies"
+
+
+def test_the_receive_bound_hooks_uvicorns_httptools_callbacks() -> None:
+    """bounded_httptools overrides these callbacks; an upgrade that renames one would leave
+    slowloris connections open silently (tests/test_slowloris.py drives the real thing)."""
+    from exodus2045.app_under_test.frontend.uvicorn_compat import bounded_httptools
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    for name in ("connection_made", "on_message_begin", "on_message_complete",
+                 "connection_lost"):
+        assert callable(getattr(HttpToolsProtocol, name, None)), name
+    assert issubclass(bounded_httptools(1.0), HttpToolsProtocol)

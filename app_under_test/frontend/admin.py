@@ -12,14 +12,18 @@ from __future__ import annotations
 import hmac
 from itertools import islice
 
+import anyio.to_thread
 from exodus2045.app_under_test.frontend.problems import Problem
 from exodus2045.app_under_test.frontend.responses import json_response
 from exodus2045.app_under_test.frontend.state import FrontendState
-from fastapi import FastAPI, Header, Query
+from exodus2045.app_under_test.runkey import parse_key, valid_run_id
+from fastapi import Body, FastAPI, Header, Path, Query
 from starlette.responses import Response
 
 #: Rows per page of a run's listing; a run's audit pages through it with ``offset``.
 LIST_PAGE_MAX = 1000
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"  # as runkey.valid_run_id
+KEY_PATTERN = r"^([0-9a-fA-F]{2}){16,64}$"  # as runkey.parse_key
 CHALLENGE = {"www-authenticate": 'Bearer realm="exodus-presenter"'}
 
 
@@ -36,7 +40,32 @@ def check_presenter(authorization: str | None, token: str | None) -> None:
         raise Problem(403, "forbidden", "that is not the presenter token")
 
 
+def is_presenter(authorization: str | None, token: str | None) -> bool:
+    """Whether a request carries the presenter token (no error: for routes open to all)."""
+    try:
+        check_presenter(authorization, token)
+    except Problem:
+        return False
+    return True
+
+
 def add_admin_routes(app: FastAPI, state: FrontendState) -> None:
+    @app.put("/api/admin/runs/{run_id}/key", response_class=Response, status_code=204,
+             summary="Register a run's key, for a frontend the runner cannot reach on disk "
+                     "(presenter token required)")
+    async def run_key(run_id: str = Path(pattern=RUN_ID_PATTERN),
+                      key_hex: str = Body(..., embed=True, alias="key", pattern=KEY_PATTERN),
+                      authorization: str | None = Header(None)) -> Response:
+        check_presenter(authorization, state.config.presenter_token)
+        key = parse_key(key_hex)
+        if key is None:
+            raise Problem(422, "invalid-key", "key must be 32-128 hex digits", field="key")
+        if not valid_run_id(run_id):
+            raise Problem(422, "invalid-run-id", "run id must be 1-100 letters, digits, . _ -",
+                          field="run_id")
+        await anyio.to_thread.run_sync(state.run_keys.register, run_id, key)
+        return Response(status_code=204)
+
     @app.post("/api/admin/wishes/{wish_id}/hide", response_class=Response,
               summary="Hide a wish from the wall (presenter token required)")
     async def hide(wish_id: str, authorization: str | None = Header(None)) -> Response:

@@ -16,9 +16,12 @@ from contextlib import asynccontextmanager
 
 from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.frontend.admin import add_admin_routes
+from exodus2045.app_under_test.frontend.admin_throttle import AdminThrottle
 from exodus2045.app_under_test.frontend.hooks import FrontendHooks
+from exodus2045.app_under_test.frontend.openapi_doc import document_problems
 from exodus2045.app_under_test.frontend.problems import install_problem_handlers
 from exodus2045.app_under_test.frontend.projector import add_projector_routes
+from exodus2045.app_under_test.frontend.read_limit import PublicReadLimit
 from exodus2045.app_under_test.frontend.security import SecurityHeaders
 from exodus2045.app_under_test.frontend.state import FrontendState
 from exodus2045.app_under_test.frontend.views import FLAWED_MESSAGE_PATH, add_view_routes
@@ -79,6 +82,10 @@ def create_app(
     add_projector_routes(app, state)
     for install in hooks.routes:
         install(app, state)
+    document_problems(app)
     exempt = frozenset({FLAWED_MESSAGE_PATH}) if "html-api" in config.flaws else frozenset()
+    app.add_middleware(PublicReadLimit, enabled=config.rate_limit_per_s > 0,
+                       keys=state.run_keys, presenter_token=config.presenter_token)
+    app.add_middleware(AdminThrottle)
     app.add_middleware(SecurityHeaders, csp_exempt=exempt)
     return app

@@ -10,12 +10,14 @@ as soon as the limit is passed.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 from exodus2045.app_under_test.frontend.problems import Problem
+from exodus2045.app_under_test.runkey import RunKeys
 from starlette.types import Receive
 
 JSON = "json"
@@ -23,6 +25,8 @@ FORM = "form"
 #: The ``no-validation`` flaw skips our limit but not this one: no server reads forever.
 HARD_BODY_MAX_BYTES = 1024 * 1024
 RUN_ID_MAX = 100
+BODY_READ_S = 10.0  # the server's own receive bound (serve.py) is the same; this one holds
+                    # under any ASGI server
 _FORM_FIELDS_MAX = 16
 
 
@@ -69,12 +73,22 @@ def too_large(limit: int) -> Problem:
     return Problem(413, "body-too-large", f"the body is larger than {limit} bytes", field="body")
 
 
-async def read_limited(receive: Receive, limit: int) -> bytes:
-    """Collect the request body, giving up (413) as soon as it passes ``limit`` bytes.
+async def read_limited(receive: Receive, limit: int, deadline_s: float = BODY_READ_S) -> bytes:
+    """Collect the request body, giving up (413) as soon as it passes ``limit`` bytes, and
+    (408) when it has not all arrived within ``deadline_s`` -- whatever server runs us.
 
     Reads ASGI messages directly: Starlette's ``stream()`` generator costs more than the
     body of a typical wish takes to parse.
     """
+    try:
+        async with asyncio.timeout(deadline_s):  # one timer handle; an anyio scope costs more
+            return await _read(receive, limit)
+    except TimeoutError:
+        raise Problem(408, "request-timeout", f"the body did not arrive within {deadline_s:g} s",
+                      field="body") from None
+
+
+async def _read(receive: Receive, limit: int) -> bytes:
     parts: list[bytes] = []
     total = 0
     while True:
@@ -142,7 +156,7 @@ def decode_lenient(raw: bytes, kind: str) -> Any:
 #: The request headers the submit route looks at (ASGI header names are lower-case).
 WANTED_HEADERS = frozenset(
     {b"content-type", b"content-length", b"accept", b"user-agent", b"x-exodus-run",
-     b"traceparent"}
+     b"x-exodus-sig", b"authorization", b"traceparent"}
 )
 
 
@@ -152,12 +166,23 @@ def wanted_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
             for name, value in raw if name in WANTED_HEADERS}
 
 
-def run_scope(headers: Mapping[str, str]) -> tuple[str | None, str]:
-    """``(run_id, source)`` from ``X-Exodus-Run``: a swarm run names itself, the audience not."""
+def run_scope(
+    headers: Mapping[str, str], raw: bytes, keys: RunKeys
+) -> tuple[str | None, str]:
+    """``(run_id, source)``: a swarm request whose run-key signature verifies, or the audience.
+
+    ``X-Exodus-Run`` alone proves nothing (anyone can send it); only a signature made with the
+    run's key does (:mod:`exodus2045.app_under_test.runkey`).
+    """
     run = headers.get("x-exodus-run")
-    if not run:
-        return None, "audience"
-    return (run if len(run) <= RUN_ID_MAX else None), "swarm"
+    if run and len(run) <= RUN_ID_MAX and keys.verified(run, headers.get("x-exodus-sig"), raw):
+        return run, "swarm"
+    return None, "audience"
+
+
+def claims_swarm(headers: Mapping[str, str]) -> bool:
+    """Whether a request carries a run signature worth checking once its body is read."""
+    return bool(headers.get("x-exodus-run")) and bool(headers.get("x-exodus-sig"))
 
 
 def queued_body(

@@ -1,8 +1,9 @@
 """Prometheus metrics of one frontend process, in its own registry.
 
 A registry per app (not the global one) so several apps in one test process never collide.
-Queue depths are gauges read at scrape time: a number cached between scrapes would lie
-exactly when someone looks at it during an outage.
+Queue depths are gauges read at scrape time, at most once a second (scrapes within a
+second share one read, so a room scraping in a loop cannot stall the writer): a number
+cached for longer would lie exactly when someone looks at it during an outage.
 """
 
 from __future__ import annotations

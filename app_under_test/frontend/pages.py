@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from exodus2045.app_under_test.frontend.display import for_display
 from exodus2045.app_under_test.wish import EVACUEE_MAX, MESSAGE_MAX
 
 DESTINATION_NAMES = {"mars": "Mars", "jupiter": "Europa, Jupiter"}
@@ -96,12 +97,13 @@ def wall_item(wish: Mapping[str, Any], *, raw: bool = False) -> str:
     dest = str(wish.get("destination", ""))
     if raw:  # the raw-wall flaw: the visitor's text goes out as markup
         message, evacuee = str(wish.get("message", "")), str(wish.get("evacuee", ""))
-    else:
-        message, evacuee = esc(wish.get("message", "")), esc(wish.get("evacuee", ""))
+    else:  # escaped, and isolated from its neighbours (exodus2045...frontend.display)
+        message = esc(for_display(str(wish.get("message", ""))))
+        evacuee = esc(for_display(str(wish.get("evacuee", ""))))
     css = "wish wish-" + (dest if dest in DESTINATION_NAMES else "other")
     return (
-        f'<li class="{css}">\n<p class="message">{message}</p>\n'
-        f'<p class="by">{evacuee} · {esc(DESTINATION_NAMES.get(dest, dest))}'
+        f'<li class="{css}">\n<p class="message"><bdi>{message}</bdi></p>\n'
+        f'<p class="by"><bdi>{evacuee}</bdi> · {esc(DESTINATION_NAMES.get(dest, dest))}'
         f' · <time>{esc(_when(wish.get("stored_at")))}</time></p>\n</li>'
     )
 

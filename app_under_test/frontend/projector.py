@@ -14,6 +14,7 @@ SVG: no external service ever learns the audience's URL. This page alone may run
 
 from __future__ import annotations
 
+import hmac
 import json
 from functools import lru_cache
 from importlib import resources
@@ -21,10 +22,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import segno
+from exodus2045.app_under_test.frontend.display import for_display
 from exodus2045.app_under_test.frontend.pages import DESTINATION_NAMES, TRIP, esc, wall_item
 from exodus2045.app_under_test.frontend.responses import NO_STORE, html_response, json_response
 from exodus2045.app_under_test.frontend.security import CSP
-from exodus2045.app_under_test.frontend.sse import SharedSnapshot, StreamGate, stream_response
+from exodus2045.app_under_test.frontend.sse import (
+    SharedSnapshot,
+    StreamGate,
+    projector_key,
+    stream_response,
+)
 from exodus2045.app_under_test.frontend.state import FrontendState
 from exodus2045.app_under_test.frontend.views import full_tally
 from fastapi import FastAPI, Request
@@ -47,9 +54,11 @@ def shorten(text: Any, limit: int = MESSAGE_SHOWN) -> str:
 
 def snapshot_doc(wishes: list[dict[str, Any]], tally: dict[str, int]) -> dict[str, Any]:
     """What the projector shows, as the stream sends it: tally and the newest wishes."""
-    shown = [{"wish_id": str(w.get("wish_id", "")), "evacuee": shorten(w.get("evacuee", ""), 100),
+    shown = [{"wish_id": str(w.get("wish_id", "")),
+              "evacuee": shorten(for_display(str(w.get("evacuee", ""))), 100),
               "destination": str(w.get("destination", "")),
-              "message": shorten(w.get("message", "")), "stored_at": w.get("stored_at")}
+              "message": shorten(for_display(str(w.get("message", "")))),
+              "stored_at": w.get("stored_at")}
              for w in wishes if not w.get("hidden")]
     return {"tally": tally, "total": sum(tally.values()), "wishes": shown}
 
@@ -133,7 +142,8 @@ and leave your own last wish.</p>
 def add_projector_routes(app: FastAPI, state: FrontendState) -> None:
     folder = resources.files("exodus2045.app_under_test.frontend").joinpath("static")
     static = {name: folder.joinpath(name).read_bytes() for name in STATIC}
-    gate = StreamGate(state.config.stream_max)
+    gate = StreamGate(state.config.stream_max, state.config.stream_per_client)
+    key = projector_key(state.config.presenter_token)
 
     async def read() -> dict[str, Any]:
         backend = state.backend
@@ -161,9 +171,13 @@ def add_projector_routes(app: FastAPI, state: FrontendState) -> None:
 
     @app.get(STREAM_PATH, response_class=Response,
              summary="The projector's live feed (text/event-stream, bounded)")
-    async def tally_stream(request: Request) -> Response:
+    async def tally_stream(request: Request, projector: str | None = None) -> Response:
+        claimed = key is not None and projector is not None and hmac.compare_digest(
+            projector.encode(), key.encode())
+        client = request.client.host if request.client else "?"
         return stream_response(gate, shared, request.receive, event="tally",
-                               lifetime_s=state.config.stream_lifetime_s)
+                               lifetime_s=state.config.stream_lifetime_s, client=client,
+                               projector=claimed)
 
     for name, media in STATIC.items():
         app.add_api_route(f"/static/{name}", _static_route(static[name], media), methods=["GET"],

@@ -26,6 +26,16 @@ def json_response(
     return Response(body, status, dict(headers or {}), media_type=JSON_TYPE)
 
 
+#: Stored fields the public never sees: who sent a wish (a run, or the audience) is the audit's
+#: business, and publishing the live run id once let a phone join a run.
+PRIVATE_FIELDS = frozenset({"run_id", "source", "hidden"})
+
+
+def public_wish(wish: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored wish as the public sees it (:data:`PRIVATE_FIELDS` left out)."""
+    return {k: v for k, v in wish.items() if k not in PRIVATE_FIELDS}
+
+
 def html_response(
     text: str, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:

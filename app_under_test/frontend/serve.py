@@ -14,21 +14,36 @@ import socket
 import uvicorn
 from exodus2045.app_under_test.frontend.app import NO_HOOKS, create_app
 from exodus2045.app_under_test.frontend.hooks import FrontendHooks
+from exodus2045.app_under_test.frontend.uvicorn_compat import bounded_httptools
 from exodus2045.app_under_test.settings import FrontendConfig
 from exodus2045.app_under_test.tracing_sdk import configure as configure_tracing
 from fastapi import FastAPI
 
 GRACEFUL_SHUTDOWN_S = 10
 log = logging.getLogger("exodus.frontend")
+#: A request must arrive whole (headers and body) this soon after its first byte, and the
+#: first request this soon after the connection opened (slowloris; uvicorn_compat).
+REQUEST_RECEIVE_S = 10.0
+#: Connections plus running requests before uvicorn answers 503 (streams count too).
+LIMIT_CONCURRENCY = 1000
 
 
-def build_server(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8045) -> uvicorn.Server:
+def build_server(
+    app: FastAPI, *, host: str = "127.0.0.1", port: int = 8045,
+    receive_s: float = REQUEST_RECEIVE_S, limit_concurrency: int = LIMIT_CONCURRENCY,
+    trust_proxy: str | None = None,
+) -> uvicorn.Server:
     """The one uvicorn configuration every frontend (process, test, benchmark) runs with."""
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
-        http="httptools",
+        http=bounded_httptools(receive_s),
+        limit_concurrency=limit_concurrency,
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise; behind a
+        # tunnel every phone is loopback, so only a proxy named by --trust-proxy is believed
+        proxy_headers=trust_proxy is not None,
+        forwarded_allow_ips=trust_proxy or "",
         loop="auto",
         lifespan="on",
         access_log=False,
@@ -60,7 +75,7 @@ def serve(
     """Serve until SIGTERM/SIGINT; blocks. ``fd`` wins over ``host``/``port``."""
     log.info("%s: tracing %s", component, configure_tracing(component, config.state_dir))
     app = create_app(config, component=component, hooks=hooks)
-    server = build_server(app, host=host, port=port)
+    server = build_server(app, host=host, port=port, trust_proxy=config.trust_proxy)
     if fd is None:
         server.run()
     else:

@@ -13,6 +13,7 @@ connection must not be used by two threads at once.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -24,10 +25,12 @@ from exodus2045.app_under_test.frontend.hooks import IntakeWrapper
 from exodus2045.app_under_test.frontend.metrics import FrontendMetrics
 from exodus2045.app_under_test.frontend.ratelimit import TokenBuckets
 from exodus2045.app_under_test.ports import QueueDepth
+from exodus2045.app_under_test.runkey import RunKeys
 from exodus2045.app_under_test.settings import FrontendConfig
 from exodus2045.app_under_test.statedir import StateDir
 
 T = TypeVar("T")
+DEPTH_MAX_AGE_S = 1.0
 
 
 class FrontendState:
@@ -45,9 +48,11 @@ class FrontendState:
         self._owns_backend = backend is None
         self.metrics = FrontendMetrics(self._read_depths)
         self.buckets = TokenBuckets(config.rate_limit_per_s)
+        self.run_keys = RunKeys(config.state_dir)
         self.batcher: GroupCommit | None = None
         self._store_limiter: anyio.CapacityLimiter | None = None
         self._parsed_lock = threading.Lock()
+        self._depths: tuple[float, dict[str, QueueDepth]] | None = None
 
     async def open(self) -> None:
         intake: Intake
@@ -83,6 +88,20 @@ class FrontendState:
         return await anyio.to_thread.run_sync(call, *args, limiter=self._store_limiter)
 
     def _read_depths(self) -> dict[str, QueueDepth]:
+        """Both queues' depths, read at most once a second (:data:`DEPTH_MAX_AGE_S`).
+
+        Each read is COUNT(*)s under the writer's lock; a room scraping ``/metrics`` in a
+        loop must not stall the group commit, so scrapes within a second share one read.
+        """
+        now = time.monotonic()
+        cached = self._depths
+        if cached is not None and now - cached[0] < DEPTH_MAX_AGE_S:
+            return cached[1]
+        depths = self._read_depths_now()
+        self._depths = (now, depths)
+        return depths
+
+    def _read_depths_now(self) -> dict[str, QueueDepth]:
         """Both queues' depths; the wishes queue shares the writer's connection and lock."""
         backend, batcher = self.backend, self.batcher
         if backend is None or batcher is None:

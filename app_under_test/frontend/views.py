@@ -12,7 +12,12 @@ from typing import Any
 
 from exodus2045.app_under_test.frontend import pages
 from exodus2045.app_under_test.frontend.metrics import CONTENT_TYPE as METRICS_TYPE
-from exodus2045.app_under_test.frontend.responses import NO_STORE, html_response, json_response
+from exodus2045.app_under_test.frontend.responses import (
+    NO_STORE,
+    html_response,
+    json_response,
+    public_wish,
+)
 from exodus2045.app_under_test.frontend.state import FrontendState
 from exodus2045.app_under_test.wish import DESTINATIONS
 from fastapi import FastAPI, Query
@@ -63,7 +68,7 @@ def add_view_routes(app: FastAPI, state: FrontendState) -> None:
     @app.get("/api/wall", response_class=Response, summary="The wall as a JSON list")
     async def wall_json(limit: int = Query(WALL_DEFAULT, ge=1, le=WALL_MAX)) -> Response:
         wishes, _ = await latest(limit)
-        return json_response(wishes)
+        return json_response([public_wish(w) for w in wishes])
 
     @app.get("/api/tally", response_class=Response, summary="Stored wishes per destination")
     async def tally() -> Response:

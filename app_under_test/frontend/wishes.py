@@ -22,9 +22,11 @@ from urllib.parse import quote
 from exodus2045.app_under_test.backends.local.intake import CONFLICT, QUEUED, Submission
 from exodus2045.app_under_test.errors import InvalidWish, QueueUnavailable
 from exodus2045.app_under_test.frontend import pages
+from exodus2045.app_under_test.frontend.admin import is_presenter
 from exodus2045.app_under_test.frontend.body import (
     FORM,
     HARD_BODY_MAX_BYTES,
+    claims_swarm,
     content_kind,
     declared_length,
     decode_form,
@@ -43,6 +45,7 @@ from exodus2045.app_under_test.frontend.responses import (
     json_response,
     prefers_html,
     problem_answer,
+    public_wish,
 )
 from exodus2045.app_under_test.frontend.state import FrontendState
 from exodus2045.app_under_test.tracing import TRACEPARENT, end_hop, start_hop
@@ -54,7 +57,7 @@ from exodus2045.app_under_test.wish import (
     content_digest,
     validate_submission,
 )
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Header, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -69,8 +72,10 @@ SUBMISSION_SCHEMA: dict[str, Any] = {
     "required": ["evacuee", "destination", "message"],
     "additionalProperties": False,
     "properties": {
-        "wish_id": {"type": "string", "format": "uuid",
-                    "description": "idempotency key; minted by the server if absent"},
+        "wish_id": {"anyOf": [{"type": "string", "format": "uuid"},
+                              {"type": "string", "maxLength": 0}, {"type": "null"}],
+                    "description": "idempotency key; minted by the server if absent, empty "
+                                   "or null (an empty form field means absent)"},
         "evacuee": {"type": "string", "minLength": 1, "maxLength": EVACUEE_MAX},
         "destination": {"type": "string", "enum": list(DESTINATIONS)},
         "message": {"type": "string", "minLength": 1, "maxLength": MESSAGE_MAX},
@@ -87,8 +92,22 @@ OPENAPI_POST = {
         },
     },
     "responses": {
-        "202": {"description": "durably queued (or already queued with the same content)"},
+        "202": {"description": "durably queued (or already queued with the same content)",
+                "headers": {"Location": {"schema": {"type": "string"}}},
+                "content": {
+                    "application/json": {"schema": {
+                        "type": "object", "required": ["wish_id", "status"],
+                        "properties": {"wish_id": {"type": "string"},
+                                       "status": {"type": "string", "enum": ["queued"]}}}},
+                    "text/html": {"schema": {"type": "string"}},
+                }},
+        "400": {"description": "the body is not JSON or a form we can read"},
+        "408": {"description": "the body did not arrive in time"},
         "409": {"description": "this wish_id was queued with different content"},
+        "413": {"description": "the body is larger than 16 KiB"},
+        "415": {"description": "neither application/json nor a form, or not UTF-8"},
+        "422": {"description": "a field is missing or out of bounds (the problem names it)"},
+        "429": {"description": "this client sends too fast (audience wishes only)"},
         "503": {"description": "the queue cannot take wishes now; retry with the same wish_id"},
     },
 }
@@ -111,15 +130,20 @@ class WishIntake:
     async def post(self, request: Request) -> Response:
         received_at = time.time()
         headers = wanted_headers(request.scope["headers"])
-        run_id, source = run_scope(headers)
+        run_id, source = None, "audience"
         html = False
         try:
             kind = content_kind(headers.get("content-type"), lenient=self.lenient)
             html = kind == FORM and prefers_html(headers.get("accept"))
-            if source == "audience":
+            signed = claims_swarm(headers)
+            if not signed:  # refuse an audience flood before reading its bodies
                 self._rate_limit(request)
             declared_length(headers.get("content-length"), self.limit)
             raw = await read_limited(request.receive, self.limit)
+            if signed:
+                run_id, source = run_scope(headers, raw, self.state.run_keys)
+                if source == "audience":  # a forged or stale signature: just a visitor
+                    self._rate_limit(request)
             clean = self._validate(raw, kind)
             if self.false_reject and self._falsely_refused():  # the flaw: a valid wish is
                 raise Problem(415, "unsupported-media-type",  # told its good type is bad
@@ -206,15 +230,18 @@ class WishIntake:
         return Response(b'{"wish_id":%s,"status":"queued"}' % json.dumps(wish_id).encode(), 202,
                         location, media_type=JSON_TYPE)
 
-    async def get(self, wish_id: str) -> Response:
+    async def get(self, wish_id: str, authorization: str | None = Header(None)) -> Response:
+        """The stored wish; hidden ones and the private fields only for the presenter."""
         backend = self.state.backend
         assert backend is not None, "the frontend was not opened"
         wish = None
         if len(wish_id) <= WISH_ID_LOOKUP_MAX:
             wish = await self.state.store(backend.store.get, wish_id)
-        if wish is None:
+        presenter = authorization is not None and is_presenter(
+            authorization, self.state.config.presenter_token)
+        if wish is None or (wish.get("hidden") and not presenter):
             raise Problem(404, "wish-not-found", "no wish is stored with this id (yet)")
-        return json_response(wish)
+        return json_response(wish if presenter else public_wish(wish))
 
 
 def _fire_and_forget(batcher: Any, submission: Submission) -> None:

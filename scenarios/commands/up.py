@@ -11,7 +11,7 @@ import contextlib
 import os
 
 from exodus2045.app_under_test.flaws import parse_flaws
-from exodus2045.app_under_test.settings import StackConfig
+from exodus2045.app_under_test.settings import StackConfig, trust_proxy
 from rich.console import Console
 
 
@@ -27,6 +27,9 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pod-workers", type=int, default=d.pod_workers)
     parser.add_argument("--flaws", default=",".join(sorted(d.flaws)),
                         help="seeded flaws to switch on, comma-separated (e.g. demo-2019)")
+    parser.add_argument("--trust-proxy", default=d.trust_proxy, metavar="ADDR",
+                        help="believe X-Forwarded-For only from these proxy addresses or "
+                             "networks, comma-separated (default: from nobody)")
 
 
 def stack_config(args: argparse.Namespace, **overrides) -> StackConfig:
@@ -36,7 +39,7 @@ def stack_config(args: argparse.Namespace, **overrides) -> StackConfig:
         os.environ,
         host=args.host, port=args.port, state_dir=Path(args.state_dir),
         frontends=args.frontends, parsers=args.parsers, pod_workers=args.pod_workers,
-        flaws=parse_flaws(args.flaws), **overrides,
+        flaws=parse_flaws(args.flaws), trust_proxy=trust_proxy(args.trust_proxy), **overrides,
     )
 
 
@@ -52,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--public", action="store_true",
                         help="stage mode, as `exodus stage`: join link + QR code, presenter "
                              "token, audience rate limit (still binds only where --host says)")
+    parser.add_argument("--allow-flaws", action="store_true",
+                        help="with --public: run seeded flaws in front of an audience anyway")
     parser.set_defaults(func=run)
 
 

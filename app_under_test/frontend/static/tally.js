@@ -4,6 +4,10 @@
 "use strict";
 (function () {
   var STREAM = "/api/tally/stream";
+  var FALLBACK_MS = 10000;  // refused (a full gate): the page refreshes itself instead
+  var key = new URLSearchParams(window.location.search).get("projector");
+  if (key) { STREAM += "?projector=" + encodeURIComponent(key); }
+  var refused = 0;
   var NAMES = { mars: "Mars", jupiter: "Europa, Jupiter" };
   var status = document.getElementById("live-status");
   var list = document.getElementById("wishes");
@@ -25,10 +29,15 @@
     li.className = "wish wish-" + (NAMES.hasOwnProperty(dest) ? dest : "other");
     var message = document.createElement("p");
     message.className = "message";
-    message.textContent = String(wish.message || "");
+    var text = document.createElement("bdi");  // isolated: no wish's direction leaks out
+    text.textContent = String(wish.message || "");
+    message.appendChild(text);
     var by = document.createElement("p");
     by.className = "by";
-    by.textContent = String(wish.evacuee || "") + " · " + (NAMES[dest] || dest) + " · ";
+    var name = document.createElement("bdi");
+    name.textContent = String(wish.evacuee || "");
+    by.appendChild(name);
+    by.appendChild(document.createTextNode(" · " + (NAMES[dest] || dest) + " · "));
     var time = document.createElement("time");
     time.textContent = when(wish.stored_at);
     by.appendChild(time);
@@ -63,6 +72,7 @@
   function connect() {
     var source = new EventSource(STREAM);
     source.addEventListener("tally", function (event) {
+      refused = 0;
       try { render(JSON.parse(event.data)); } catch (err) { return; }
       status.textContent = "live";
       status.className = "live on";
@@ -70,7 +80,13 @@
     source.onerror = function () {
       status.textContent = "reconnecting…";
       status.className = "live off";
-      if (source.readyState === EventSource.CLOSED) {  // refused (full, or down): try later
+      if (source.readyState === EventSource.CLOSED) {  // refused (full, or down)
+        refused += 1;
+        if (refused >= 2) {  // fall back to the server-rendered page, fresh every 10 s
+          status.textContent = "not live: refreshes every 10 s";
+          window.setTimeout(function () { window.location.reload(); }, FALLBACK_MS);
+          return;
+        }
         window.setTimeout(connect, 5000 + Math.floor(Math.random() * 5000));
       }
     };

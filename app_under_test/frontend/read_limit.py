@@ -1,0 +1,66 @@
+"""Public reads, limited per client on stage: one laptop cannot starve the projector's store.
+
+``/wall``, ``/api/wall``, ``/tally``, ``/api/tally*``, ``/api/wishes/{id}`` and ``/metrics``
+each take the store's one read slot (or the writer's lock). With the audience rate limit on
+(``EXODUS_RATE_LIMIT`` > 0, i.e. on stage) they are limited per client too, at
+:data:`READS_PER_S` with a burst of :data:`READ_BURST`, far above what a person or a page's
+refresh needs. Exempt: the presenter (its token), and requests signed with a run's key
+(``X-Exodus-Run`` + ``X-Exodus-Sig`` over the path and an empty body: the runner's own
+evidence reads), as docs/architecture.md "Scope of a run" says.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from exodus2045.app_under_test.frontend.ratelimit import TokenBuckets
+from exodus2045.app_under_test.runkey import RunKeys
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+READS_PER_S = 5.0
+READ_BURST = 20.0
+LIMITED = frozenset({"/wall", "/api/wall", "/tally", "/api/tally", "/api/tally/snapshot",
+                     "/metrics"})
+LIMITED_PREFIXES = ("/api/wishes/",)
+
+
+class PublicReadLimit:
+    def __init__(self, app: ASGIApp, enabled: bool, keys: RunKeys,
+                 presenter_token: str | None) -> None:
+        self.app = app
+        self.enabled = enabled
+        self.buckets = TokenBuckets(READS_PER_S, READ_BURST)
+        self.keys = keys
+        self.bearer = f"bearer {presenter_token}".lower().encode() if presenter_token else None
+
+    def _exempt(self, scope: Scope) -> bool:
+        headers = dict(scope.get("headers") or ())
+        auth = headers.get(b"authorization")
+        if self.bearer is not None and auth is not None and auth.lower() == self.bearer:
+            return True
+        run, sig = headers.get(b"x-exodus-run"), headers.get(b"x-exodus-sig")
+        if run and sig:
+            return self.keys.verified(run.decode("latin-1"), sig.decode("latin-1"), b"")
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (not self.enabled or scope["type"] != "http" or scope.get("method") != "GET"
+                or (path not in LIMITED and not path.startswith(LIMITED_PREFIXES))
+                or self._exempt(scope)):
+            await self.app(scope, receive, send)
+            return
+        wait = self.buckets.take((scope.get("client") or ("?", 0))[0])
+        if wait <= 0:
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps({"type": "urn:exodus2045:problem:too-many-reads",
+                           "title": "Too Many Requests", "status": 429,
+                           "detail": "this address reads too fast; wait and retry"}).encode()
+        await send({"type": "http.response.start", "status": 429, "headers": [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(max(1, math.ceil(wait))).encode()),
+        ]})
+        await send({"type": "http.response.body", "body": body})
