@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from exodus2045.app_under_test import runkey
 
 from tests.conftest import wait_for
 
@@ -106,10 +107,17 @@ def test_run_listing_is_presenter_only_and_paginated(tmp_path):
 
 def listing_is_presenter_only_and_paginated(url: str) -> None:
     run_id = "r-listing-test"
+    key = runkey.new_key()  # a run's wishes are the ones its key signed
+    registered = httpx.put(f"{url}/api/admin/runs/{run_id}/key", json={"key": key.hex()},
+                           headers={"authorization": f"Bearer {TOKEN}"})
+    assert registered.status_code == 204, registered.text
     for n in range(5):
-        r = httpx.post(f"{url}/api/wishes", headers={"x-exodus-run": run_id},
-                       json={"wish_id": f"00000000-0000-4000-8000-00000000000{n}",
-                             "evacuee": "Ada", "destination": "mars", "message": f"hi {n}"})
+        wish_id = f"00000000-0000-4000-8000-00000000000{n}"
+        body = json.dumps({"wish_id": wish_id, "evacuee": "Ada", "destination": "mars",
+                           "message": f"hi {n}"}).encode()
+        r = httpx.post(f"{url}/api/wishes", content=body, headers={
+            "content-type": "application/json", "x-exodus-run": run_id,
+            "x-exodus-sig": runkey.signature(key, run_id, wish_id, body)})
         assert r.status_code == 202, r.text
     path = f"{url}/api/admin/runs/{run_id}/wishes"
     assert httpx.get(path).status_code == 401

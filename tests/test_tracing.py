@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from exodus2045.app_under_test import parser, pod_worker, tracing
+from exodus2045.app_under_test import parser, pod_worker, runkey, tracing
 from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.sqs_event import sqs_event
 from exodus2045.app_under_test.statedir import StateDir
@@ -56,9 +56,14 @@ def test_a_swarm_trace_is_continued_through_both_queues_and_kept_with_the_wish(
     state: StateDir, backend: LocalBackend
 ) -> None:
     body = wish(1)
+    key = runkey.new_key()  # only a verified swarm request's trace is continued
+    runkey.write_key(state.root, "r-trace", key)
+    raw = json.dumps(body).encode()
     with running_frontend(config_for(state.root), backend) as fe:
-        answer = fe.client.post("/api/wishes", json=body,
-                                headers={"X-Exodus-Run": "r-trace", "traceparent": PARENT})
+        answer = fe.client.post("/api/wishes", content=raw, headers={
+            "content-type": "application/json", "X-Exodus-Run": "r-trace",
+            "X-Exodus-Sig": runkey.signature(key, "r-trace", body["wish_id"], raw),
+            "traceparent": PARENT})
         assert answer.status_code == 202
     queued, parsed = _flow(backend)
     assert tracing.trace_id_of(queued.attributes["traceparent"]) == TRACE
