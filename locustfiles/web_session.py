@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from exodus2045.locustfiles.pipeline_view import read_verdict
 SESSION_FILE = "session.json"
 EVENTS_FILE = "events.jsonl"
 _INSTALLED: set[int] = set()
+_SESSIONS: weakref.WeakKeyDictionary[Any, Session] = weakref.WeakKeyDictionary()
 log = logging.getLogger(__name__)
 
 
@@ -172,7 +174,7 @@ def _swarm_counts(run_dir: Path) -> dict[str, Any]:
 
 
 def session_of(environment: Any) -> Session | None:
-    return getattr(environment, "_exodus_session", None)
+    return _SESSIONS.get(environment)
 
 
 def install_session(events: Any) -> None:
@@ -191,7 +193,7 @@ def install_session(events: Any) -> None:
         if not folder or runner is None or not environment.web_ui:
             return
         session = Session(Path(folder))
-        environment._exodus_session = session
+        _SESSIONS[environment] = session
         environment.events.test_start.add_listener(session.on_test_start)
         environment.events.test_stop.add_listener(session.on_test_stop)
 

@@ -152,7 +152,8 @@ def test_two_starts_in_one_web_session_are_two_sound_runs(
         ledger = (second_folder / "ledger.jsonl").read_text().splitlines()
         assert ledger and all(json.loads(line)["run_id"] == second for line in ledger)
         assert close_with_ctrl_c(proc) == 0  # the last verdict's code
-    print(f"\nweb session runs: {folder} (SOUND), {second_folder} (SOUND)")
+    print(f"\nweb session runs: {folder} (SOUND), {second_folder} (SOUND); last verdict line: "
+          f"{rows[0][3]}")
 
 
 def test_a_lossy_worker_is_unsound_in_the_verdict_tab(
@@ -171,4 +172,4 @@ def test_a_lossy_worker_is_unsound_in_the_verdict_tab(
         assert shown_checks(rows, run_id) == {c["id"]: c["status"] for c in verdict["checks"]}
         open_report(page, url, run_id)
         assert close_with_ctrl_c(proc) == 1
-    print(f"\nweb session run: {folder} (UNSOUND)")
+    print(f"\nweb session run: {folder}; verdict line: {rows[0][3]}")
