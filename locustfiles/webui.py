@@ -32,6 +32,7 @@ import requests
 from exodus2045.app_under_test.settings import StackConfig
 from exodus2045.locustfiles.locust_compat import hide_form_default, same_origin_only
 from exodus2045.locustfiles.pipeline_view import REPORT_CSP, PipelineView, verdict_summary
+from exodus2045.locustfiles.start_page import start_from_form, start_page
 from exodus2045.locustfiles.swarm import install, swarm_for
 from exodus2045.locustfiles.verdict_tab import VERDICT_TAB, VERDICT_TABLE, runs_page, verdict_rows
 from exodus2045.locustfiles.web_session import install_session, session_of
@@ -190,7 +191,9 @@ def _wire(environment: Any) -> None:
         extended_tables=[{"key": TAB, "structure": [{"key": "measure", "title": "Pipeline"},
                                                     {"key": "value", "title": "Now"}]},
                          VERDICT_TABLE],
-        extended_csv_files=[{"href": f".{PREFIX}/stage", "title": "Presenter console: chaos, "
+        extended_csv_files=[{"href": f".{PREFIX}/start", "title": "Start an audited run: "
+                             "a scenario's load, chaos timeline and SLO"},
+                            {"href": f".{PREFIX}/stage", "title": "Presenter console: chaos, "
                              "hide a wish, verdict"},
                             {"href": f".{PREFIX}/runs", "title": "Runs of this session: "
                              "verdicts and report.html"},
@@ -259,6 +262,22 @@ def _wire(environment: Any) -> None:
         if path is None or not path.is_file():
             return page("no such run in this session", "text/plain; charset=utf-8"), 404
         return page(path.read_text(encoding="utf-8", errors="replace"), csp=REPORT_CSP)
+
+    @app.route(f"{PREFIX}/start", methods=["GET", "POST"], endpoint="exodus_start")
+    @same_origin_only
+    @guard
+    def start() -> Any:
+        session = session_of(environment)
+        if request.method == "GET":
+            return page(start_page(session, request.args.get("scenario", ""), PREFIX))
+        refusal = console.refusal(request)
+        if refusal:
+            return page(refusal, "text/plain; charset=utf-8"), 403
+        problem = start_from_form(environment, session, request.form)
+        if problem:
+            return page(start_page(session, request.form.get("scenario", ""), PREFIX,
+                                   problem)), 400
+        return redirect("/?tab=verdict", code=303)
 
     def write(action: Any) -> Any:
         refusal = console.refusal(request)

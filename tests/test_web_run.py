@@ -72,3 +72,35 @@ def stack_url(url: str) -> str:
     match = re.search(r'"host":\s*"([^"]+)"', httpx.get(url + "/", timeout=10).text)
     assert match, "the start form names no host"
     return match.group(1)
+
+
+def test_the_start_page_shows_a_scenario_and_starts_it(tmp_path: Path) -> None:
+    with web_session(tmp_path) as (url, runs, proc):
+        outage = httpx.get(url + "/exodus/start", params={"scenario": "parser-outage"},
+                           timeout=10)
+        assert outage.status_code == 200
+        assert "default-src 'none'" in outage.headers["content-security-policy"]
+        assert "kill parser for 20s" in outage.text and 'id="start"' in outage.text
+        big = httpx.get(url + "/exodus/start", params={"scenario": "exodus-65k"}, timeout=10)
+        assert 'id="refused"' in big.text and 'id="start"' not in big.text
+        assert "differs from the stack this session runs" in big.text
+
+        form = {"scenario": "smoke", "evacuees": "120", "arrival_rate": "60",
+                "mars_share": "0.5", "infiltrator_share": "0.1", "max_in_flight": "16"}
+        cross = httpx.post(url + "/exodus/start", data=form, timeout=10,
+                           headers={"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"})
+        assert cross.status_code == 403 and state(url) == "ready"
+        bad = httpx.post(url + "/exodus/start", data={**form, "mars_share": "2"}, timeout=10)
+        assert bad.status_code == 400 and "mars-share" in bad.text and state(url) == "ready"
+
+        started = httpx.post(url + "/exodus/start", data=form, timeout=10)
+        assert started.status_code == 303 and started.headers["location"] == "/?tab=verdict"
+        judged = wait_for(lambda: [r for r in headlines(url) if r["status"] == "SOUND"],
+                          120, "the started run's verdict")[0]
+        folder = next(runs.glob("*-smoke"))
+        meta = json.loads((folder / "run.json").read_text())
+        assert meta["run_id"] == judged["run"]
+        assert meta["scenario"]["load"]["evacuees"] == 120
+        assert meta["scenario"]["load"]["max_in_flight"] == 16
+        assert json.loads((folder / "swarm.json").read_text())["evacuees"] == 120
+        assert close_with_ctrl_c(proc) == 0
