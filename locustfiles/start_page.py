@@ -100,7 +100,7 @@ def start_from_form(environment: Any, session: Session | None, form: Any) -> str
         SwarmOptions.from_parsed(type("Form", (), candidate)())  # the swarm's own rules
     except (ConfigError, ValueError) as exc:
         return f"not started: {exc}"
-    for key, value in candidate.items():
-        setattr(options, key, value)
+    for key, value in {**candidate, "num_users": users, "spawn_rate": float(users)}.items():
+        setattr(options, key, value)  # what Locust's /swarm records for a start, too
     gevent.spawn(runner.start, users, float(users))
     return None

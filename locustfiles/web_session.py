@@ -117,8 +117,7 @@ class Session:
         append_event(self.folder, {"event": "start", **self.current, "t0": now,
                                    "load": {k: None if v is None else str(v)
                                             for k, v in load.items()},
-                                   "users": getattr(environment.runner, "target_user_count",
-                                                    None)})
+                                   "users": getattr(options, "num_users", None)})
 
     def on_test_stop(self, environment: Any, **_: Any) -> None:
         """After every ``test_stop`` listener (the swarm saves its ledger in one): tell the
