@@ -104,3 +104,23 @@ def test_the_start_page_shows_a_scenario_and_starts_it(tmp_path: Path) -> None:
         assert meta["scenario"]["load"]["max_in_flight"] == 16
         assert json.loads((folder / "swarm.json").read_text())["evacuees"] == 120
         assert close_with_ctrl_c(proc) == 0
+
+
+def test_ctrl_c_during_a_run_writes_it_interrupted_and_exits_2(tmp_path: Path) -> None:
+    with web_session(tmp_path, "--evacuees", EVACUEES_LONG, "--autostart") as (url, runs, proc):
+        folder = wait_for(lambda: next((p for p in runs.glob("*-smoke")
+                                        if (p / "ledger.jsonl").is_file()
+                                        and (p / "ledger.jsonl").stat().st_size > 0), None),
+                          60, "the autostarted run's first ledger lines")
+        assert close_with_ctrl_c(proc) == 2
+        verdict = json.loads((folder / "verdict.json").read_text())
+        assert verdict["outcome"] == "interrupted" and verdict["sound"] is False
+
+        def closed() -> bool:
+            try:
+                httpx.get(url + "/", timeout=1)
+            except httpx.TransportError:
+                return True
+            return False
+
+        assert closed(), "the web UI outlived exodus"
