@@ -23,6 +23,7 @@ VERDICT_TABLE = {"key": "verdict", "structure": [
     {"key": "status", "title": "Status"}, {"key": "summary", "title": "Summary"}]}
 NO_SESSION = ("this web UI is not an audited session: `exodus run SCENARIO --web` starts one "
               "(every Start is judged and listed here)")
+REFRESH_S = 2  # the runs page reloads itself while a run is under way or being judged
 STATES = {"running": "RUNNING", "auditing": "DRAINING AND AUDITING", "failed": "COULD NOT JUDGE",
           "refused": "REFUSED"}
 
@@ -41,7 +42,9 @@ def line_of(run: dict[str, Any], prefix: str) -> str:
     if run["state"] == "failed":
         return f"{run.get('reason')} (folder {run.get('run_dir')})"
     if run["state"] != "judged":
-        return f"scenario {run.get('scenario')}, folder {run.get('run_dir')}"
+        return (f"scenario {run.get('scenario')}, folder {run.get('run_dir')}. Locust stops "
+                f"refreshing its tabs when the swarm stops: reload for the verdict, or keep "
+                f"{prefix}/runs open (it refreshes itself)")
     text = verdict_summary(run.get("verdict"))
     swarm = run.get("swarm") or {}
     if swarm and not swarm.get("complete"):
@@ -76,9 +79,13 @@ def runs_page(session: Session | None, prefix: str, css: str) -> str:
         items.append(f'<li data-run="{esc(run["run_id"])}"><strong class="headline">'
                      f"{esc(headline_of(run))}</strong> {esc(run['run_id'])}: "
                      f"{esc(line_of(run, prefix))}{report}</li>")
+    pending = session is not None and any(r["state"] in ("running", "auditing")
+                                          for r in session.runs())
+    refresh = f'<meta http-equiv="refresh" content="{REFRESH_S}">' if pending else ""
     body = "".join(items) or f"<li>{esc(NO_SESSION if session is None else 'no run yet')}</li>"
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Exodus 2045: runs of this session</title><link rel="stylesheet" href="{esc(css)}">
+{refresh}
 </head><body><h1>Runs of this session</h1>
 <p><a href="/?tab=verdict">Locust UI</a> · <a href="{esc(prefix)}/runs">Refresh</a></p>
 <ul>{body}</ul></body></html>"""

@@ -215,6 +215,7 @@ def run_web(options: RunOptions, web: WebOptions, say=print) -> int:
                             say(f"exodus: run {judge.run_id} started ({scenario.name}) -> "
                                 f"{judge.run_dir}")
                         elif kind == "stop" and judge and event.get("run_id") == judge.run_id:
+                            say(f"exodus: run {judge.run_id}: swarm over; draining and auditing")
                             last = _finish(judge, session, say)
                             judge = None
                             evidence, tally_before = _fresh_evidence(stack)
