@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -202,8 +204,10 @@ def run_web(options: RunOptions, web: WebOptions, say=print) -> int:
                 f"every Start is a run judged into {runs_dir}/ (Verdict tab). Ctrl-C closes it.")
             seen = 0
             evidence, tally_before = _fresh_evidence(stack)
+            ctrl_c = _CtrlC()
             try:
                 while swarm.poll() is None:
+                    ctrl_c.check()
                     events = read_events(session)
                     for event in events[seen:]:
                         seen += 1
@@ -232,6 +236,7 @@ def run_web(options: RunOptions, web: WebOptions, say=print) -> int:
                     judge = None
                     return EXIT_COULD_NOT_RUN
             finally:
+                ctrl_c.restore()
                 swarm.interrupt()
                 if evidence is not None:
                     evidence.close()
@@ -241,6 +246,27 @@ def run_web(options: RunOptions, web: WebOptions, say=print) -> int:
         say("exodus: the web UI closed without a judged run")
         return EXIT_COULD_NOT_RUN
     return last
+
+
+class _CtrlC:
+    """Ctrl-C that is never lost: Python drops a KeyboardInterrupt raised inside a garbage
+    collector callback ("Exception ignored in ..."), which left the session running; the
+    flag survives that and the main loop raises it again."""
+
+    def __init__(self) -> None:
+        self.pressed = threading.Event()
+        self.previous = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, _signum: int, _frame: Any) -> None:
+        self.pressed.set()
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.pressed.is_set():
+            raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        signal.signal(signal.SIGINT, self.previous)
 
 
 def _fresh_evidence(stack: _Stack) -> tuple[Evidence, Any]:
