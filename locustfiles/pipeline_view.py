@@ -59,13 +59,23 @@ def _verdict(run_dir: str | None) -> dict[str, Any] | None:
     return {"outcome": outcome, "sound": outcome == SOUND,
             "headline": headline(outcome, allow_partial) if outcome else None,
             "unjudged": [str(i) for i in doc.get("unjudged") or []],
-            "run_id": str(doc.get("run_id", "")), **count, "failed_checks": failed[:20]}
+            "run_id": str(doc.get("run_id", "")), **count, "failed_checks": failed[:20],
+            "complete": doc.get("complete") is not False,
+            "checks": [{"id": str(c.get("id")), "status": str(c.get("status")),
+                        "summary": str(c.get("summary", ""))[:300]} for c in checks[:200]]}
+
+
+def read_verdict(run_dir: str | Path | None) -> dict[str, Any] | None:
+    """A run folder's verdict as the console shows it: headline, counts, each check."""
+    return _verdict(str(run_dir) if run_dir else None)
 
 
 def verdict_summary(verdict: dict[str, Any] | None) -> str:
     """One line a stage can read aloud: the headline, the counts, what failed or was not judged."""
     if not verdict:
-        return "no verdict yet (an `exodus run` folder given as --run-dir shows its verdict here)"
+        return ("no verdict yet: `exodus run SCENARIO --web` runs an audited web-UI session "
+                "(each Start judged, Verdict tab); an `exodus run` folder given as --run-dir "
+                "shows its verdict here")
     if not verdict["headline"]:
         return ("verdict.json is from an older Exodus; `exodus report RUN_DIR` re-renders it "
                 "with its outcome")

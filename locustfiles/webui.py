@@ -39,7 +39,10 @@ from exodus2045.locustfiles.locust_compat import (
     same_origin_only,
 )
 from exodus2045.locustfiles.pipeline_view import REPORT_CSP, PipelineView, verdict_summary
+from exodus2045.locustfiles.start_page import start_from_form, start_page
 from exodus2045.locustfiles.swarm import install, swarm_for
+from exodus2045.locustfiles.verdict_tab import VERDICT_TAB, VERDICT_TABLE, runs_page, verdict_rows
+from exodus2045.locustfiles.web_session import install_session, session_of
 from locust import events
 
 PREFIX = "/exodus"
@@ -234,12 +237,17 @@ def _wire(environment: Any) -> None:
     console = Console(environment)
     app, guard = web_ui.app, web_ui.auth_required_if_enabled
     web_ui.template_args.update(
-        extended_tabs=[{"title": "Pipeline", "key": TAB}],
+        extended_tabs=[{"title": "Pipeline", "key": TAB}, VERDICT_TAB],
         # no "name" column: Locust sorts tables by it, and these rows have an order
         extended_tables=[{"key": TAB, "structure": [{"key": "measure", "title": "Pipeline"},
-                                                    {"key": "value", "title": "Now"}]}],
-        extended_csv_files=[{"href": f".{PREFIX}/stage", "title": "Presenter console: chaos, "
+                                                    {"key": "value", "title": "Now"}]},
+                         VERDICT_TABLE],
+        extended_csv_files=[{"href": f".{PREFIX}/start", "title": "Start an audited run: "
+                             "a scenario's load, chaos timeline and SLO"},
+                            {"href": f".{PREFIX}/stage", "title": "Presenter console: chaos, "
                              "hide a wish, verdict"},
+                            {"href": f".{PREFIX}/runs", "title": "Runs of this session: "
+                             "verdicts and report.html"},
                             {"href": f".{PREFIX}/pipeline.json", "title": "Pipeline now (JSON)"}])
     hide_form_default(web_ui, "presenter_token")  # a token given on the command line
     # a console started without --host lets the form name the swarm's target (it has no
@@ -257,7 +265,10 @@ def _wire(environment: Any) -> None:
             doc = response.get_json()
             rows = [{k: esc(v) for k, v in r.items()}
                     for r in console.view.rows(console.view.snapshot())]
-            doc["extended_stats"] = [{"key": TAB, "data": rows}]
+            verdicts = [{k: esc(v) for k, v in r.items()}
+                        for r in verdict_rows(session_of(environment), PREFIX)]
+            doc["extended_stats"] = [{"key": TAB, "data": rows},
+                                     {"key": VERDICT_TAB["key"], "data": verdicts}]
             response.set_data(json.dumps(doc))
         return response
 
@@ -291,6 +302,39 @@ def _wire(environment: Any) -> None:
             return page("no report.html yet", "text/plain; charset=utf-8")
         return page(path.read_text(encoding="utf-8", errors="replace"), csp=REPORT_CSP)
 
+    @app.route(f"{PREFIX}/runs", endpoint="exodus_runs")
+    @same_origin_only
+    @guard
+    def runs() -> Any:
+        return page(runs_page(session_of(environment), PREFIX, f"{PREFIX}/console.css"))
+
+    @app.route(f"{PREFIX}/runs/<run_id>/report.html", endpoint="exodus_run_report")
+    @same_origin_only
+    @guard
+    def run_report(run_id: str) -> Any:
+        session = session_of(environment)
+        run_dir = session.run_dir_of(run_id) if session else None  # a known run, never a path
+        path = run_dir / "report.html" if run_dir else None
+        if path is None or not path.is_file():
+            return page("no such run in this session", "text/plain; charset=utf-8"), 404
+        return page(path.read_text(encoding="utf-8", errors="replace"), csp=REPORT_CSP)
+
+    @app.route(f"{PREFIX}/start", methods=["GET", "POST"], endpoint="exodus_start")
+    @same_origin_only
+    @guard
+    def start() -> Any:
+        session = session_of(environment)
+        if request.method == "GET":
+            return page(start_page(session, request.args.get("scenario", ""), PREFIX))
+        refusal = console.refusal(request)
+        if refusal:
+            return page(refusal, "text/plain; charset=utf-8"), 403
+        problem = start_from_form(environment, session, request.form)
+        if problem:
+            return page(start_page(session, request.form.get("scenario", ""), PREFIX,
+                                   problem)), 400
+        return redirect("/?tab=verdict", code=303)
+
     def write(action: Any) -> Any:
         refusal = console.refusal(request)
         if refusal:
@@ -322,6 +366,7 @@ def _wire(environment: Any) -> None:
 
 def install_webui(events_: Any = events) -> None:
     """Install the swarm and this console on a Locust ``events`` object, once."""
+    install_session(events_)  # first: its test_start listener must run before the swarm's
     install(events_)
     if id(events_) in _INSTALLED:
         return

@@ -113,9 +113,11 @@ def test_the_start_form_offers_the_swarm_parameters_and_hides_the_token(console:
     assert extra["presenter_token"]["is_secret"] is True
     assert extra["presenter_token"]["default_value"] is None
     assert "state_dir" not in extra and "run_dir" not in extra
-    assert args["extended_tabs"] == [{"title": "Pipeline", "key": "pipeline"}]
-    assert [c["href"] for c in args["extended_csv_files"]] == ["./exodus/stage",
-                                                              "./exodus/pipeline.json"]
+    assert "exodus_session" not in extra  # set by `exodus run --web` only, never on the form
+    assert args["extended_tabs"] == [{"title": "Pipeline", "key": "pipeline"},
+                                     {"title": "Verdict", "key": "verdict"}]
+    assert [c["href"] for c in args["extended_csv_files"]] == [
+        "./exodus/start", "./exodus/stage", "./exodus/runs", "./exodus/pipeline.json"]
 
 
 def tab_shows_stored(tab: object) -> bool:
@@ -238,6 +240,19 @@ def test_the_verdict_and_the_report_from_the_run_folder(console: ConsoleUI) -> N
     report = console.get("/exodus/report")
     assert report.status_code == 200 and report.text == (GOLDEN / "report.html").read_text()
     assert report.headers["content-security-policy"].endswith("; sandbox")
+
+
+def test_plain_locust_says_how_to_get_an_audited_run(console: ConsoleUI) -> None:
+    """Without ``exodus run --web`` there is no session: the Verdict tab, the runs page and
+    the start page say so and name the command; the session's report route knows no run."""
+    doc = console.get("/stats/requests").json()
+    verdict_tab = next(e["data"] for e in doc["extended_stats"] if e["key"] == "verdict")
+    assert len(verdict_tab) == 1 and "exodus run SCENARIO --web" in verdict_tab[0]["summary"]
+    assert "exodus run SCENARIO --web" in console.get("/exodus/runs").text
+    assert "exodus run SCENARIO --web" in console.get("/exodus/start").text
+    assert console.get("/exodus/runs/r-console/report.html").status_code == 404
+    refused = console.post("/exodus/start", {"scenario": "smoke"})
+    assert refused.status_code == 400 and "not an audited session" in refused.text
 
 
 def test_without_a_state_dir_the_tab_reads_the_frontend_over_http(

@@ -62,6 +62,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "run", help="run a scenario and audit it (exit 0 sound, 1 unsound or unproven)")
     parser.add_argument("scenario", help="a scenario file, or a name from scenarios/")
     add_run_arguments(parser)
+    web = parser.add_argument_group("web UI (Locust's, every Start an audited run)")
+    web.add_argument("--web", action="store_true",
+                     help="open Locust's web UI instead of running headless: each Start is a "
+                          "run judged into its own folder, shown in the Verdict tab")
+    web.add_argument("--web-host", default="127.0.0.1",
+                     help="where the web UI listens (default %(default)s: loopback only)")
+    web.add_argument("--web-port", type=int, default=8089, help="default %(default)s")
+    web.add_argument("--autostart", action="store_true",
+                     help="with --web: start the first run at once")
     parser.set_defaults(func=run)
 
 
@@ -159,6 +168,14 @@ def run(args: argparse.Namespace) -> int:
     from exodus2045.scenarios.runner import run_scenario
 
     options = options_from(args, args.scenario)
+    if args.web:
+        from exodus2045.scenarios.web_run import WebOptions, run_web
+
+        return run_web(options, WebOptions(args.web_host, args.web_port, args.autostart))
+    if args.autostart:
+        from exodus2045.app_under_test.errors import ConfigError
+
+        raise ConfigError("--autostart applies to --web only")
     result = run_scenario(options)
     print_verdict(result.verdict, result.run_dir)
     report_to_ci(result.verdict, result.run_dir, os.environ, sys.stdout)
