@@ -21,20 +21,20 @@ restarts (Lambda has no supervisor whose restarts we could count).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from exodus2045.app_under_test.backends.aws import AwsBackend, open_aws
 from exodus2045.app_under_test.backends.aws.clients import AwsClients, make_clients
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.settings import AwsConfig, AwsResources
-from exodus2045.scenarios.evidence.protocol import Lookup, Question, SourceBase
+from exodus2045.scenarios.evidence.ports import PortsSource
+from exodus2045.scenarios.evidence.protocol import Question
 
 DLQ_READ = ("dead letters read by ReceiveMessage with VisibilityTimeout=0: SQS has no peek, "
             "so nothing was consumed or hidden, but each read raised their receive count")
 
 
-class AwsSource(SourceBase):
+class AwsSource(PortsSource):
     """Answers from one deployed stack's DynamoDB table and SQS queues."""
 
     name: ClassVar[str] = "aws"
@@ -45,6 +45,7 @@ class AwsSource(SourceBase):
     }
     #: how an answer was read, when that matters to whoever reads evidence.json
     HOW: ClassVar[dict[Question, str]] = {Question.DEAD_LETTERS: DLQ_READ}
+    DEAD_LETTER_NOTE: ClassVar[dict[str, str]] = {"read": "visibility 0"}
 
     def __init__(self, clients: AwsClients, resources: AwsResources, stack: str | None = None,
                  endpoint: str | None = None) -> None:
@@ -59,38 +60,6 @@ class AwsSource(SourceBase):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "stack": self.stack, "endpoint": self.endpoint,
                 "table": self.resources.table, "dead_letters": DLQ_READ}
-
-    def stored_wishes(self, run_id: str) -> Iterator[dict[str, Any]]:
-        return self._backend.store.iterate(run_id)
-
-    def audience_wishes(self, since: float) -> Iterator[dict[str, Any]]:
-        return (w for w in self._backend.store.iterate(None)
-                if w["source"] == "audience" and (w["stored_at"] or 0) >= since)
-
-    def lookup(self, wish_ids: Sequence[str]) -> list[Lookup]:
-        store = self._backend.store
-        found = ((i, store.get(i)) for i in wish_ids)
-        return [Lookup(i, wish is not None, wish) for i, wish in found]
-
-    def tally(self) -> dict[str, int]:
-        return self._backend.store.tally()
-
-    def stored_counts(self) -> dict[str, int]:
-        return self._backend.store.counts_by_destination()
-
-    def queue_depths(self) -> dict[str, dict[str, int]]:
-        return {q.name: q.depth().as_dict() for q in self._queues()}
-
-    def backlog(self) -> int:
-        depths = (q.depth() for q in self._queues())
-        return sum(d.visible + d.in_flight for d in depths)
-
-    def dead_letters(self) -> list[dict[str, Any]]:
-        return [{"queue": q.name, **d, "read": "visibility 0"}
-                for q in self._queues() for d in q.dead_letters()]
-
-    def _queues(self):
-        return (self._backend.wishes, self._backend.parsed)
 
 
 def open_aws_source(config: AwsConfig, resources: AwsResources,
