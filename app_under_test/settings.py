@@ -32,6 +32,8 @@ ENV_LINGER_MS = "EXODUS_LINGER_MS"
 ENV_RATE_LIMIT = "EXODUS_RATE_LIMIT"
 ENV_RUNS_DIR = "EXODUS_RUNS_DIR"
 ENV_PUBLIC_URL = "EXODUS_PUBLIC_URL"
+#: The read end of the parent's lifeline pipe (app_under_test/lifeline.py), set by the parent.
+ENV_LIFELINE_FD = "EXODUS_LIFELINE_FD"
 
 ALL_ENV = (
     ENV_STATE_DIR,

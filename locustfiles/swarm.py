@@ -30,6 +30,7 @@ from exodus2045.locustfiles.arrivals import LeaseDesk, LeasedTickets, LocalTicke
 from exodus2045.locustfiles.generate import POOL_SIZE, build_pools, plan_sends
 from exodus2045.locustfiles.headers import Template, request_headers
 from exodus2045.locustfiles.ledger import LedgerFile, prefix_of
+from exodus2045.locustfiles.lifeline import watch_runner
 from exodus2045.locustfiles.options import add_arguments
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
 from exodus2045.locustfiles.run import (
@@ -462,3 +463,4 @@ def install(events: Any) -> None:
             swarm_for(environment).attach(runner)
 
     events.init.add_listener(on_init)
+    events.init.add_listener(watch_runner)  # die with the runner (locustfiles/lifeline.py)

@@ -30,6 +30,7 @@ from exodus2045.reports.verdict import Verdict
 from exodus2045.scenarios.evidence import Evidence, EvidenceConfig, Question, Sampler
 from exodus2045.scenarios.scenario import Scenario
 from exodus2045.scenarios.swarm_process import LedgerTail, SwarmProcess, locust_command
+from exodus2045.scenarios.unfinished import mark_unfinished
 
 Progress = Callable[[dict[str, Any]], None]
 #: What the swarm exits with when it ran (complete, or not): anything else means it broke.
@@ -139,6 +140,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
         "allow_partial": options.allow_partial,
     }
     (run_dir / "timeline.jsonl").touch()
+    mark_unfinished(run_dir, meta)  # until the audit replaces it (a kill -9 leaves it)
     interrupted = False
     tick = time.perf_counter()
     with _Stack(options) as stack:

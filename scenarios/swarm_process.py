@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from exodus2045 import locustfiles
+from exodus2045.app_under_test.lifeline import tethered
 from exodus2045.locustfiles.percentiles import percentile
 from exodus2045.scenarios.locust_isolation import isolate
 from exodus2045.scenarios.scenario import Scenario, available
@@ -67,9 +68,10 @@ class SwarmProcess:
         if isolation.ignored:
             print(f"exodus: {isolation.summary()}", file=sys.stderr, flush=True)
         try:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
-                                         stderr=subprocess.STDOUT, start_new_session=True,
-                                         cwd=isolation.cwd, env=isolation.env)
+            self.proc = subprocess.Popen(  # own session, tethered: it dies with the runner
+                cmd, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+                start_new_session=True, cwd=isolation.cwd,
+                **tethered(isolation.env, death_signal=signal.SIGTERM))
         except BaseException:
             self.log.close()
             shutil.rmtree(self.home, ignore_errors=True)
