@@ -34,6 +34,9 @@ ENV_RUNS_DIR = "EXODUS_RUNS_DIR"
 ENV_PUBLIC_URL = "EXODUS_PUBLIC_URL"
 #: The read end of the parent's lifeline pipe (app_under_test/lifeline.py), set by the parent.
 ENV_LIFELINE_FD = "EXODUS_LIFELINE_FD"
+#: A folder a local Locust worker writes every ledger line to before shipping it
+#: (locustfiles/spill.py); the runner merges what the master did not get.
+ENV_SWARM_SPILL = "EXODUS_SWARM_SPILL"
 
 ALL_ENV = (
     ENV_STATE_DIR,

@@ -42,7 +42,9 @@ from exodus2045.locustfiles.run import (
     begin_run,
     resync_clock,
 )
+from exodus2045.locustfiles.spill import open_spill
 from exodus2045.locustfiles.tally import SwarmTally, write_summary
+from exodus2045.locustfiles.worker_watch import watch_workers
 from locust.runners import MasterRunner, WorkerRunner
 
 MSG_LEASE = "exodus_lease"  # worker -> master: {"token", "want"}
@@ -180,6 +182,8 @@ class Swarm:
         if run.ledger is not None:
             run.ledger.append(line)
         else:
+            if run.spill is not None:  # on disk before anything else (locustfiles/spill.py)
+                run.spill.write(line.encode())
             run.outbox.append(line)
 
     def finished(self, status: int, expect: str, response_ms: float) -> None:
@@ -247,8 +251,10 @@ class Swarm:
         elif self.role == ROLE_WORKER:
             run.tickets = LeasedTickets(lambda want: self._ask_lease(run, want), run.lease_size)
             run.greenlets.append(gevent.spawn(self._courier, run))
+            run.spill = open_spill(str(getattr(self.environment.runner, "client_id", "")))
         else:
             run.desk = LeaseDesk(plan.evacuees)
+            run.greenlets.append(gevent.spawn(watch_workers, self, run))
         if self.role != ROLE_WORKER:
             run.ledger = LedgerFile(run.options.ledger)
             run.greenlets.append(gevent.spawn(self._flusher, run))
@@ -326,6 +332,20 @@ class Swarm:
         log.info("swarm %s: all %d evacuees finished", run.plan.run_id, run.plan.evacuees)
         gevent.spawn(self._stop_runner)  # not from this greenlet: quit() kills it
 
+    def end_early(self, run: Run, why: str) -> None:
+        """End a run that cannot complete (a worker died): save what there is and stop.
+
+        ``complete`` stays False, so the swarm exits unproven and the verdict can be no better.
+        """
+        if run.complete or run.stopping:
+            return
+        log.error("swarm %s ends early: %s", run.plan.run_id, why)
+        run.stopping = True
+        run.ended_at = time.time()
+        run.done.set()
+        self._save(run)
+        gevent.spawn(self._stop_runner)
+
     def _stop_runner(self) -> None:
         runner = self.environment.runner
         if runner is None:
@@ -351,6 +371,8 @@ class Swarm:
     def _close(self, run: Run) -> None:
         for greenlet in run.greenlets:
             greenlet.kill(block=False)
+        if run.spill is not None:
+            run.spill.close()
         if run.ledger is not None:
             try:
                 run.ledger.close()

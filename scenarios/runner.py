@@ -27,9 +27,10 @@ from exodus2045.chaos.schedule import ChaosSchedule
 from exodus2045.chaos.stack import chaos_supervisor
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
 from exodus2045.reports.verdict import Verdict
+from exodus2045.scenarios.distributed import settle, start_swarm
 from exodus2045.scenarios.evidence import Evidence, EvidenceConfig, Question, Sampler
 from exodus2045.scenarios.scenario import Scenario
-from exodus2045.scenarios.swarm_process import LedgerTail, SwarmProcess, locust_command
+from exodus2045.scenarios.swarm_process import LedgerTail
 from exodus2045.scenarios.unfinished import mark_unfinished
 
 Progress = Callable[[dict[str, Any]], None]
@@ -46,6 +47,7 @@ class RunOptions:
     runs_dir: Path = Path("runs")
     host: str = "127.0.0.1"
     allow_partial: bool = False  # an unproven verdict exits 0, headlined PARTIAL
+    workers: int = 0  # local Locust workers under a master (scenarios/distributed.py)
 
 
 @dataclass
@@ -169,10 +171,10 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
             if chaos:
                 chaos.start()
             tick = time.perf_counter()
-            swarm = SwarmProcess(locust_command(scenario, stack.url, run_id, run_dir),
-                                 run_dir / "locust.log")
+            swarm = start_swarm(scenario, stack.url, run_id, run_dir, options.workers)
             meta["locust_config_ignored"] = list(swarm.ignored)  # see locust_isolation
             code = swarm.wait()
+            meta["ledger_merged"] = settle(swarm, run_dir)  # scenarios/distributed.py
             phases["swarm_s"] = round(time.perf_counter() - tick, 3)
             meta["swarm_ended_at"] = time.time()
             if code not in SWARM_EXITS or not (run_dir / "ledger.jsonl").exists():
@@ -189,6 +191,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
         finally:
             if swarm:
                 swarm.interrupt()
+                meta["ledger_merged"] = meta.get("ledger_merged", 0) + settle(swarm, run_dir)
             if chaos:
                 chaos.stop()
             sampler.stop()

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,7 +57,8 @@ def locust_command(scenario: Scenario, url: str, run_id: str, run_dir: Path,
 class SwarmProcess:
     """Locust, started isolated; ``ignored`` names the user's Locust config it did not read."""
 
-    def __init__(self, cmd: list[str], log_path: Path) -> None:
+    def __init__(self, cmd: list[str], log_path: Path,
+                 extra_env: Mapping[str, str] | None = None) -> None:
         self.cmd = cmd
         self.home = Path(tempfile.mkdtemp(prefix="exodus-locust-"))
         isolation = isolate(self.home)
@@ -71,7 +72,7 @@ class SwarmProcess:
             self.proc = subprocess.Popen(  # own session, tethered: it dies with the runner
                 cmd, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
                 start_new_session=True, cwd=isolation.cwd,
-                **tethered(isolation.env, death_signal=signal.SIGTERM))
+                **tethered({**isolation.env, **(extra_env or {})}, death_signal=signal.SIGTERM))
         except BaseException:
             self.log.close()
             shutil.rmtree(self.home, ignore_errors=True)

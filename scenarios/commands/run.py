@@ -33,6 +33,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flaws", help="seeded flaws for the run's own stack (e.g. raw-wall)")
     parser.add_argument("--browser", action="store_true", default=None,
                         help="also judge pages in headless Chromium")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="run the swarm as a Locust master plus N local worker processes")
     parser.add_argument("--allow-partial", action="store_true",
                         help="exit 0 (headline PARTIAL) when nothing failed but a core check "
                              "could not be judged; the verdict stays not sound")
@@ -62,7 +64,8 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
     if scenario.browser:
         _browser_or_refuse()
     return RunOptions(scenario=scenario, target=args.target, state_dir=args.state_dir,
-                      out=args.out, runs_dir=args.runs_dir, allow_partial=args.allow_partial)
+                      out=args.out, runs_dir=args.runs_dir, allow_partial=args.allow_partial,
+                      workers=getattr(args, "workers", 0) or 0)
 
 
 def _browser_or_refuse() -> None:
