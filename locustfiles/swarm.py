@@ -29,6 +29,7 @@ from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.locustfiles.arrivals import LeaseDesk, LeasedTickets, LocalTickets
 from exodus2045.locustfiles.generate import POOL_SIZE, build_pools, plan_sends
 from exodus2045.locustfiles.headers import Template, request_headers
+from exodus2045.locustfiles.join import install_join
 from exodus2045.locustfiles.ledger import LedgerFile, prefix_of
 from exodus2045.locustfiles.lifeline import watch_runner
 from exodus2045.locustfiles.options import add_arguments
@@ -486,3 +487,4 @@ def install(events: Any) -> None:
 
     events.init.add_listener(on_init)
     events.init.add_listener(watch_runner)  # die with the runner (locustfiles/lifeline.py)
+    install_join(events)  # workers prove they belong (locustfiles/join.py)

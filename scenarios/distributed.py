@@ -14,16 +14,21 @@ is lost. A worker that dies is noticed by heartbeat and ends the run unproven
 
 from __future__ import annotations
 
+import os
+import secrets
 import socket
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from exodus2045.app_under_test.errors import ConfigError
-from exodus2045.app_under_test.settings import ENV_SWARM_SPILL
+from exodus2045.app_under_test.settings import ENV_JOIN_TOKEN, ENV_SWARM_SPILL
 from exodus2045.scenarios.scenario import Scenario
 from exodus2045.scenarios.swarm_process import LOCUSTFILE, SwarmProcess, locust_command
 
 SPILL_DIR = "workers"
+MIN_TOKEN_CHARS = 16  # a join token shorter than this is refused
 MAX_LOCAL_WORKERS = 64
 
 
@@ -40,29 +45,68 @@ def worker_command(master_host: str, master_port: int) -> list[str]:
             "--loglevel", "WARNING"]
 
 
+@dataclass(frozen=True)
+class SwarmLayout:
+    """Where the swarm runs: ``workers`` local worker processes, ``remote`` more expected from
+    other hosts (``exodus swarm worker``), the master bound to ``bind_host:bind_port``."""
+
+    workers: int = 0
+    remote: int = 0
+    bind_host: str = "127.0.0.1"
+    bind_port: int = 0
+
+    @property
+    def distributed(self) -> bool:
+        return bool(self.workers or self.remote)
+
+    def check(self) -> SwarmLayout:
+        if not 0 <= self.workers <= MAX_LOCAL_WORKERS:
+            raise ConfigError(f"--workers must be 0..{MAX_LOCAL_WORKERS}, got {self.workers}")
+        if self.remote < 0:
+            raise ConfigError(f"--expect-workers must be 0 or more, got {self.remote}")
+        if not 0 <= self.bind_port <= 65535:
+            raise ConfigError(f"--master-bind-port must be 0..65535, got {self.bind_port}")
+        return self
+
+
+def join_token(layout: SwarmLayout, environ: Mapping[str, str]) -> str:
+    """The swarm's join token: ``EXODUS_JOIN_TOKEN`` (required when workers come from other
+    hosts: they must be given it too), else a fresh one only this run's processes know."""
+    token = environ.get(ENV_JOIN_TOKEN, "")
+    if token and len(token) < MIN_TOKEN_CHARS:
+        raise ConfigError(f"{ENV_JOIN_TOKEN} must be at least {MIN_TOKEN_CHARS} characters")
+    if not token and layout.remote:
+        raise ConfigError(f"--expect-workers needs {ENV_JOIN_TOKEN} set (the same secret on "
+                          "the master and every `exodus swarm worker`): Locust's channel has "
+                          "no authentication of its own")
+    return token or secrets.token_urlsafe(32)
+
+
 class DistributedSwarm:
-    """A master and ``workers`` local workers; the same face as :class:`SwarmProcess`."""
+    """A master and its workers (local ones started here); the face of :class:`SwarmProcess`."""
 
     def __init__(self, scenario: Scenario, url: str, run_id: str, run_dir: Path,
-                 workers: int, host: str = "127.0.0.1") -> None:
-        if not 1 <= workers <= MAX_LOCAL_WORKERS:
-            raise ConfigError(f"--workers must be 1..{MAX_LOCAL_WORKERS}, got {workers}")
+                 layout: SwarmLayout) -> None:
+        layout.check()
         run_dir = run_dir.resolve()
-        port = _free_port(host)
+        host = layout.bind_host
+        port = layout.bind_port or _free_port(host)
+        self.address = f"{host}:{port}"
+        token = {ENV_JOIN_TOKEN: join_token(layout, os.environ)}
         self.spill_dir = run_dir / SPILL_DIR
         self.spill_dir.mkdir(parents=True, exist_ok=True)
         self.master = SwarmProcess(
             locust_command(scenario, url, run_id, run_dir, extra=[
-                "--master", "--expect-workers", str(workers),
+                "--master", "--expect-workers", str(layout.workers + layout.remote),
                 "--master-bind-host", host, "--master-bind-port", str(port)]),
-            run_dir / "locust.log")
+            run_dir / "locust.log", extra_env=token)
         self.ignored = self.master.ignored
         self.workers: list[SwarmProcess] = []
         try:
-            for i in range(workers):
+            for i in range(layout.workers):
                 self.workers.append(SwarmProcess(
                     worker_command(host, port), run_dir / f"locust-worker-{i}.log",
-                    extra_env={ENV_SWARM_SPILL: str(self.spill_dir)}))
+                    extra_env={ENV_SWARM_SPILL: str(self.spill_dir), **token}))
         except BaseException:
             self.interrupt()
             raise
@@ -106,10 +150,10 @@ def merge_spills(run_dir: Path) -> int:
 
 
 def start_swarm(scenario: Scenario, url: str, run_id: str, run_dir: Path,
-                workers: int = 0) -> SwarmProcess | DistributedSwarm:
-    """The single Locust process (``workers`` 0), or a master and that many local workers."""
-    if workers:
-        return DistributedSwarm(scenario, url, run_id, run_dir, workers)
+                layout: SwarmLayout | None = None) -> SwarmProcess | DistributedSwarm:
+    """The single Locust process, or a master and its workers (``layout``)."""
+    if layout is not None and layout.distributed:
+        return DistributedSwarm(scenario, url, run_id, run_dir, layout)
     return SwarmProcess(locust_command(scenario, url, run_id, run_dir), run_dir / "locust.log")
 
 

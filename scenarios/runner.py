@@ -27,7 +27,7 @@ from exodus2045.chaos.schedule import ChaosSchedule
 from exodus2045.chaos.stack import chaos_supervisor
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
 from exodus2045.reports.verdict import Verdict
-from exodus2045.scenarios.distributed import settle, start_swarm
+from exodus2045.scenarios.distributed import SwarmLayout, settle, start_swarm
 from exodus2045.scenarios.evidence import Evidence, EvidenceConfig, Question, Sampler
 from exodus2045.scenarios.scenario import Scenario
 from exodus2045.scenarios.swarm_process import LedgerTail
@@ -47,7 +47,7 @@ class RunOptions:
     runs_dir: Path = Path("runs")
     host: str = "127.0.0.1"
     allow_partial: bool = False  # an unproven verdict exits 0, headlined PARTIAL
-    workers: int = 0  # local Locust workers under a master (scenarios/distributed.py)
+    swarm: SwarmLayout = SwarmLayout()  # one Locust process, or a master and workers
 
 
 @dataclass
@@ -171,7 +171,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
             if chaos:
                 chaos.start()
             tick = time.perf_counter()
-            swarm = start_swarm(scenario, stack.url, run_id, run_dir, options.workers)
+            swarm = start_swarm(scenario, stack.url, run_id, run_dir, options.swarm)
             meta["locust_config_ignored"] = list(swarm.ignored)  # see locust_isolation
             code = swarm.wait()
             meta["ledger_merged"] = settle(swarm, run_dir)  # scenarios/distributed.py

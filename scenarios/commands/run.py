@@ -35,6 +35,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also judge pages in headless Chromium")
     parser.add_argument("--workers", type=int, default=0, metavar="N",
                         help="run the swarm as a Locust master plus N local worker processes")
+    parser.add_argument("--expect-workers", type=int, default=0, metavar="N",
+                        help="also wait for N workers from other hosts (`exodus swarm worker`; "
+                             "needs EXODUS_JOIN_TOKEN)")
+    parser.add_argument("--master-bind-host", default="127.0.0.1", metavar="HOST",
+                        help="the master's address for workers (a private one: the channel "
+                             "is not encrypted)")
+    parser.add_argument("--master-bind-port", type=int, default=0, metavar="PORT",
+                        help="the master's port (default: a free one)")
     parser.add_argument("--allow-partial", action="store_true",
                         help="exit 0 (headline PARTIAL) when nothing failed but a core check "
                              "could not be judged; the verdict stays not sound")
@@ -65,7 +73,15 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
         _browser_or_refuse()
     return RunOptions(scenario=scenario, target=args.target, state_dir=args.state_dir,
                       out=args.out, runs_dir=args.runs_dir, allow_partial=args.allow_partial,
-                      workers=getattr(args, "workers", 0) or 0)
+                      swarm=_swarm_layout(args))
+
+
+def _swarm_layout(args: argparse.Namespace):
+    from exodus2045.scenarios.distributed import SwarmLayout
+
+    return SwarmLayout(workers=args.workers or 0, remote=args.expect_workers or 0,
+                       bind_host=args.master_bind_host,
+                       bind_port=args.master_bind_port or 0).check()
 
 
 def _browser_or_refuse() -> None:
