@@ -43,6 +43,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                              "is not encrypted)")
     parser.add_argument("--master-bind-port", type=int, default=0, metavar="PORT",
                         help="the master's port (default: a free one)")
+    parser.add_argument("--find-capacity", action="store_true",
+                        help="raise the arrival rate step by step on one stack (each step an "
+                             "audited run) until a step is not sound; capacity.json says where")
+    parser.add_argument("--max-rate", type=float, metavar="R",
+                        help="with --find-capacity: the highest arrival rate to try")
     parser.add_argument("--allow-partial", action="store_true",
                         help="exit 0 (headline PARTIAL) when nothing failed but a core check "
                              "could not be judged; the verdict stays not sound")
@@ -101,6 +106,24 @@ def run(args: argparse.Namespace) -> int:
     from exodus2045.scenarios.runner import run_scenario
 
     options = options_from(args, args.scenario)
+    if getattr(args, "find_capacity", False):
+        return _find_capacity(options, args.max_rate)
     result = run_scenario(options)
     print_verdict(result.verdict, result.run_dir)
     return result.exit_code
+
+
+def _find_capacity(options, max_rate: float | None) -> int:
+    from exodus2045.scenarios.capacity import find_capacity
+
+    def report(step: dict) -> None:
+        failed = f" (failed: {', '.join(step['failed'])})" if step["failed"] else ""
+        print(f"rate {step['rate']:>8g}/s  {step['outcome'].upper():<11} p95 "
+              f"{step['p95_ms']} ms  throughput {step['throughput']}/s{failed}", flush=True)
+
+    capacity = find_capacity(options, max_rate, report)
+    summary = capacity.to_json()
+    print(f"highest sound rate: {summary['highest_sound_rate']}/s; first not sound: "
+          f"{summary['first_unsound_rate']}/s ({summary['why']})")
+    print(f"capacity: {capacity.run_dir / 'capacity.json'}")
+    return capacity.exit_code
