@@ -164,7 +164,8 @@ class Supervisor:
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stopping.set()  # the watcher restarts nothing more, but outlives the components:
         # on Linux a child's death signal fires when the thread that spawned it exits
-        self._idle.wait(timeout=2)
+        if self._thread:
+            self._idle.wait(timeout=2)
         for kind in STOP_ORDER:
             group = [c for c in self.components if c.kind == kind and c.pid]
             for c in group:
