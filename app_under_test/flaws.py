@@ -23,6 +23,7 @@ FLAWS: dict[str, str] = {
     "no-validation": "the frontend and parser accept anything",
     "skip-nfc": "the message is stored without Unicode NFC (frontend and parser skip it)",
     "false-reject": "the frontend answers 415 to one valid wish in 32 (about 3%)",
+    "shed-under-load": "the frontend answers 202 and drops the wish when its enqueue backs up",
 }
 
 #: The check that must fail when the flaw is on (first one listed is the primary).
@@ -38,6 +39,7 @@ CAUGHT_BY: dict[str, tuple[str, ...]] = {
     "no-validation": ("bad-input",),
     "skip-nfc": ("content",),
     "false-reject": ("no-false-rejects",),
+    "shed-under-load": ("exactly-once",),
 }
 
 FLAW_SETS: dict[str, tuple[str, ...]] = {

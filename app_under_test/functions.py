@@ -20,6 +20,7 @@ from exodus2045.app_under_test import parser as parser_fn
 from exodus2045.app_under_test import pod_worker as pod_worker_fn
 from exodus2045.app_under_test.backends.local import LocalBackend, open_local
 from exodus2045.app_under_test.errors import ExodusError
+from exodus2045.app_under_test.lifeline import watch_parent
 from exodus2045.app_under_test.poller import Poller
 from exodus2045.app_under_test.settings import PollerConfig
 from exodus2045.app_under_test.statedir import StateDir
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None, *, decorate: PollerDecorator | None = No
     cli.add_argument("--index", type=int, default=0)
     args = cli.parse_args(argv)
     logging.Formatter.converter = time.gmtime  # UTC: a run report places lines by their time
+    watch_parent()  # started by a supervisor: stop when it dies (app_under_test/lifeline.py)
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s {args.role}:{args.index} %(levelname)s %(message)s"
     )

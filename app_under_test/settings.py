@@ -37,6 +37,13 @@ ENV_TRACE_SAMPLE = "EXODUS_TRACE_SAMPLE"  # share of wishes (traces) whose spans
 ENV_BACKEND = "EXODUS_BACKEND"
 BACKENDS = ("local", "aws")
 ENV_TRUST_PROXY = "EXODUS_TRUST_PROXY"
+#: The read end of the parent's lifeline pipe (app_under_test/lifeline.py), set by the parent.
+ENV_LIFELINE_FD = "EXODUS_LIFELINE_FD"
+#: A folder a local Locust worker writes every ledger line to before shipping it
+#: (locustfiles/spill.py); the runner merges what the master did not get.
+ENV_SWARM_SPILL = "EXODUS_SWARM_SPILL"
+#: The secret a Locust worker proves it knows before the master answers it (locustfiles/join.py).
+ENV_JOIN_TOKEN = "EXODUS_JOIN_TOKEN"
 
 ALL_ENV = (
     ENV_STATE_DIR,

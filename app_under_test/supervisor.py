@@ -29,6 +29,7 @@ from typing import IO
 import httpx
 from exodus2045.app_under_test import settings as s
 from exodus2045.app_under_test.errors import StateDirError
+from exodus2045.app_under_test.lifeline import tethered
 from exodus2045.app_under_test.settings import StackConfig
 from exodus2045.app_under_test.statedir import StateDir
 
@@ -109,6 +110,8 @@ class Supervisor:
         self._lock_fd: int | None = None
         self._sock: socket.socket | None = None
         self._stopping = threading.Event()
+        self._released = threading.Event()  # set by stop() once every component is gone
+        self._idle = threading.Event()  # set by the watcher when it has stopped restarting
         self._thread: threading.Thread | None = None
         self.components: list[Component] = []
         self.url = ""
@@ -166,9 +169,10 @@ class Supervisor:
         raise StateDirError(f"frontend at {self.url} not ready after {timeout_s:.0f}s ({last})")
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        self._stopping.set()
+        self._stopping.set()  # the watcher restarts nothing more, but outlives the components:
+        # on Linux a child's death signal fires when the thread that spawned it exits
         if self._thread:
-            self._thread.join(timeout=2)
+            self._idle.wait(timeout=2)
         for kind in STOP_ORDER:
             group = [c for c in self.components if c.kind == kind and c.pid]
             for c in group:
@@ -188,6 +192,9 @@ class Supervisor:
                 c.process.wait()
             if c.log_file:
                 c.log_file.close()
+        self._released.set()
+        if self._thread:
+            self._thread.join(timeout=2)
         if self._sock:
             self._sock.close()
         self._write_stack(stopped=True)
@@ -210,9 +217,9 @@ class Supervisor:
     def _spawn(self, c: Component) -> None:
         if c.log_file is None:
             c.log_file = open(self.state.logs / f"{c.name.replace(':', '-')}.log", "ab")  # noqa: SIM115
-        c.process = subprocess.Popen(
-            c.argv, env=child_env(self.config), pass_fds=c.pass_fds, stdin=subprocess.DEVNULL,
-            stdout=c.log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        c.process = subprocess.Popen(  # own session, yet tethered: dies with the supervisor
+            c.argv, stdin=subprocess.DEVNULL, stdout=c.log_file, stderr=subprocess.STDOUT,
+            start_new_session=True, **tethered(child_env(self.config), c.pass_fds),
         )
         c.started_at = time.monotonic()
         self._event(c, "started" if c.restarts == 0 else "restarted", pid=c.process.pid,
@@ -235,6 +242,11 @@ class Supervisor:
             self._event(c, "exited", code=code, signal=None)
 
     def _watch(self) -> None:
+        self._restart_loop()
+        self._idle.set()
+        self._released.wait()  # see stop(): components it restarted are tied to this thread
+
+    def _restart_loop(self) -> None:
         while not self._stopping.wait(0.05):
             changed = False
             now = time.monotonic()

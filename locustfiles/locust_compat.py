@@ -9,6 +9,7 @@ running those tests on the new version and updating :data:`TESTED_WITH`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Versions the tests of this module ran against (pyproject.toml's bounds admit them).
 TESTED_WITH = {"locust": "2.47.0", "flask-cors": "6.0.2"}
+log = logging.getLogger(__name__)
 
 
 # == Web UI: the presenter's console (locustfiles/webui.py) ==================================
@@ -91,3 +93,67 @@ def guard_locust_writes(
             kept = [(k, v) for k, v in request.form.items(multi=True) if k not in strip]
             request.form = request.parameter_storage_class(kept)
         return None
+
+
+# == Distributed: the join token (locustfiles/join.py) =======================================
+# Tested by tests/test_swarm_join.py.
+
+
+def sign_client_ready(proof: Callable[[str], str]) -> None:
+    """Make every Locust worker of this process say ``client_ready`` with a join proof.
+
+    Locust's master/worker channel has no authentication; the first thing a worker sends is
+    ``client_ready`` with Locust's version as its data, and the master answers any sender.
+    Here the worker appends ``+exodus.<proof(client_id)>`` to that version. Relies on:
+    ``WorkerRunner.connect_to_master`` sending ``client_ready`` through ``self.client.send``
+    (and sending it again on a reconnect), called from ``WorkerRunner.__init__``, so this
+    must run before the worker runner is created (the locustfile's import is).
+    """
+    from locust.runners import WorkerRunner
+
+    original = WorkerRunner.connect_to_master
+    if getattr(original, "_exodus_signed", False):
+        return
+
+    def connect_to_master(self: Any) -> Any:
+        send = self.client.send
+        if not getattr(send, "_exodus_signed", False):
+            def signed(msg: Any) -> Any:
+                if msg.type == "client_ready" and isinstance(msg.data, str):
+                    msg.data = f"{msg.data}+exodus.{proof(self.client_id)}"
+                return send(msg)
+
+            signed._exodus_signed = True  # type: ignore[attr-defined]
+            self.client.send = signed
+        return original(self)
+
+    connect_to_master._exodus_signed = True  # type: ignore[attr-defined]
+    WorkerRunner.connect_to_master = connect_to_master  # type: ignore[method-assign]
+
+
+def admit_only(master: Any, admitted: Callable[[str, str], bool]) -> None:
+    """Make a Locust master ignore every message from a worker that has not joined.
+
+    ``admitted(client_id, proof)`` judges the proof a ``client_ready`` carries; a worker
+    without a good one gets no ``ack``, no spawn order, no options, nothing (it gives up
+    after Locust's connect retries). Relies on: ``MasterRunner.handle_message(client_id,
+    msg)`` being the one place the master's listener hands every worker message to, looked
+    up on the instance; and the master accepting ``client_ready`` whose data is its version.
+    """
+
+    original = master.handle_message
+    joined: set[str] = set()
+
+    def handle_message(client_id: str, msg: Any) -> Any:
+        if msg.type == "client_ready":
+            version, _, proof = str(msg.data or "").partition("+exodus.")
+            if not admitted(client_id, proof):
+                log.warning("a worker (%s) without a valid join token was ignored", client_id)
+                return None
+            joined.add(client_id)
+            msg.data = version
+        elif client_id not in joined:
+            return None
+        return original(client_id, msg)
+
+    master.handle_message = handle_message

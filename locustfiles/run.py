@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import gevent
 import gevent.event
@@ -79,6 +79,8 @@ class Run:
     in_flight: int = 0
     internal_errors: int = 0
     workers: set[str] = field(default_factory=set)
+    workers_lost: list[str] = field(default_factory=list)  # missed their heartbeats
+    spill: IO[bytes] | None = None  # a local worker's own copy of its lines (locustfiles/spill.py)
     ended_at: float | None = None
     complete: bool = False
     stopping: bool = False  # the test is stopping: send nothing new
@@ -115,6 +117,7 @@ class Run:
             "arrival": self.schedule.describe(),
             "role": role,
             "workers": len(self.workers),
+            "workers_lost": list(self.workers_lost),
             "t0": round(self.t0, 6),
             "started_at": round(self.started_at, 6),
             "ended_at": None if self.ended_at is None else round(self.ended_at, 6),

@@ -30,7 +30,9 @@ from exodus2045.app_under_test.tracing import swarm_traceparent, trace_id_for
 from exodus2045.locustfiles.arrivals import LeaseDesk, LeasedTickets, LocalTickets
 from exodus2045.locustfiles.generate import POOL_SIZE, build_pools, plan_sends
 from exodus2045.locustfiles.headers import Template, request_headers, signed_headers
+from exodus2045.locustfiles.join import install_join
 from exodus2045.locustfiles.ledger import LedgerFile, prefix_of
+from exodus2045.locustfiles.lifeline import watch_runner
 from exodus2045.locustfiles.options import add_arguments
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
 from exodus2045.locustfiles.run import (
@@ -43,7 +45,9 @@ from exodus2045.locustfiles.run import (
     begin_run,
     resync_clock,
 )
+from exodus2045.locustfiles.spill import open_spill
 from exodus2045.locustfiles.tally import SwarmTally, write_summary
+from exodus2045.locustfiles.worker_watch import watch_workers
 from locust.runners import MasterRunner, WorkerRunner
 
 MSG_LEASE = "exodus_lease"  # worker -> master: {"token", "want"}
@@ -190,6 +194,8 @@ class Swarm:
         if run.ledger is not None:
             run.ledger.append(line)
         else:
+            if run.spill is not None:  # on disk before anything else (locustfiles/spill.py)
+                run.spill.write(line.encode())
             run.outbox.append(line)
 
     def finished(self, status: int, expect: str, response_ms: float) -> None:
@@ -263,8 +269,10 @@ class Swarm:
         elif self.role == ROLE_WORKER:
             run.tickets = LeasedTickets(lambda want: self._ask_lease(run, want), run.lease_size)
             run.greenlets.append(gevent.spawn(self._courier, run))
+            run.spill = open_spill(str(getattr(self.environment.runner, "client_id", "")))
         else:
             run.desk = LeaseDesk(plan.evacuees)
+            run.greenlets.append(gevent.spawn(watch_workers, self, run))
         if self.role != ROLE_WORKER:
             run.ledger = LedgerFile(run.options.ledger)
             run.greenlets.append(gevent.spawn(self._flusher, run))
@@ -342,6 +350,20 @@ class Swarm:
         log.info("swarm %s: all %d evacuees finished", run.plan.run_id, run.plan.evacuees)
         gevent.spawn(self._stop_runner)  # not from this greenlet: quit() kills it
 
+    def end_early(self, run: Run, why: str) -> None:
+        """End a run that cannot complete (a worker died): save what there is and stop.
+
+        ``complete`` stays False, so the swarm exits unproven and the verdict can be no better.
+        """
+        if run.complete or run.stopping:
+            return
+        log.error("swarm %s ends early: %s", run.plan.run_id, why)
+        run.stopping = True
+        run.ended_at = time.time()
+        run.done.set()
+        self._save(run)
+        gevent.spawn(self._stop_runner)
+
     def _stop_runner(self) -> None:
         runner = self.environment.runner
         if runner is None:
@@ -367,6 +389,8 @@ class Swarm:
     def _close(self, run: Run) -> None:
         for greenlet in run.greenlets:
             greenlet.kill(block=False)
+        if run.spill is not None:
+            run.spill.close()
         if run.ledger is not None:
             try:
                 run.ledger.close()
@@ -485,3 +509,5 @@ def install(events: Any) -> None:
             swarm_for(environment).attach(runner)
 
     events.init.add_listener(on_init)
+    events.init.add_listener(watch_runner)  # die with the runner (locustfiles/lifeline.py)
+    install_join(events)  # workers prove they belong (locustfiles/join.py)

@@ -33,6 +33,7 @@ from exodus2045.reports.verdict import Verdict
 from exodus2045.scenarios.abort_watch import lost_threshold
 from exodus2045.scenarios.adapter import Adapter
 from exodus2045.scenarios.adapter.translator import Translator
+from exodus2045.scenarios.distributed import DistributedSwarm, SwarmLayout, settle, start_swarm
 from exodus2045.scenarios.evidence import (
     Evidence,
     EvidenceConfig,
@@ -43,7 +44,8 @@ from exodus2045.scenarios.evidence import (
 from exodus2045.scenarios.evidence.reach import probe
 from exodus2045.scenarios.evidence.stack_files import copy_events, copy_logs, copy_spans
 from exodus2045.scenarios.scenario import Scenario
-from exodus2045.scenarios.swarm_process import LedgerTail, SwarmProcess, locust_command
+from exodus2045.scenarios.swarm_process import LedgerTail, SwarmProcess
+from exodus2045.scenarios.unfinished import mark_unfinished
 
 Progress = Callable[[dict[str, Any]], None]
 #: What the swarm exits with when it ran (complete, or not): anything else means it broke.
@@ -62,6 +64,7 @@ class RunOptions:
     stack: str | None = None  # a deployed AWS stack (``--stack``): audited through boto3
     aws: AwsConfig | None = None  # how to reach it (``--aws-endpoint``, AWS's own settings)
     adapter: Adapter | None = None  # the team's API (only with ``target``)
+    swarm: SwarmLayout = SwarmLayout()  # one Locust process, or a master and workers
 
 
 @dataclass
@@ -269,6 +272,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
         "allow_partial": options.allow_partial,
     }
     (run_dir / "timeline.jsonl").touch()
+    mark_unfinished(run_dir, meta)  # until the audit replaces it (a kill -9 leaves it)
     interrupted = False
     tick = time.perf_counter()
     with _Stack(options, run_dir) as stack:
@@ -306,10 +310,11 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
             if chaos:
                 chaos.start()
             tick = time.perf_counter()
-            swarm = SwarmProcess(locust_command(scenario, stack.url, run_id, run_dir),
-                                 run_dir / "locust.log", env=_run_key_env(stack, run_id, meta))
+            swarm = start_swarm(scenario, stack.url, run_id, run_dir, options.swarm,
+                                env=_run_key_env(stack, run_id, meta))
             meta["locust_config_ignored"] = list(swarm.ignored)  # see locust_isolation
             code = _wait_or_abort(swarm, scenario, tail, meta, t0)
+            meta["ledger_merged"] = settle(swarm, run_dir)  # scenarios/distributed.py
             phases["swarm_s"] = round(time.perf_counter() - tick, 3)
             meta["swarm_ended_at"] = time.time()
             if meta.get("aborted"):
@@ -328,6 +333,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
         finally:
             if swarm:
                 swarm.interrupt()
+                meta["ledger_merged"] = meta.get("ledger_merged", 0) + settle(swarm, run_dir)
             if chaos:
                 chaos.stop()
             sampler.stop()
@@ -351,7 +357,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     return RunResult(run_dir, verdict, phases)
 
 
-def _wait_or_abort(swarm: SwarmProcess, scenario: Scenario, tail: LedgerTail,
+def _wait_or_abort(swarm: SwarmProcess | DistributedSwarm, scenario: Scenario, tail: LedgerTail,
                    meta: dict[str, Any], t0: float) -> int:
     """The swarm's exit code; with ``[slo] abort_on_fail``, stop it once a threshold is lost
     (:mod:`exodus2045.scenarios.abort_watch`) and record why in run.json ``aborted``."""

@@ -15,11 +15,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from exodus2045 import locustfiles
+from exodus2045.app_under_test.lifeline import tethered
 from exodus2045.locustfiles.percentiles import percentile
 from exodus2045.scenarios.locust_isolation import isolate
 from exodus2045.scenarios.scenario import Scenario, available
@@ -57,7 +58,7 @@ class SwarmProcess:
     """Locust, started isolated; ``ignored`` names the user's Locust config it did not read."""
 
     def __init__(self, cmd: list[str], log_path: Path,
-                 env: dict[str, str] | None = None) -> None:
+                 extra_env: Mapping[str, str] | None = None) -> None:
         self.cmd = cmd
         self.home = Path(tempfile.mkdtemp(prefix="exodus-locust-"))
         isolation = isolate(self.home)
@@ -68,9 +69,10 @@ class SwarmProcess:
         if isolation.ignored:
             print(f"exodus: {isolation.summary()}", file=sys.stderr, flush=True)
         try:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
-                                         stderr=subprocess.STDOUT, start_new_session=True,
-                                         cwd=isolation.cwd, env={**isolation.env, **(env or {})})
+            self.proc = subprocess.Popen(  # own session, tethered: it dies with the runner
+                cmd, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+                start_new_session=True, cwd=isolation.cwd,
+                **tethered({**isolation.env, **(extra_env or {})}, death_signal=signal.SIGTERM))
         except BaseException:
             self.log.close()
             shutil.rmtree(self.home, ignore_errors=True)

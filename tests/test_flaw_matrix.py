@@ -35,6 +35,8 @@ MATRIX: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     # the swarm sends every 17th pooled message decomposed (NFD): the flaw stores it so
     "skip-nfc": (str(HERE / "flaw-short.toml"), (), ("content",)),
     "false-reject": (str(HERE / "flaw-short.toml"), (), ("no-false-rejects",)),
+    # sound at a gentle pace (test_without_flaws...): wishes are dropped only under load
+    "shed-under-load": (str(HERE / "flaw-burst.toml"), (), ("exactly-once",)),
 }
 
 
@@ -66,7 +68,7 @@ def test_flaw_makes_its_check_fail(tmp_path, flaw):
 
 
 def test_without_flaws_the_same_scenarios_are_sound(tmp_path):
-    for name in ("flaw-short", "flaw-redelivery"):
+    for name in ("flaw-short", "flaw-redelivery", "flaw-burst"):
         code, verdict, _ = run_exodus(tmp_path / name, str(HERE / f"{name}.toml"))
         assert (code, failed_checks(verdict), verdict["outcome"]) == (0, set(), "sound"), name
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.frontend.hooks import FrontendHooks
+from exodus2045.app_under_test.lifeline import watch_parent
 from exodus2045.app_under_test.settings import FrontendConfig
 
 PROG = "python -m exodus2045.app_under_test.frontend"
@@ -28,6 +29,7 @@ def main(argv: Sequence[str] | None = None, *, hooks: FrontendHooks | None = Non
     parser.add_argument("--index", type=int, default=0,
                         help="which frontend this is (fault target frontend:INDEX)")
     args = parser.parse_args(argv)
+    watch_parent()  # started by a supervisor: stop when it dies (app_under_test/lifeline.py)
     from exodus2045.app_under_test.frontend.serve import serve  # after argument errors, not before
 
     try:

@@ -5,9 +5,9 @@ SQLite transaction), so a 202 can never be lost by a ``kill -9``. The path avoid
 Pydantic models and FastAPI's dependency solving (the POST is a plain Starlette route,
 documented in the OpenAPI schema by hand): raw body, ``json.loads``,
 :func:`validate_submission`, bytes out. The seeded
-flaws ``early-ack``, ``ua-500``, ``no-validation`` and ``false-reject`` live here, each at the
-one line whose sound behaviour it replaces; ``skip-nfc`` has its frontend half here (the
-message is queued as sent) and its other half in the parser.
+flaws ``early-ack``, ``shed-under-load``, ``ua-500``, ``no-validation`` and ``false-reject``
+live here, each at the one line whose sound behaviour it replaces; ``skip-nfc`` has its
+frontend half here (the message is queued as sent) and its other half in the parser.
 """
 
 from __future__ import annotations
@@ -65,6 +65,9 @@ RETRY_AFTER_S = "1"
 FALSE_REJECT_EVERY = 32  # the false-reject flaw refuses the 8th, 40th, 72nd, ... valid wish
 FALSE_REJECT_FIRST = 8  # (1 in 32, about 3%, exactly that many: a short test run always sees it)
 WISH_ID_LOOKUP_MAX = 200
+#: The shed-under-load flaw drops (after a 202) every wish that arrives while this many
+#: others wait for the queue: nothing is lost at a gentle pace, wishes are lost under load.
+SHED_WHEN_ENQUEUING = 4
 
 #: The documented request body; its limits are the wish model's own (one definition).
 SUBMISSION_SCHEMA: dict[str, Any] = {
@@ -124,6 +127,8 @@ class WishIntake:
         self.ua_500 = "ua-500" in state.flaws
         self.nfc = "skip-nfc" not in state.flaws  # the flaw: the message is queued as sent
         self.false_reject = "false-reject" in state.flaws
+        self.shed = "shed-under-load" in state.flaws
+        self.enqueuing = 0  # submits waiting for the queue now (how backed up the enqueue is)
         self.valid_seen = 0  # valid wishes this process has judged (for false-reject)
         self.limit = HARD_BODY_MAX_BYTES if self.lenient else BODY_MAX_BYTES
 
@@ -204,8 +209,11 @@ class WishIntake:
         if self.early_ack:  # the flaw: 202 now, enqueue later, failures ignored
             _fire_and_forget(batcher, submission)
             outcome = QUEUED
+        elif self.shed and self.enqueuing >= SHED_WHEN_ENQUEUING:  # the flaw: the enqueue is
+            outcome = QUEUED  # backed up, so the wish is acknowledged and dropped
         else:
             started = time.perf_counter()
+            self.enqueuing += 1
             try:
                 outcome = await batcher.submit(submission)
             except QueueUnavailable as exc:
@@ -214,6 +222,8 @@ class WishIntake:
                                   f"the wish was not queued ({exc.code}); retry with the same wish_id",
                                   headers={"retry-after": RETRY_AFTER_S})
                 return problem_answer(problem, html=html)
+            finally:
+                self.enqueuing -= 1
             self.metrics.enqueue_seconds.observe(time.perf_counter() - started)
         if outcome == CONFLICT:
             self.metrics.outcome["conflict"].inc()

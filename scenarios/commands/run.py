@@ -52,6 +52,21 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trace-sample", type=float, metavar="RATIO",
                         help="keep the spans of this share of wishes, 0..1 (default 1: all); "
                              "per-hop times are kept for every wish either way")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="run the swarm as a Locust master plus N local worker processes")
+    parser.add_argument("--expect-workers", type=int, default=0, metavar="N",
+                        help="also wait for N workers from other hosts (`exodus swarm worker`; "
+                             "needs EXODUS_JOIN_TOKEN)")
+    parser.add_argument("--master-bind-host", default="127.0.0.1", metavar="HOST",
+                        help="the master's address for workers (a private one: the channel "
+                             "is not encrypted)")
+    parser.add_argument("--master-bind-port", type=int, default=0, metavar="PORT",
+                        help="the master's port (default: a free one)")
+    parser.add_argument("--find-capacity", action="store_true",
+                        help="raise the arrival rate step by step on one stack (each step an "
+                             "audited run) until a step is not sound; capacity.json says where")
+    parser.add_argument("--max-rate", type=float, metavar="R",
+                        help="with --find-capacity: the highest arrival rate to try")
     parser.add_argument("--allow-partial", action="store_true",
                         help="exit 0 (headline PARTIAL) when nothing failed but a core check "
                              "could not be judged; the verdict stays not sound")
@@ -121,7 +136,7 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
         adapter.resolved_headers()  # a credential missing from the environment: say so now
     return RunOptions(scenario=scenario, target=target, state_dir=args.state_dir,
                       out=args.out, runs_dir=args.runs_dir, allow_partial=args.allow_partial,
-                      stack=stack, aws=aws, adapter=adapter)
+                      stack=stack, aws=aws, adapter=adapter, swarm=_swarm_layout(args))
 
 
 def _tracing_environment(args: argparse.Namespace) -> None:
@@ -146,6 +161,14 @@ def _tracing_environment(args: argparse.Namespace) -> None:
         if not 0.0 <= sample <= 1.0:
             raise ConfigError(f"--trace-sample {sample}: expected a share between 0 and 1")
         os.environ[ENV_TRACE_SAMPLE] = str(sample)
+
+
+def _swarm_layout(args: argparse.Namespace):
+    from exodus2045.scenarios.distributed import SwarmLayout
+
+    return SwarmLayout(workers=args.workers or 0, remote=args.expect_workers or 0,
+                       bind_host=args.master_bind_host,
+                       bind_port=args.master_bind_port or 0).check()
 
 
 def _browser_or_refuse() -> None:
@@ -176,7 +199,25 @@ def run(args: argparse.Namespace) -> int:
         from exodus2045.app_under_test.errors import ConfigError
 
         raise ConfigError("--autostart applies to --web only")
+    if getattr(args, "find_capacity", False):
+        return _find_capacity(options, args.max_rate)
     result = run_scenario(options)
     print_verdict(result.verdict, result.run_dir)
     report_to_ci(result.verdict, result.run_dir, os.environ, sys.stdout)
     return result.exit_code
+
+
+def _find_capacity(options, max_rate: float | None) -> int:
+    from exodus2045.scenarios.capacity import find_capacity
+
+    def report(step: dict) -> None:
+        failed = f" (failed: {', '.join(step['failed'])})" if step["failed"] else ""
+        print(f"rate {step['rate']:>8g}/s  {step['outcome'].upper():<11} p95 "
+              f"{step['p95_ms']} ms  throughput {step['throughput']}/s{failed}", flush=True)
+
+    capacity = find_capacity(options, max_rate, report)
+    summary = capacity.to_json()
+    print(f"highest sound rate: {summary['highest_sound_rate']}/s; first not sound: "
+          f"{summary['first_unsound_rate']}/s ({summary['why']})")
+    print(f"capacity: {capacity.run_dir / 'capacity.json'}")
+    return capacity.exit_code
