@@ -18,6 +18,7 @@ from __future__ import annotations
 import hmac
 import json
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,13 @@ class Translator:
             wish = None
         send_headers = {**self.headers, "user-agent": headers.get("user-agent", "exodus")}
         ours = wish.get("wish_id") if isinstance(wish, dict) else None
+        if ours is not None and not _is_uuid(ours):
+            # Exodus's idempotency key is a UUID: one that is not cannot be mapped onto the
+            # team's id field, so the translator refuses it as Exodus's own API does (the
+            # team's rules for its own ids are not what that infiltrator tests).
+            problem = {"type": "about:blank", "title": "invalid wish_id", "status": 422,
+                       "field": "wish_id", "detail": "wish_id must be a UUID"}
+            return 422, {"content-type": "application/problem+json"}, json.dumps(problem).encode()
         if isinstance(wish, dict):
             body: dict[str, Any] = {a.fields.get(k, k): v for k, v in wish.items()
                                     if k != "wish_id"}  # a field we do not map goes as sent
@@ -233,3 +241,14 @@ def _handler(t: Translator) -> type[BaseHTTPRequestHandler]:
             self._answer(status, body, headers)
 
     return Handler
+
+
+def _is_uuid(value: Any) -> bool:
+    """Whether ``value`` is a UUID in its text form, as Exodus's wish ids are."""
+    if not isinstance(value, str):
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
