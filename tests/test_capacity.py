@@ -29,13 +29,15 @@ def test_the_knee_of_a_pipeline_that_sheds_under_load_is_where_it_lost_wishes(tm
         pod_workers = 1
         [load]
         evacuees = 100
-        arrival_rate = 50
+        arrival_rate = 20
         max_in_flight = 64
         infiltrator_share = 0.05
         [slo]
-        submit_p95_ms = 5000
-        error_ratio = 0.05
-        e2e_p95_s = 30
+        # Generous on purpose: on a loaded 2-core machine latency must not be what breaks
+        # first, so the knee this test finds is the soundness one (tests assert correctness).
+        submit_p95_ms = 20000
+        error_ratio = 0.5
+        e2e_p95_s = 60
         drain_within = "20s"
     """))
     result = subprocess.run([*CLI, "run", str(scenario), "--find-capacity", "--max-rate", "3200",
@@ -45,7 +47,7 @@ def test_the_knee_of_a_pipeline_that_sheds_under_load_is_where_it_lost_wishes(tm
     [folder] = (tmp_path / "runs").iterdir()
     capacity = json.loads((folder / "capacity.json").read_text())
     steps = capacity["steps"]
-    assert steps[0]["rate"] == 50 and steps[0]["outcome"] == "sound"
+    assert steps[0]["rate"] == 20 and steps[0]["outcome"] == "sound"
     knee, first_bad = capacity["highest_sound_rate"], capacity["first_unsound_rate"]
     assert knee is not None and first_bad is not None and knee < first_bad
     bad = next(s for s in steps if s["rate"] == first_bad)
