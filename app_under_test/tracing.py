@@ -3,22 +3,31 @@
 The context rides HTTP as the ``traceparent`` header and every queue message as a message
 attribute of the same name (SQS ``MessageAttributes``; the local queue carries attributes
 the same way), so each hop continues the trace its input started (docs/architecture.md
-"Tracing"). Spans go through the OpenTelemetry *API* only: without an SDK installed and
-configured they are non-recording and cost next to nothing, and the trace id still
-propagates unchanged. The per-hop breakdown never depends on spans: each hop's timestamp
+"Tracing"). Spans go through the OpenTelemetry *API* only, and only for the traces this process
+records (:func:`record_spans`): without an SDK, with tracing off, or for a wish head
+sampling left out, no span object is made at all, and the trace id still propagates
+unchanged. The per-hop breakdown never depends on spans: each hop's timestamp
 travels in the message body and is stored with the wish (:data:`HOP_TIMES`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 import re
-import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace import (
+    INVALID_SPAN,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    TraceFlags,
+)
 
 TRACEPARENT = "traceparent"  # the HTTP header and the queue message attribute
 TRACER = "exodus2045.pipeline"
@@ -69,18 +78,44 @@ def swarm_traceparent(trace_id: str) -> str:
 
 
 def new_trace_id() -> str:
-    return secrets.token_hex(16)
+    """A fresh root's trace id. Not a secret, so the cheap generator (as the SDK's own)."""
+    value = random.getrandbits(128)
+    return f"{value or 1:032x}"
 
 
-def _context(traceparent: str | None) -> Any:
-    """An OpenTelemetry context whose parent is ``traceparent`` (a new root if None/invalid)."""
-    parsed = parse(traceparent)
-    if parsed is None:
-        parsed = (new_trace_id(), secrets.token_hex(8), 1)
-    trace_id, span_id, flags = parsed
-    parent = SpanContext(int(trace_id, 16), int(span_id, 16), is_remote=True,
-                         trace_flags=TraceFlags(flags))
-    return trace.set_span_in_context(NonRecordingSpan(parent))
+@dataclass
+class _Recording:
+    """Whether this process records spans, and for which share of traces.
+
+    Set once by :func:`record_spans` (``tracing_sdk.configure`` calls it when it installs an
+    SDK provider); until then no span is started at all, so a process without the SDK, or
+    with tracing off, pays for nothing but the traceparent it passes on.
+    """
+
+    tracer: Any = None
+    bound: int = 1 << 32  # keep a trace when its trace id's top 32 bits are below this
+
+
+_recording = _Recording()
+
+
+def sample_bound(ratio: float) -> int:
+    return int(min(max(ratio, 0.0), 1.0) * (1 << 32))
+
+
+def record_spans(tracer: Any, ratio: float = 1.0) -> None:
+    """Record spans with ``tracer`` for ``ratio`` of the traces (by trace id, see below)."""
+    _recording.tracer = tracer
+    _recording.bound = sample_bound(ratio)
+
+
+def sampled(trace_id: int) -> bool:
+    """Head sampling by trace id, not by parent: every process decides the same for a wish,
+    so a kept trace is whole (the hop times stored with each wish are never sampled). The
+    decision reads the trace id's top 32 bits: the swarm's trace ids are wish UUIDs, whose
+    low half starts with the variant bits, so OpenTelemetry's own TraceIdRatioBased (low 64
+    bits) would keep none of them below a ratio of one half."""
+    return (trace_id >> 96) < _recording.bound
 
 
 def start_hop(
@@ -92,23 +127,35 @@ def start_hop(
 ) -> tuple[Span, str]:
     """Start one hop's span (``start`` in epoch seconds); ``(span, traceparent to pass on)``.
 
-    Without an SDK the tracer is a no-op: the returned traceparent is the parent's own, which
-    is exactly "continue the trace" (a fresh root when there was no valid parent).
+    A trace this process does not record (no SDK, tracing off, or sampled out) gets no SDK
+    work at all: the span is the API's invalid one and the traceparent passed on is the
+    parent's own, which is exactly "continue the trace" (a fresh root when there was no
+    valid parent). That keeps head sampling's cost to the sampled share (README "Tracing").
     """
-    ctx = _context(parent)
-    span = trace.get_tracer(TRACER).start_span(
-        name, context=ctx, kind=kind, start_time=int(start * 1e9),
+    parsed = parse(parent)
+    if parsed is None:
+        parsed = (new_trace_id(), f"{random.getrandbits(64) or 1:016x}", 1)
+        parent = format_traceparent(*parsed)
+    tracer = _recording.tracer
+    trace_id = int(parsed[0], 16)
+    if tracer is None or not sampled(trace_id):
+        return INVALID_SPAN, parent
+    context = trace.set_span_in_context(NonRecordingSpan(SpanContext(
+        trace_id, int(parsed[1], 16), is_remote=True, trace_flags=TraceFlags(parsed[2]))))
+    span = tracer.start_span(
+        name, context=context, kind=kind, start_time=int(start * 1e9),
         attributes={k: v for k, v in (attributes or {}).items() if v is not None},
     )
     sc = span.get_span_context()
-    if not sc.is_valid:
-        sc = trace.get_current_span(ctx).get_span_context()
+    if not sc.is_valid:  # a provider that declined after all: continue the parent
+        return span, parent
     return span, format_traceparent(f"{sc.trace_id:032x}", f"{sc.span_id:016x}",
                                     int(sc.trace_flags))
 
 
 def end_hop(span: Span, end: float | None = None) -> None:
-    span.end(end_time=None if end is None else int(end * 1e9))
+    if span is not INVALID_SPAN:
+        span.end(end_time=None if end is None else int(end * 1e9))
 
 
 def hop_span(

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from exodus2045.app_under_test import tracing
 from exodus2045.app_under_test.settings import ENV_TRACE_SAMPLE, ENV_TRACING, env_float
 
 log = logging.getLogger("exodus.tracing")
@@ -88,14 +89,12 @@ def configure(service: str, state_dir: Path | None, env: Mapping[str, str] = os.
     from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 
     class TopBitsRatio(Sampler):
-        """Head sampling by trace id, not by parent: every process decides the same for a
-        wish, so a kept trace is whole (the hop times stored with each wish are never
-        sampled). The decision reads the trace id's top 32 bits: the swarm's trace ids are
-        wish UUIDs, whose low half starts with the variant bits, so OpenTelemetry's own
-        TraceIdRatioBased (low 64 bits) would keep none of them below a ratio of one half."""
+        """The same decision as :func:`~exodus2045.app_under_test.tracing.sampled`, for any
+        span started past the pipeline's hops (the hops never ask: a trace left out gets no
+        SDK work at all)."""
 
         def __init__(self, ratio: float) -> None:
-            self.bound = int(min(max(ratio, 0.0), 1.0) * (1 << 32))
+            self.bound = tracing.sample_bound(ratio)
 
         def should_sample(self, parent_context: Any, trace_id: int, name: str,
                           kind: Any = None, attributes: Any = None, links: Any = None,
@@ -125,6 +124,7 @@ def configure(service: str, state_dir: Path | None, env: Mapping[str, str] = os.
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
             where.append("OTLP")
     trace.set_tracer_provider(provider)
+    tracing.record_spans(provider.get_tracer(tracing.TRACER), ratio)
     sampled = "" if ratio >= 1.0 else f" (spans of {ratio:.0%} of wishes)"
     return "on: " + ", ".join(where) + sampled
 
