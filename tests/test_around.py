@@ -39,3 +39,19 @@ def test_the_report_shows_them_escaped_and_links_a_failed_recovery_check(tmp_pat
     links = [a.attributes.get("href") for a in page.css("a")]
     assert "#fault-1" in links and page.css_first("#fault-1") is not None
     assert "exited (SIGKILL)" in page.css_first("#fault-1").next.text()
+
+
+def test_each_faults_fmea_row_links_to_its_panel(tmp_path: Path) -> None:
+    run_dir = make_golden_folder(tmp_path)
+    fault_row = {"mode": "fault: kill parser for 4 s", "check": "recovery:kill:parser@8s",
+                 "severity": 4, "occurrence": 2, "detection": 3, "rpn": 24,
+                 "evidence_count": 0, "cause": "3 error answers of 40 attempts"}
+    render_all(run_dir, failure_modes=[*GOLDEN_FAILURE_MODES, fault_row])
+    page = LexborHTMLParser((run_dir / "report.html").read_text(encoding="utf-8"))
+    fmea = next(t for t in page.css("table") if "rpn" in t.css_first("tr").text())
+    linked = {row.css("td")[1].text().split(" events")[0]: [a.attributes["href"]
+                                                           for a in row.css("a")]
+              for row in fmea.css("tr")[1:]}
+    assert linked["fault: kill parser for 4 s"] == ["#fault-1"]
+    assert page.css_first("#fault-1") is not None
+    assert linked["acknowledged wish lost"] == []  # a check's row is not tied to one moment
