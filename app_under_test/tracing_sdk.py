@@ -52,6 +52,11 @@ def span_line(span: Any) -> str:
             f'"attributes":{_dumps(dict(span.attributes or {}))}}}\n')
 
 
+def sample_ratio(env: Mapping[str, str] = os.environ) -> float:
+    """The share of wishes whose spans are kept (``EXODUS_TRACE_SAMPLE``, default all)."""
+    return min(env_float(env, ENV_TRACE_SAMPLE, 1.0, minimum=0.0), 1.0)
+
+
 def configure(service: str, state_dir: Path | None, env: Mapping[str, str] = os.environ) -> str:
     """Install an SDK tracer provider for this process; ``"on: ..."`` or ``"off: <why>"``.
 
@@ -112,7 +117,7 @@ def configure(service: str, state_dir: Path | None, env: Mapping[str, str] = os.
         def get_description(self) -> str:
             return f"TopBitsRatio{{{self.bound / (1 << 32):.3f}}}"
 
-    ratio = env_float(env, ENV_TRACE_SAMPLE, 1.0, minimum=0.0)
+    ratio = sample_ratio(env)
     provider = TracerProvider(resource=Resource.create({"service.name": service}),
                               sampler=TopBitsRatio(ratio))
     where = []

@@ -55,3 +55,19 @@ def test_each_faults_fmea_row_links_to_its_panel(tmp_path: Path) -> None:
     assert linked["fault: kill parser for 4 s"] == ["#fault-1"]
     assert page.css_first("#fault-1") is not None
     assert linked["acknowledged wish lost"] == []  # a check's row is not tied to one moment
+
+
+def test_the_headline_says_when_spans_were_head_sampled(tmp_path: Path) -> None:
+    import json
+
+    from exodus2045.reports.headline import headline
+
+    run_dir = make_golden_folder(tmp_path)
+    run = json.loads((run_dir / "run.json").read_text())
+    (run_dir / "run.json").write_text(json.dumps({**run, "tracing": {"spans": 1,
+                                                                      "sample": 0.1}}))
+    (run_dir / "spans.jsonl").write_text("{}\n")
+    where = dict(headline(build_context(run_dir)))["where the time went"]
+    assert "spans of 10% of wishes, head-sampled; hop times for every wish" in where
+    (run_dir / "spans.jsonl").unlink()
+    assert "tracing was off" in dict(headline(build_context(run_dir)))["where the time went"]

@@ -93,7 +93,8 @@ def test_one_trace_per_acknowledged_wish_reaches_an_otlp_collector(tmp_path: Pat
     with otlp_receiver() as (endpoint, received):
         done = subprocess.run(
             [sys.executable, "-m", "exodus2045.scenarios.cli", "run", "smoke", "--evacuees", "60",
-             "--infiltrator-share", "0.1", "--out", str(out), "--otlp-endpoint", endpoint],
+             "--infiltrator-share", "0.1", "--out", str(out), "--otlp-endpoint", endpoint,
+             "--trace-sample", "1"],
             capture_output=True, text=True, timeout=240, check=False,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]

@@ -249,8 +249,11 @@ class HtmlReport(ReportFormat):
         head = "<h2>Where the time went</h2>"
         if hops is None:
             return ""
-        tracing = ("Spans: recorded (spans.jsonl)." if ctx.tracing == "on" else
-                   "Spans: tracing was off (hop times come from the stored wishes).")
+        tracing = ("Spans: tracing was off (hop times come from the stored wishes)."
+                   if ctx.tracing != "on" else "Spans: recorded (spans.jsonl)." if
+                   ctx.trace_sample >= 1 else f"Spans: recorded for {ctx.trace_sample:.0%} of "
+                   "wishes (head-sampled by trace id, so a kept trace is whole; spans.jsonl). "
+                   "The hop times above are every wish's.")
         if not hops.wishes:
             return f'{head}<p>{esc(hops.where())}</p><p class="muted">{esc(tracing)}</p>'
         cols = "".join(f"<th>{p}</th>" for p in ("p50", "p95", "p99"))
