@@ -142,10 +142,11 @@ def start_hop(
         return INVALID_SPAN, parent
     context = trace.set_span_in_context(NonRecordingSpan(SpanContext(
         trace_id, int(parsed[1], 16), is_remote=True, trace_flags=TraceFlags(parsed[2]))))
-    span = tracer.start_span(
-        name, context=context, kind=kind, start_time=int(start * 1e9),
-        attributes={k: v for k, v in (attributes or {}).items() if v is not None},
-    )
+    attributes = {k: v for k, v in (attributes or {}).items() if v is not None}
+    links = _xray_links(attributes) if XRAY_MESSAGE in attributes or \
+        XRAY_INVOCATION in attributes else None
+    span = tracer.start_span(name, context=context, kind=kind, start_time=int(start * 1e9),
+                             attributes=attributes, links=links)
     sc = span.get_span_context()
     if not sc.is_valid:  # a provider that declined after all: continue the parent
         return span, parent
@@ -191,3 +192,51 @@ def record_context(record: Mapping[str, Any]) -> tuple[str | None, float | None,
     except (TypeError, ValueError):
         count = 1
     return traceparent, sent_at, count
+
+
+#: Where Lambda sets X-Ray's header, it is recorded on the hop's spans, raw, and as a link to
+#: the X-Ray trace, so a team on X-Ray finds the wish's trace from theirs and back: the
+#: sender's context as the SQS system attribute ``AWSTraceHeader`` of each record, the
+#: invocation's own as ``_X_AMZN_TRACE_ID`` in the function's environment.
+XRAY_MESSAGE = "aws.xray.message_trace_header"
+XRAY_INVOCATION = "aws.xray.invocation_trace_header"
+XRAY_ENV = "_X_AMZN_TRACE_ID"
+_XRAY_ROOT = re.compile(r"(?:^|;)\s*Root=1-([0-9a-f]{8})-([0-9a-f]{24})(?:;|$)")
+_XRAY_PARENT = re.compile(r"(?:^|;)\s*Parent=([0-9a-f]{16})(?:;|$)")
+
+
+def xray_attributes(record: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """The X-Ray headers of one SQS record's delivery (none off AWS, or without X-Ray)."""
+    out = {}
+    header = (record.get("attributes") or {}).get("AWSTraceHeader")
+    if isinstance(header, str) and header:
+        out[XRAY_MESSAGE] = header
+    invocation = env.get(XRAY_ENV)
+    if invocation:
+        out[XRAY_INVOCATION] = invocation
+    return out
+
+
+def xray_context(header: str) -> tuple[str, str] | None:
+    """``(trace id, span id)`` in W3C hex of an X-Ray header with a Root and a Parent.
+
+    X-Ray's ``Root=1-<8 hex epoch>-<24 hex>`` is a 128-bit id as OpenTelemetry's X-Ray
+    propagator reads it: the 32 hex digits after the version.
+    """
+    root, parent = _XRAY_ROOT.search(header), _XRAY_PARENT.search(header)
+    if root is None or parent is None:
+        return None
+    return root[1] + root[2], parent[1]
+
+
+def _xray_links(attributes: Mapping[str, Any]) -> list[Any]:
+    from opentelemetry.trace import Link
+
+    links = []
+    for key in (XRAY_MESSAGE, XRAY_INVOCATION):
+        header = attributes.get(key)
+        ctx = xray_context(header) if isinstance(header, str) else None
+        if ctx is not None:
+            links.append(Link(SpanContext(int(ctx[0], 16), int(ctx[1], 16), is_remote=True),
+                              {"exodus.link": key}))
+    return links
