@@ -14,14 +14,17 @@ The same short load, side by side, on this machine in this run (docs/architectur
 
 Modes: ``off`` (``EXODUS_TRACING=off``: no SDK, hop timestamps only), ``sampled`` (spans of
 ``--sample`` of the wishes, 0.1 by default) and ``full`` (every span, to ``spans.jsonl``).
-Hop timestamps are complete in all three. Figures per mode: throughput, the ratio to ``off``,
-and the server CPU per wish (steadier than a rate on a shared machine).
+Hop timestamps are complete in all three. Each round runs the modes back to back (in a
+rotated order); a mode's ratio is the median over the rounds of its throughput over
+``off``'s in the same round, with the range beside it. The server CPU per wish is there too:
+on a shared machine it is steadier than a rate.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -74,25 +77,56 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     wishes = max(0, int(args.wishes))
     accept = {mode: Tally() for mode in MODES}
     drained = {mode: Drained() for mode in MODES}
+    accept_rounds: list[dict[str, float]] = []
+    drain_rounds: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="exodus-bench-tracing-") as tmp, ExitStack() as stack:
         servers = {}
         for mode in MODES:
             state = Path(tmp) / f"frontend-{mode}"
             state.mkdir()
             servers[mode] = stack.enter_context(FrontendProcess(state, mode_env(mode, sample)))
-        for _ in range(rounds):
-            for mode in MODES:
+        for n in range(rounds):
+            this_round = {}
+            for mode in _rotated(n):
                 server = servers[mode]
                 before = server.cpu_seconds()
                 result = drive(server.url, "wishes", seconds / rounds, connections)
                 after = server.cpu_seconds()
                 accept[mode].add(result, None if before is None or after is None
                                  else after - before)
+                this_round[mode] = result["ok"] / result["seconds"] if result["seconds"] else 0
+            accept_rounds.append(this_round)
         for n in range(rounds if wishes else 0):
-            for mode in MODES:
-                drained[mode].add(*drain(Path(tmp) / f"drain-{mode}-{n}", mode_env(mode, sample),
-                                         wishes))
-    return figures(accept, drained, sample, seconds, connections, wishes * rounds)
+            this_round = {}
+            for mode in _rotated(n):
+                stored, took, cpu = drain(Path(tmp) / f"drain-{mode}-{n}",
+                                          mode_env(mode, sample), wishes)
+                drained[mode].add(stored, took, cpu)
+                this_round[mode] = stored / took if took else 0.0
+            drain_rounds.append(this_round)
+    out = figures(accept, drained, sample, seconds, connections, wishes * rounds)
+    out.update(round_ratios("accept", accept_rounds))
+    out.update(round_ratios("drain", drain_rounds))
+    return out
+
+
+def _rotated(n: int) -> tuple[str, ...]:
+    """Round n starts with mode n: no mode always runs first (or last) in its round."""
+    k = n % len(MODES)
+    return MODES[k:] + MODES[:k]
+
+
+def round_ratios(phase: str, rounds: list[dict[str, float]]) -> dict[str, Any]:
+    """Per round, each mode's throughput over ``off``'s in the same round (seconds apart, so
+    a neighbour's load weighs on both alike): the median and the range over the rounds."""
+    out: dict[str, Any] = {}
+    for mode in MODES[1:]:
+        ratios = sorted(r[mode] / r["off"] for r in rounds if r.get("off"))
+        if ratios:
+            out[f"{phase}_ratio_{mode}"] = round(statistics.median(ratios), 3)
+            out[f"{phase}_ratio_{mode}_min"] = round(ratios[0], 3)
+            out[f"{phase}_ratio_{mode}_max"] = round(ratios[-1], 3)
+    return out
 
 
 class Drained:
@@ -142,18 +176,27 @@ def table(figures: dict[str, Any]) -> Any:
              f"ratio = mode / off)")
     out = Table(title=title)
     columns = [("accept/s", "accept_per_s"), ("ratio", "accept_ratio"),
-               ("CPU µs/wish", "accept_cpu_us")]
+               ("range", "accept_range"), ("CPU µs/wish", "accept_cpu_us")]
     if figures.get("drain_wishes"):
         columns += [("drain/s", "drain_per_s"), ("ratio", "drain_ratio"),
-                    ("CPU µs/wish", "drain_cpu_us")]
+                    ("range", "drain_range"), ("CPU µs/wish", "drain_cpu_us")]
     out.add_column("tracing")
     for header, _ in columns:
         out.add_column(header, justify="right")
     for mode in MODES:
-        cells = [figures.get(f"{key}_{mode}") for _, key in columns]
-        out.add_row(mode, *("-" if c is None else f"{c:,.3f}" if "ratio" in key else f"{c:,.1f}"
-                            for c, (_, key) in zip(cells, columns, strict=True)))
+        out.add_row(mode, *(_cell(figures, key, mode) for _, key in columns))
     return out
+
+
+def _cell(figures: dict[str, Any], key: str, mode: str) -> str:
+    if key.endswith("_range"):
+        low = figures.get(f"{key[:-6]}_ratio_{mode}_min")
+        high = figures.get(f"{key[:-6]}_ratio_{mode}_max")
+        return "-" if low is None else f"{low:.2f}-{high:.2f}"
+    value = figures.get(f"{key}_{mode}")
+    if value is None:
+        return "-"
+    return f"{value:,.3f}" if "ratio" in key else f"{value:,.1f}"
 
 
 # -- the drain: the handlers' spans -------------------------------------------------------
