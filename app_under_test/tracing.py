@@ -3,10 +3,10 @@
 The context rides HTTP as the ``traceparent`` header and every queue message as a message
 attribute of the same name (SQS ``MessageAttributes``; the local queue carries attributes
 the same way), so each hop continues the trace its input started (docs/architecture.md
-"Tracing"). Spans go through the OpenTelemetry *API* only, and only for the traces this process
-records (:func:`record_spans`): without an SDK, with tracing off, or for a wish head
-sampling left out, no span object is made at all, and the trace id still propagates
-unchanged. The per-hop breakdown never depends on spans: each hop's timestamp
+"Tracing"). Spans are made only for the traces this process records (:func:`record_spans`): without
+an SDK, with tracing off, or for a wish head sampling left out, no span object is made at
+all, and the trace id still propagates unchanged. A recorded hop is handed, finished, to the
+OpenTelemetry SDK's exporters (:mod:`exodus2045.app_under_test.tracing_sdk`). The per-hop breakdown never depends on spans: each hop's timestamp
 travels in the message body and is stored with the wish (:data:`HOP_TIMES`).
 """
 
@@ -15,19 +15,12 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry import trace
-from opentelemetry.trace import (
-    INVALID_SPAN,
-    NonRecordingSpan,
-    Span,
-    SpanContext,
-    SpanKind,
-    TraceFlags,
-)
+from opentelemetry.trace import SpanKind
 
 TRACEPARENT = "traceparent"  # the HTTP header and the queue message attribute
 TRACER = "exodus2045.pipeline"
@@ -83,30 +76,64 @@ def new_trace_id() -> str:
     return f"{value or 1:032x}"
 
 
+#: ``emit(hop)``: hands one finished, recorded hop to the exporters (set by
+#: ``tracing_sdk.configure``, which turns it into an SDK span for its processors).
+Emitter = Callable[["Hop"], None]
+#: ``annotate()``: attributes for a recorded hop starting now (chaos: the faults on here).
+Annotator = Callable[[], Mapping[str, Any]]
+
+
 @dataclass
 class _Recording:
-    """Whether this process records spans, and for which share of traces.
+    """Whether this process records spans, for which share of traces, and what else goes on
+    them.
 
     Set once by :func:`record_spans` (``tracing_sdk.configure`` calls it when it installs an
-    SDK provider); until then no span is started at all, so a process without the SDK, or
-    with tracing off, pays for nothing but the traceparent it passes on.
+    SDK provider); until then no span is made at all, so a process without the SDK, or with
+    tracing off, pays for nothing but the traceparent it passes on.
     """
 
-    tracer: Any = None
+    emit: Emitter | None = None
     bound: int = 1 << 32  # keep a trace when its trace id's top 32 bits are below this
+    annotators: list[Annotator] = field(default_factory=list)
 
 
 _recording = _Recording()
+
+
+class Hop:
+    """One recorded hop: W3C ids as ints, times in epoch nanoseconds. The hop builds its own
+    ids and hands the finished span to the exporters in one piece: the SDK's tracer would
+    cost three times as much per span (``exodus bench tracing``; README "Tracing")."""
+
+    __slots__ = ("name", "trace_id", "span_id", "parent_id", "start_ns", "end_ns",
+                 "attributes", "kind", "links")
+
+    def __init__(self, name: str, trace_id: int, span_id: int, parent_id: int, start_ns: int,
+                 attributes: dict[str, Any], kind: SpanKind,
+                 links: list[tuple[int, int, dict[str, str]]]) -> None:
+        self.name, self.trace_id, self.span_id, self.parent_id = name, trace_id, span_id, parent_id
+        self.start_ns, self.end_ns = start_ns, start_ns
+        self.attributes, self.kind, self.links = attributes, kind, links
 
 
 def sample_bound(ratio: float) -> int:
     return int(min(max(ratio, 0.0), 1.0) * (1 << 32))
 
 
-def record_spans(tracer: Any, ratio: float = 1.0) -> None:
-    """Record spans with ``tracer`` for ``ratio`` of the traces (by trace id, see below)."""
-    _recording.tracer = tracer
+def record_spans(emit: Emitter | None, ratio: float = 1.0) -> None:
+    """Record spans through ``emit`` for ``ratio`` of the traces (by trace id, see below)."""
+    _recording.emit = emit
     _recording.bound = sample_bound(ratio)
+
+
+def recording() -> bool:
+    return _recording.emit is not None
+
+
+def annotate_spans(annotator: Annotator) -> None:
+    """Add ``annotator``'s attributes to every hop this process records from now on."""
+    _recording.annotators.append(annotator)
 
 
 def sampled(trace_id: int) -> bool:
@@ -124,39 +151,35 @@ def start_hop(
     start: float,
     attributes: Mapping[str, Any] | None = None,
     kind: SpanKind = SpanKind.INTERNAL,
-) -> tuple[Span, str]:
-    """Start one hop's span (``start`` in epoch seconds); ``(span, traceparent to pass on)``.
+) -> tuple[Hop | None, str]:
+    """Start one hop's span (``start`` in epoch seconds); ``(hop, traceparent to pass on)``.
 
-    A trace this process does not record (no SDK, tracing off, or sampled out) gets no SDK
-    work at all: the span is the API's invalid one and the traceparent passed on is the
-    parent's own, which is exactly "continue the trace" (a fresh root when there was no
-    valid parent). That keeps head sampling's cost to the sampled share (README "Tracing").
+    A trace this process does not record (no SDK, tracing off, or sampled out) gets no span
+    work at all: the hop is None and the traceparent passed on is the parent's own, which is
+    exactly "continue the trace" (a fresh root when there was no valid parent). That keeps
+    head sampling's cost to the sampled share.
     """
     parsed = parse(parent)
     if parsed is None:
         parsed = (new_trace_id(), f"{random.getrandbits(64) or 1:016x}", 1)
         parent = format_traceparent(*parsed)
-    tracer = _recording.tracer
     trace_id = int(parsed[0], 16)
-    if tracer is None or not sampled(trace_id):
-        return INVALID_SPAN, parent
-    context = trace.set_span_in_context(NonRecordingSpan(SpanContext(
-        trace_id, int(parsed[1], 16), is_remote=True, trace_flags=TraceFlags(parsed[2]))))
-    attributes = {k: v for k, v in (attributes or {}).items() if v is not None}
-    links = _xray_links(attributes) if XRAY_MESSAGE in attributes or \
-        XRAY_INVOCATION in attributes else None
-    span = tracer.start_span(name, context=context, kind=kind, start_time=int(start * 1e9),
-                             attributes=attributes, links=links)
-    sc = span.get_span_context()
-    if not sc.is_valid:  # a provider that declined after all: continue the parent
-        return span, parent
-    return span, format_traceparent(f"{sc.trace_id:032x}", f"{sc.span_id:016x}",
-                                    int(sc.trace_flags))
+    if _recording.emit is None or not sampled(trace_id):
+        return None, parent
+    attrs = {k: v for k, v in (attributes or {}).items() if v is not None}
+    for annotate in _recording.annotators:
+        attrs.update(annotate())
+    span_id = random.getrandbits(64) or 1
+    hop = Hop(name, trace_id, span_id, int(parsed[1], 16), int(start * 1e9), attrs, kind,
+              _xray_links(attrs))
+    return hop, format_traceparent(parsed[0], f"{span_id:016x}", 1)
 
 
-def end_hop(span: Span, end: float | None = None) -> None:
-    if span is not INVALID_SPAN:
-        span.end(end_time=None if end is None else int(end * 1e9))
+def end_hop(hop: Hop | None, end: float | None = None) -> None:
+    emit = _recording.emit
+    if hop is not None and emit is not None:
+        hop.end_ns = max(hop.start_ns, int((time.time() if end is None else end) * 1e9))
+        emit(hop)
 
 
 def hop_span(
@@ -167,8 +190,8 @@ def hop_span(
     attributes: Mapping[str, Any] | None = None,
 ) -> str:
     """A hop whose start and end are already known, as one span; the traceparent to pass on."""
-    span, traceparent = start_hop(name, parent, start, attributes)
-    end_hop(span, max(start, end))
+    hop, traceparent = start_hop(name, parent, start, attributes)
+    end_hop(hop, end)
     return traceparent
 
 
@@ -229,14 +252,13 @@ def xray_context(header: str) -> tuple[str, str] | None:
     return root[1] + root[2], parent[1]
 
 
-def _xray_links(attributes: Mapping[str, Any]) -> list[Any]:
-    from opentelemetry.trace import Link
-
+def _xray_links(attributes: Mapping[str, Any]) -> list[tuple[int, int, dict[str, str]]]:
+    if XRAY_MESSAGE not in attributes and XRAY_INVOCATION not in attributes:
+        return []
     links = []
     for key in (XRAY_MESSAGE, XRAY_INVOCATION):
         header = attributes.get(key)
         ctx = xray_context(header) if isinstance(header, str) else None
         if ctx is not None:
-            links.append(Link(SpanContext(int(ctx[0], 16), int(ctx[1], 16), is_remote=True),
-                              {"exodus.link": key}))
+            links.append((int(ctx[0], 16), int(ctx[1], 16), {"exodus.link": key}))
     return links
