@@ -36,6 +36,7 @@ def test_bench_tracing_prints_one_json_line() -> None:
         assert figures[f"accept_per_s_{mode}"] > 0 and figures[f"accept_errors_{mode}"] == 0
         assert figures[f"drain_per_s_{mode}"] > 0
     assert figures["drain_wishes"] == 60 and figures["sample"] == 0.1
+    assert figures["accept_cpu_ratio_off"] == 1.0
     for phase in ("accept", "drain"):
         ratio = figures[f"{phase}_ratio_full"]
         assert figures[f"{phase}_ratio_full_min"] <= ratio <= figures[f"{phase}_ratio_full_max"]

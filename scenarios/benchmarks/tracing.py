@@ -16,7 +16,8 @@ Modes: ``off`` (``EXODUS_TRACING=off``: no SDK, hop timestamps only), ``sampled`
 ``--sample`` of the wishes, 0.1 by default) and ``full`` (every span, to ``spans.jsonl``).
 Hop timestamps are complete in all three. Each round runs the modes back to back (in a
 rotated order); a mode's ratio is the median over the rounds of its throughput over
-``off``'s in the same round, with the range beside it. The server CPU per wish is there too:
+``off``'s in the same round, with the range beside it. The server CPU per wish is there too,
+and its ratio (off's CPU per wish over the mode's: the throughput a CPU-bound server keeps):
 on a shared machine it is steadier than a rate.
 """
 
@@ -159,12 +160,17 @@ def figures(accept: dict[str, Tally], drained: dict[str, Drained], sample: float
         out[f"accept_per_s_{mode}"] = round(accept[mode].rate, 1)
         out[f"accept_ratio_{mode}"] = _ratio(accept[mode].rate, accept["off"].rate)
         out[f"accept_cpu_us_{mode}"] = accept[mode].cpu_us
+        # what a CPU-bound server would reach: off's CPU per wish over this mode's
+        out[f"accept_cpu_ratio_{mode}"] = _ratio(accept["off"].cpu_us, accept[mode].cpu_us)
         out[f"accept_errors_{mode}"] = accept[mode].errors
         if wishes:
             d = drained[mode]
             out[f"drain_per_s_{mode}"] = round(d.rate, 1)
             out[f"drain_ratio_{mode}"] = _ratio(d.rate, drained["off"].rate)
             out[f"drain_cpu_us_{mode}"] = round(d.cpu_s / d.wishes * 1e6, 1) if d.wishes else None
+            off = drained["off"]
+            out[f"drain_cpu_ratio_{mode}"] = _ratio(off.cpu_s / off.wishes if off.wishes else None,
+                                                    d.cpu_s / d.wishes if d.wishes else None)
     return out
 
 
@@ -176,10 +182,12 @@ def table(figures: dict[str, Any]) -> Any:
              f"ratio = mode / off)")
     out = Table(title=title)
     columns = [("accept/s", "accept_per_s"), ("ratio", "accept_ratio"),
-               ("range", "accept_range"), ("CPU µs/wish", "accept_cpu_us")]
+               ("range", "accept_range"), ("CPU µs/wish", "accept_cpu_us"),
+               ("CPU ratio", "accept_cpu_ratio")]
     if figures.get("drain_wishes"):
         columns += [("drain/s", "drain_per_s"), ("ratio", "drain_ratio"),
-                    ("range", "drain_range"), ("CPU µs/wish", "drain_cpu_us")]
+                    ("range", "drain_range"), ("CPU µs/wish", "drain_cpu_us"),
+                    ("CPU ratio", "drain_cpu_ratio")]
     out.add_column("tracing")
     for header, _ in columns:
         out.add_column(header, justify="right")
