@@ -11,6 +11,7 @@ on 127.0.0.1 takes the spans. (Why not through ministack's Lambda: see the READM
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -77,9 +78,10 @@ print("done", flush=True)
 def test_the_zipped_handlers_export_spans_with_the_xray_header(tmp_path: Path) -> None:
     code, runtime = tmp_path / "task", tmp_path / "runtime"
     zipfile.ZipFile(BytesIO(build_zip("python3.13", tracing=True).data)).extractall(code)
-    import urllib3
-
-    shutil.copytree(Path(urllib3.__file__).parent, runtime / "urllib3")
+    # Lambda's runtime has urllib3 (boto3's); located, not imported: it is not ours to use
+    urllib3 = importlib.util.find_spec("urllib3")
+    assert urllib3 is not None and urllib3.origin is not None
+    shutil.copytree(Path(urllib3.origin).parent, runtime / "urllib3")
     wish_id = str(uuid.uuid4())
     wish = {"wish_id": wish_id, "run_id": "r-aws", "source": "swarm", "evacuee": "Ada",
             "destination": "mars", "message": "Water the plants.", "accepted_at": 1.0}
