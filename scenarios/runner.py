@@ -26,6 +26,7 @@ from exodus2045.app_under_test.errors import ExodusError, StateDirError
 from exodus2045.app_under_test.runkey import ENV_RUN_KEY, new_key, write_key
 from exodus2045.app_under_test.settings import ENV_PRESENTER_TOKEN, AwsConfig, StackConfig
 from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.app_under_test.tracing_sdk import sample_ratio
 from exodus2045.chaos.schedule import ChaosSchedule
 from exodus2045.chaos.stack import chaos_supervisor
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
@@ -351,7 +352,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
             evidence.close()
     meta["interrupted"] = interrupted
     meta["ended_at"] = time.time()
-    meta["tracing"] = {"spans": stack.spans}
+    meta["tracing"] = {"spans": stack.spans, "sample": sample_ratio(os.environ)}
     meta["events"] = stack.events
     verdict = _audit_and_render(run_dir, meta, phases, tick)
     return RunResult(run_dir, verdict, phases)
