@@ -128,6 +128,11 @@ def test_sigv4_signed_run_is_judged_and_no_credential_is_recorded(tmp_path):
         # after the run: the listing claims every row whose ref is a UUID, the check's too
         check = cli("adapter", "check", str(tmp_path / "team.toml"), "--target", url,
                     env=signed)
+        wrong = {**signed, "AWS_SECRET_ACCESS_KEY": "not-the-secret"}
+        wrong_check = cli("adapter", "check", str(tmp_path / "team.toml"), "--target", url,
+                          env=wrong)
+        wrong_run = cli("run", str(tmp_path / "foreign.toml"), "--target", url, "--adapter",
+                        str(tmp_path / "team.toml"), "--out", str(tmp_path / "wrong"), env=wrong)
         unsigned_check = cli("adapter", "check", str(tmp_path / "team.toml"), "--target", url)
         unsigned_run = cli("run", str(tmp_path / "foreign.toml"), "--target", url,
                            "--adapter", str(tmp_path / "team.toml"), "--out",
@@ -139,7 +144,12 @@ def test_sigv4_signed_run_is_judged_and_no_credential_is_recorded(tmp_path):
         assert done.returncode == 2, done.stdout + done.stderr
         assert done.stderr.count("\n") == 1 and "needs AWS credentials" in done.stderr
         assert "Traceback" not in done.stderr
-    assert not (tmp_path / "unsigned").exists()
+    for done in (wrong_check, wrong_run):
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert "refused the adapter's credentials ([auth] sigv4): GET /v1/stats -> 403" \
+            in done.stderr
+    assert not (tmp_path / "unsigned").exists() and not (tmp_path / "wrong").exists()
     recorded = [p for p in (tmp_path / "run").rglob("*") if p.is_file()]
     assert len(recorded) > 5
     for secret in (KEY[1], "exodus-test-session-token", KEY[0]):

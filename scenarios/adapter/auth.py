@@ -119,3 +119,24 @@ def parse(data: Mapping[str, Any], v: Any) -> dict[str, Any]:
                   f"got {value!r}")
             ok = False
     return {"auth": SigV4(sigv4["service"], sigv4["region"])} if ok else {}
+
+
+class CredentialsRefused(ConfigError):
+    """The target answered 401 or 403 to a read made with the adapter's credentials."""
+
+
+def preflight(adapter: Any, target: str, timeout_s: float = 10.0) -> None:
+    """Read the tally once, as the run will: a 401 or 403 is "could not run" (one line),
+    not a run whose every request is refused and reported as the team's defect."""
+    with httpx.Client(base_url=target.rstrip("/"), timeout=timeout_s,
+                      auth=adapter.resolved_auth()) as client:
+        try:
+            status = client.get(adapter.tally_path, headers=adapter.resolved_headers()).status_code
+        except httpx.HTTPError:
+            return  # reachability is the probe's to report; the run will say what failed
+    if status in (401, 403):
+        given = ("[auth] sigv4" if adapter.auth else None,
+                 "[submit.headers]" if adapter.headers else None)
+        given_text = " and ".join(g for g in given if g) or "no credentials"
+        raise CredentialsRefused(f"target {target} refused the adapter's credentials "
+                                 f"({given_text}): GET {adapter.tally_path} -> {status}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import httpx
 from exodus2045.reports.content_modes import differs
 from exodus2045.reports.input_limits import EXODUS
+from exodus2045.scenarios.adapter.auth import preflight
 from exodus2045.scenarios.adapter.spec import Adapter
 from exodus2045.scenarios.adapter.translator import Translator
 from exodus2045.scenarios.evidence.reach import probe
@@ -48,6 +49,7 @@ def check_adapter(adapter: Adapter, target: str, wait_s: float = 30.0,
     """Raise :class:`TargetUnreachable` when the target is not there; else the report."""
     report = CheckReport()
     status = probe(target)
+    preflight(adapter, target)  # credentials refused: "could not run", as the run says
     report.step("target", f"{target} answers HTTP (GET / -> {status})")
     if adapter.auth:
         report.step("auth", f"AWS SigV4 for {adapter.auth.service} in {adapter.auth.region}, "
