@@ -176,3 +176,43 @@ def test_the_foreign_pipeline_recomputes_the_signature(monkeypatch):
         tampered = httpx.Request("POST", signed.url, headers=signed.headers,
                                  content=signed.content.replace(b"signed", b"forged"))
         assert client.send(tampered).status_code == 403
+
+
+def _planned_run(limits: dict | None, evacuees: int = 3000):
+    """A run's audit view (meta and ledger numbers) of a plan, without running it."""
+    from types import SimpleNamespace
+
+    load = {"evacuees": evacuees, "mars_share": 0.6, "infiltrator_share": 1.0}
+    plan = SwarmPlan(seed=11, run_id="hint", **load)
+    pools = build_pools(11)
+    planned = {p.wish_id: p for p in (plan_wish(plan, n, pools) for n in range(evacuees))}
+    adapter = {"file": "team.toml", **({"limits": limits} if limits else {})}
+    run = SimpleNamespace(
+        meta={"adapter": adapter, "scenario": {"load": load}}, seed=11, run_id="hint",
+        scenario={"load": load},
+        wishes={w: SimpleNamespace(wish_id=w, n=p.n, expect=p.expect) for w, p in planned.items()})
+    return run, planned
+
+
+def test_without_limits_a_mismatch_is_named_with_where_the_limit_seems_to_lie():
+    from exodus2045.reports.input_limits import expectations, limit_hint
+    from exodus2045.reports.markup_policy import expected_text
+
+    run, planned = _planned_run(None)
+    valid = [p for p in planned.values() if p.expect == "accept"]
+    long = [p.wish_id for p in valid if len(expected_text(p.body["message"])) > 200]
+    short = [p.wish_id for p in valid if len(expected_text(p.body["message"])) <= 200]
+    assert long and short
+    hint = limit_hint(run, long, short)
+    assert "every refused valid wish has a message of" in hint
+    assert "limit looks smaller than Exodus's 2000" in hint and "declares no [limits]" in hint
+    oversize = [p.wish_id for p in planned.values() if p.family == "oversize-message"]
+    assert oversize and "(oversize-message)" in limit_hint(run, oversize)
+    assert limit_hint(run, long[:3] + short[:3], short[3:]) == ""  # no limit explains it
+    broken = [p.wish_id for p in planned.values() if p.family == "invalid-json"]
+    assert limit_hint(run, broken) == ""  # taking broken JSON is a defect, not a limit
+    declared, _ = _planned_run({"message_max": 200}, evacuees=400)
+    assert limit_hint(declared, long, short) == ""
+    changed = expectations(declared)
+    assert changed and all(answer == "reject" and "at most 200" in why
+                           for answer, why in changed.values())

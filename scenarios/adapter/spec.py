@@ -40,6 +40,12 @@ Example (the test suite's foreign pipeline uses exactly this shape)::
     id = "/ref"                 # pointer to our wish id in a row ("/id": their id)
     [pages]
     paths = ["/board"]          # where user text is displayed
+
+Parts with their own module (:data:`PARTS`): ``content = "exact"|"normalized"|"escaped"``
+(top level; :mod:`~exodus2045.scenarios.adapter.content`), ``[limits]`` (the team's input
+limits; :mod:`~exodus2045.scenarios.adapter.limits`) and ``[auth] sigv4`` (AWS SigV4 from
+the environment; :mod:`~exodus2045.scenarios.adapter.auth`, which also refuses a credential
+written into a header).
 """
 
 from __future__ import annotations
