@@ -33,6 +33,7 @@ from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
 from exodus2045.reports.verdict import Verdict
 from exodus2045.scenarios.abort_watch import lost_threshold
 from exodus2045.scenarios.adapter import Adapter
+from exodus2045.scenarios.adapter.auth import preflight as auth_preflight
 from exodus2045.scenarios.adapter.translator import Translator
 from exodus2045.scenarios.distributed import DistributedSwarm, SwarmLayout, settle, start_swarm
 from exodus2045.scenarios.evidence import (
@@ -262,6 +263,8 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     scenario = options.scenario
     if options.target:  # a target that is not there is "could not run", not unsound
         probe(options.target)
+        if options.adapter:  # nor one that refuses our credentials
+            auth_preflight(options.adapter, options.target)
     started = datetime.now(UTC)
     run_dir = run_folder(options, started)
     run_id = new_run_id()

@@ -40,6 +40,12 @@ Example (the test suite's foreign pipeline uses exactly this shape)::
     id = "/ref"                 # pointer to our wish id in a row ("/id": their id)
     [pages]
     paths = ["/board"]          # where user text is displayed
+
+Parts with their own module (:data:`PARTS`): ``content = "exact"|"normalized"|"escaped"``
+(top level; :mod:`~exodus2045.scenarios.adapter.content`), ``[limits]`` (the team's input
+limits; :mod:`~exodus2045.scenarios.adapter.limits`) and ``[auth] sigv4`` (AWS SigV4 from
+the environment; :mod:`~exodus2045.scenarios.adapter.auth`, which also refuses a credential
+written into a header).
 """
 
 from __future__ import annotations
@@ -53,6 +59,10 @@ from pathlib import Path
 from typing import Any
 
 from exodus2045.app_under_test.errors import ConfigError
+from exodus2045.reports.input_limits import InputLimits
+from exodus2045.scenarios.adapter import auth as auth_part
+from exodus2045.scenarios.adapter import content as content_part
+from exodus2045.scenarios.adapter import limits as limits_part
 
 WISH_FIELDS = ("evacuee", "destination", "message")
 DESTINATIONS = ("mars", "jupiter")
@@ -69,6 +79,12 @@ KNOWN: dict[str, set[str]] = {
     "listing": {"path", "items", "next", "cursor_param", "id"},
     "pages": {"paths"},
 }
+#: Parts with their own module (key, validation, meaning): each adds its keys to KNOWN and
+#: its values to the Adapter through ``parse(data, validator)``.
+PARTS = (content_part, limits_part, auth_part)
+for _part in PARTS:
+    KNOWN[""] |= _part.TOP_LEVEL | set(_part.SECTIONS)
+    KNOWN.update(_part.SECTIONS)
 REQUIRED = {"": ("submit", "lookup", "tally"), "submit": ("path", "fields"),
             "submit.fields": WISH_FIELDS, "lookup": ("path", "fields"),
             "lookup.fields": WISH_FIELDS, "tally": ("path", "pointer"),
@@ -108,6 +124,14 @@ class Adapter:
     headers: Mapping[str, str] = field(default_factory=dict)
     listing: Listing | None = None
     pages: tuple[str, ...] = ()
+    content: str = "exact"  # how stored text is compared (scenarios/adapter/content.py)
+    limits: InputLimits | None = None  # the team's [limits]; None: Exodus's assumed
+    auth: auth_part.SigV4 | None = None  # [auth] sigv4; credentials from the environment
+
+    def resolved_auth(self) -> Any:
+        """The httpx auth that signs requests to the team (None without ``[auth]``); raises
+        naming what the environment lacks."""
+        return self.auth.http_auth(self.origin) if self.auth else None
 
     def their_destination(self, ours: str) -> str:
         return self.destinations.get(ours, ours)
@@ -141,7 +165,9 @@ class Adapter:
                 "id": self.id_pointer and f"theirs at {self.id_pointer}" or "ours",
                 "lookup": self.lookup_path, "tally": self.tally_path,
                 "listing": self.listing.path if self.listing else None,
-                "pages": list(self.pages)}
+                "pages": list(self.pages), "content": self.content,
+                **({"limits": self.limits.to_json()} if self.limits else {}),
+                **({"auth": self.auth.describe()} if self.auth else {})}
 
 
 def load_adapter(path: Path | str) -> Adapter:
@@ -196,10 +222,6 @@ def parse_adapter(data: Mapping[str, Any], origin: str = "<adapter>", text: str 
         for key, value in (v.table(data, table) or {}).items():
             if not isinstance(value, str) or not value:
                 v.add(table, key, f"must be a non-empty string, got {value!r}")
-            elif table == "submit.headers" and key.lower() == "authorization" \
-                    and not value.startswith("env:"):
-                v.add(table, key, "credentials come from the environment only: "
-                      "write \"env:VARIABLE\"")
     accepted = submit.get("accepted", [200, 201, 202])
     if not (isinstance(accepted, list) and accepted and all(
             isinstance(s, int) and not isinstance(s, bool) and 200 <= s < 300 for s in accepted)):
@@ -212,8 +234,11 @@ def parse_adapter(data: Mapping[str, Any], origin: str = "<adapter>", text: str 
     if not (isinstance(pages, list) and all(isinstance(p, str) and p.startswith("/")
                                             for p in pages)):
         v.add("pages", "paths", f"must be a list of paths starting with '/', got {pages!r}")
+    parts: dict[str, Any] = {}
+    for part in PARTS:
+        parts.update(part.parse(data, v))
     v.raise_if_any()
-    return Adapter(
+    return Adapter(**parts,
         origin=origin, submit_path=submit["path"], fields=dict(submit["fields"]),
         lookup_path=lookup["path"], lookup_fields=dict(lookup["fields"]),
         tally_path=tally["path"], tally_pointer=tally["pointer"],
@@ -267,6 +292,9 @@ class _Validator:
             if current == table and key and re.match(
                     rf"(\"{re.escape(key)}\"|{re.escape(key)})\s*=", line):
                 return number
+        if header_line is None and "." in table:  # an inline table: the line that sets it
+            parent, _, name = table.rpartition(".")
+            return self._line_of(parent, name)
         return header_line
 
 

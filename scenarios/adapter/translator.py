@@ -39,7 +39,8 @@ class Translator:
         self.adapter, self.target, self.token = adapter, target.rstrip("/"), token
         self.headers = adapter.resolved_headers()
         self.client = httpx.Client(base_url=self.target, timeout=timeout_s,
-                                   limits=httpx.Limits(max_connections=64))
+                                   limits=httpx.Limits(max_connections=64),
+                                   auth=adapter.resolved_auth())  # [auth] sigv4 signs each
         self.ids: dict[str, str] = {}  # our wish id -> theirs
         self.run_id: str | None = None
         self._ids_file = ids_file.open("a", encoding="utf-8") if ids_file else None

@@ -141,6 +141,7 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
                               "(and no --state-dir)")
         adapter = load_adapter(adapter_file)  # validated before anything is sent
         adapter.resolved_headers()  # a credential missing from the environment: say so now
+        adapter.resolved_auth()  # [auth] sigv4 without AWS credentials: likewise
     return RunOptions(scenario=scenario, target=target, state_dir=args.state_dir,
                       out=args.out, runs_dir=args.runs_dir, allow_partial=args.allow_partial,
                       stack=stack, aws=aws, adapter=adapter, swarm=_swarm_layout(args))
