@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import secrets
 import subprocess
 import tempfile
@@ -461,5 +462,14 @@ def _audit_and_render(run_dir: Path, meta: dict[str, Any], phases: dict[str, flo
     (run_dir / "check-times.json").write_text(json.dumps(timings, indent=2))
     phases["audit_s"] = round(time.perf_counter() - tick, 3)
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
+    tick = time.perf_counter()
     render_all(run_dir, verdict=verdict)
+    phases["render_s"] = round(time.perf_counter() - tick, 3)
+    phases["peak_rss_mb"] = peak_rss_mb()  # this process: tail, evidence, audit, render
+    (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
     return verdict
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set so far, in MB (Linux reports ru_maxrss in KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
