@@ -452,18 +452,20 @@ def _audit_and_render(run_dir: Path, meta: dict[str, Any], phases: dict[str, flo
                       tick: float) -> Verdict:
     """Judge the folder and save the verdict at once (a renderer that breaks must not cost
     the verdict of a long run), then render every report from the verdict in hand."""
-    from exodus2045.reports.audit import audit_run
+    from exodus2045.reports.audit import audit_data
     from exodus2045.reports.render import render_all
+    from exodus2045.reports.runfolder import RunData
 
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
     timings: dict[str, float] = {}
-    verdict = audit_run(run_dir, timings)
+    data = RunData.load(run_dir)  # read once, for the audit and the reports
+    verdict = audit_data(data, timings)
     verdict.save(run_dir)
     (run_dir / "check-times.json").write_text(json.dumps(timings, indent=2))
     phases["audit_s"] = round(time.perf_counter() - tick, 3)
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
     tick = time.perf_counter()
-    render_all(run_dir, verdict=verdict)
+    render_all(run_dir, verdict=verdict, run=data)
     phases["render_s"] = round(time.perf_counter() - tick, 3)
     phases["peak_rss_mb"] = peak_rss_mb()  # this process: tail, evidence, audit, render
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
