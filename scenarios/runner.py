@@ -458,8 +458,11 @@ def _audit_and_render(run_dir: Path, meta: dict[str, Any], phases: dict[str, flo
 
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
     timings: dict[str, float] = {}
+    judging = time.perf_counter()
+    phases["peak_rss_before_judge_mb"] = peak_rss_mb()  # the swarm's tail, evidence, spans
     data = RunData.load(run_dir)  # read once, for the audit and the reports
     verdict = audit_data(data, timings)
+    phases["judge_s"] = round(time.perf_counter() - judging, 3)  # within audit_s: load+checks
     verdict.save(run_dir)
     (run_dir / "check-times.json").write_text(json.dumps(timings, indent=2))
     phases["audit_s"] = round(time.perf_counter() - tick, 3)
