@@ -10,7 +10,6 @@ wish's trace. A user's hot path then only sends and formats numbers.
 
 from __future__ import annotations
 
-from exodus2045.app_under_test.tracing import swarm_traceparent, trace_id_for
 from exodus2045.locustfiles.generate import plan_sends
 from exodus2045.locustfiles.headers import Template, request_headers, signed_headers
 from exodus2045.locustfiles.ledger import prefix_of
@@ -61,15 +60,26 @@ def plan_ahead(run: Run) -> bool:
         headers = headers_cache.get((content_type, user_agent))
         if headers is None:
             headers = headers_for(run, content_type, user_agent)
-        trace_id = trace_id_for(wish_id)
+        trace_id = wish_id.replace("-", "")  # == trace_id_for(wish_id): see _traceparent
         if kind == "evacuee":  # most of them: the same prefix but for the wish/trace ids
             head, mid, tail = plain_prefix[destination]
             prefix = head + wish_id + mid + trace_id + tail
         else:
             prefix = prefix_of(wish_id, run_id, kind, destination, payload, expect, trace_id)
         signed = signed_headers(headers, run.key, run_id, wish_id, raw)
-        append((n, t0 + offset(n), raw, signed, expect, prefix, swarm_traceparent(trace_id)))
+        append((n, t0 + offset(n), raw, signed, expect, prefix, _traceparent(trace_id)))
     return True
+
+
+def _traceparent(trace_id: str) -> str:
+    """:func:`exodus2045.app_under_test.tracing.swarm_traceparent`, for a planned wish's id.
+
+    The planner's wish ids are lower-case version-4 UUIDs (``generate._wish_id``), so their
+    trace id is the 32 hex digits themselves and its second half (which holds the variant
+    digit, never all zeros) is the span id: no validation, hashing or fallback needed per
+    evacuee. tests/test_swarm_plan.py pins both equal to the tracing module's for a plan.
+    """
+    return f"00-{trace_id}-{trace_id[16:]}-01"
 
 
 def headers_for(run: Run, content_type: str, user_agent: str) -> Template:
