@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from exodus2045.reports.around import around_faults, read_logs
 from exodus2045.reports.formats import RenderContext, all_formats
 from exodus2045.reports.hops import breakdown
 from exodus2045.reports.runfolder import RunData
-from exodus2045.reports.series import derive_series, origin_of
+from exodus2045.reports.series import LedgerPoint, derive_series, origin_of
 from exodus2045.reports.verdict import Verdict
 
 #: Evidence files a report links to when present (relative to the run folder).
@@ -78,7 +78,7 @@ def build_context(
     verdict = Verdict.load(run_dir) if verdict is None else verdict
     notes: list[str] = []
     run = _read_json(run_dir / "run.json", notes)
-    ledger = read_jsonl(run_dir / "ledger.jsonl", notes)
+    ledger = read_ledger_points(run_dir / "ledger.jsonl", notes)
     if data is not None and data.store is not None:  # the audit read the same file whole
         snapshot = data.store or _looked_up(run_dir, notes)
     else:
@@ -112,9 +112,19 @@ def build_context(
 
 def read_jsonl(path: Path, notes: list[str]) -> list[dict[str, Any]]:
     """Objects of a JSON-lines file; a torn line (a run killed mid-write) is noted, skipped."""
+    return list(iter_jsonl(path, notes))
+
+
+def read_ledger_points(path: Path, notes: list[str]) -> list[LedgerPoint]:
+    """The ledger as the series read it, streamed: each line cut to :data:`LEDGER_FIELDS`."""
+    return [LedgerPoint(row) for row in iter_jsonl(path, notes)]
+
+
+def iter_jsonl(path: Path, notes: list[str]) -> Iterator[dict[str, Any]]:
+    """:func:`read_jsonl` one object at a time (the note, if any, once the file is read)."""
     if not path.is_file():
-        return []
-    rows, bad = [], 0
+        return
+    bad = 0
     with path.open(encoding="utf-8", errors="replace") as handle:
         for line in handle:
             if not line.strip():
@@ -125,12 +135,11 @@ def read_jsonl(path: Path, notes: list[str]) -> list[dict[str, Any]]:
                 bad += 1
                 continue
             if isinstance(row, dict):
-                rows.append(row)
+                yield row
             else:
                 bad += 1
     if bad:
         notes.append(f"{path.name}: skipped {bad} unreadable line(s)")
-    return rows
 
 
 def _looked_up(run_dir: Path, notes: list[str]) -> list[dict[str, Any]]:
