@@ -344,12 +344,16 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
         try:
             if options.state_dir and stack.state:
                 _merge_stack_timeline(stack.state, run_dir, t0)
+            collecting = time.perf_counter()
             evidence.collect(run_dir, run_id, since=t0, acked_ids=tail.acked_ids,
                              sample_ids=tail.acked_infiltrators, tally_before=tally_before)
+            phases["evidence_s"] = round(time.perf_counter() - collecting, 3)  # in audit_s
             if scenario.browser:
                 _judge_in_browser(stack.url, run_dir, tail.markers)
         finally:
             evidence.close()
+            closing = time.perf_counter()
+    phases["teardown_s"] = round(time.perf_counter() - closing, 3)  # stack down, spans, logs
     meta["interrupted"] = interrupted
     meta["ended_at"] = time.time()
     meta["tracing"] = {"spans": stack.spans}
