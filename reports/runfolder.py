@@ -299,10 +299,14 @@ def fold_attempts(ledger: tuple[Attempt, ...]) -> dict[str, WishSummary]:
     grouped: dict[str, list[Attempt]] = {}
     for a in ledger:
         grouped.setdefault(a.wish_id, []).append(a)
-    return {
-        wid: WishSummary(wid, tuple(sorted(atts, key=lambda a: a.attempt)))
-        for wid, atts in grouped.items()
-    }
+    for atts in grouped.values():
+        if len(atts) > 1:  # most wishes have one attempt: nothing to order
+            atts.sort(key=_attempt_number)  # stable, as sorted() was
+    return {wid: WishSummary(wid, tuple(atts)) for wid, atts in grouped.items()}
+
+
+def _attempt_number(a: Attempt) -> int:
+    return a.attempt
 
 
 def _pages(root: Path) -> list[Page]:
