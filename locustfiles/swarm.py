@@ -11,6 +11,10 @@ run gives exactly the same ledger as a local one:
 - ``worker``: carries evacuees from leased ranges and ships ledger lines plus a tally delta
   to the master every quarter second, and at once when its last evacuee is done.
 
+This module is the state and its lifecycle; the parts live beside it: planning and signing
+the tickets (``tickets.py``), the master/worker messages (``messages.py``), and keeping the
+ledger and ``swarm.json`` on disk (``records.py``).
+
 Other modules (a web-UI "stage" tab, the runner) read a live view through
 :func:`swarm_for` and :meth:`Swarm.snapshot`; they add their own ``events.init`` listeners in
 their own modules rather than editing this one.
@@ -26,13 +30,13 @@ from typing import Any
 
 import gevent
 from exodus2045.app_under_test.errors import ExodusError
-from exodus2045.app_under_test.tracing import swarm_traceparent, trace_id_for
+from exodus2045.locustfiles import records
 from exodus2045.locustfiles.arrivals import LeaseDesk, LeasedTickets, LocalTickets
-from exodus2045.locustfiles.generate import POOL_SIZE, build_pools, plan_sends
-from exodus2045.locustfiles.headers import Template, request_headers, signed_headers
+from exodus2045.locustfiles.generate import POOL_SIZE, build_pools
 from exodus2045.locustfiles.join import install_join
-from exodus2045.locustfiles.ledger import LedgerFile, prefix_of
+from exodus2045.locustfiles.ledger import LedgerFile
 from exodus2045.locustfiles.lifeline import watch_runner
+from exodus2045.locustfiles.messages import Messages, worker_drained
 from exodus2045.locustfiles.options import add_arguments
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
 from exodus2045.locustfiles.run import (
@@ -46,18 +50,9 @@ from exodus2045.locustfiles.run import (
     resync_clock,
 )
 from exodus2045.locustfiles.spill import open_spill
-from exodus2045.locustfiles.tally import SwarmTally, write_summary
+from exodus2045.locustfiles.tickets import plan_ahead
 from exodus2045.locustfiles.worker_watch import watch_workers
 from locust.runners import MasterRunner, WorkerRunner
-
-MSG_LEASE = "exodus_lease"  # worker -> master: {"token", "want"}
-MSG_GRANT = "exodus_grant"  # master -> worker: {"token", "start", "stop"}
-MSG_LEDGER = "exodus_ledger"  # worker -> master: {"token", "lines", "tally"}
-MSG_SECRET = "exodus_secret"  # master -> workers: {"run_id", "key", "id_secret"} (hex)
-FLUSH_EVERY_S = 0.5
-SHIP_EVERY_S = 0.25
-PLAN_AHEAD = 32  # evacuees planned in one go when a user finds none ready
-_CUT = "\x00"  # where the wish (and trace) id go in a plain evacuee's ledger prefix
 
 log = logging.getLogger(__name__)
 _SWARMS: weakref.WeakKeyDictionary[Any, Swarm] = weakref.WeakKeyDictionary()
@@ -73,7 +68,7 @@ class Swarm:
         self.run: Run | None = None
         self.failed = False  # the swarm itself broke (bad options, ledger I/O)
         self._attached = False
-        self._secrets: dict[str, RunSecret] = {}  # a worker's, by run id, from the master
+        self.messages = Messages(self)  # a distributed run's (locustfiles/messages.py)
         #: Called with (run id, key) for a run whose key this process minted (not one the
         #: runner gave): the presenter's console tells the frontend with them.
         self.key_listeners: list[Any] = []
@@ -86,12 +81,10 @@ class Swarm:
         self._attached = True
         if isinstance(runner, MasterRunner):
             self.role = ROLE_MASTER
-            runner.register_message(MSG_LEASE, self._on_lease)
-            runner.register_message(MSG_LEDGER, self._on_ledger)
+            self.messages.register_master(runner)
         elif isinstance(runner, WorkerRunner):
             self.role = ROLE_WORKER
-            runner.register_message(MSG_GRANT, self._on_grant)
-            runner.register_message(MSG_SECRET, self._on_secret)
+            self.messages.register_worker(runner)
         self._warm_pools()
         events = self.environment.events
         events.test_start.add_listener(self._on_test_start)
@@ -112,80 +105,21 @@ class Swarm:
     def next_ticket(self) -> Ticket | None:
         """The next evacuee to carry (see :data:`exodus2045.locustfiles.run.Ticket`), or None.
 
-        Evacuees are planned :data:`PLAN_AHEAD` at a time (:meth:`_plan_ahead`) and handed
-        out in order; a number taken but not yet handed out when the test stops is never sent
-        (counted as dropped), exactly like one never taken.
+        Evacuees are planned a batch at a time (:func:`exodus2045.locustfiles.tickets.plan_ahead`)
+        and handed out in order; a number taken but not yet handed out when the test stops is
+        never sent (counted as dropped), exactly like one never taken.
         """
         run = self.run
         if run is None or run.stopping:
             return None
         ready = run.ready
         if not ready:
-            if run.tickets is None or run.pools is None or not self._plan_ahead(run):
+            if run.tickets is None or run.pools is None or not plan_ahead(run):
                 return None
             if run is not self.run or run.stopping:  # the lease wait let the test stop
                 return None
         run.in_flight += 1
         return ready.popleft()
-
-    def _plan_ahead(self, run: Run) -> bool:
-        """Take the next evacuee numbers (up to PLAN_AHEAD in hand) and plan them in one go."""
-        tickets = run.tickets
-        n = tickets.take()  # may wait for a lease
-        if n is None:
-            return False
-        numbers = [n]
-        take = tickets.take_nowait
-        for _ in range(PLAN_AHEAD - 1):
-            n = take()
-            if n is None:
-                break
-            numbers.append(n)
-        plan = run.plan
-        run_id = plan.run_id
-        t0, offset = run.t0, run.schedule.offset
-        headers_cache = run.headers
-        plain_prefix = run.plain_prefix
-        if not plain_prefix:
-            for destination in ("mars", "jupiter"):
-                text = prefix_of(_CUT, run_id, "evacuee", destination, None, "accept", _CUT)
-                plain_prefix[destination] = tuple(text.split(_CUT))
-        append = run.ready.append
-        for (
-            n,
-            wish_id,
-            kind,
-            destination,
-            raw,
-            content_type,
-            payload,
-            expect,
-            user_agent,
-        ) in plan_sends(plan, numbers, run.pools):
-            headers = headers_cache.get((content_type, user_agent))
-            if headers is None:
-                headers = self._headers(run, content_type, user_agent)
-            trace_id = trace_id_for(wish_id)
-            if kind == "evacuee":  # most of them: the same prefix but for the wish/trace ids
-                head, mid, tail = plain_prefix[destination]
-                prefix = head + wish_id + mid + trace_id + tail
-            else:
-                prefix = prefix_of(wish_id, run_id, kind, destination, payload, expect, trace_id)
-            signed = signed_headers(headers, run.key, run_id, wish_id, raw)
-            append((n, t0 + offset(n), raw, signed, expect, prefix,
-                    swarm_traceparent(trace_id)))
-        return True
-
-    def _headers(self, run: Run, content_type: str, user_agent: str) -> Template:
-        """The read-only headers template for one (content type, user agent), made once per run.
-
-        Read-only on purpose (:mod:`exodus2045.locustfiles.headers`): the evacuee hands each
-        request a fresh copy, so nothing a dependency writes into one outlives that request.
-        """
-        headers = run.headers[(content_type, user_agent)] = request_headers(
-            content_type, user_agent, run.plan.run_id
-        )
-        return headers
 
     def attempted(self, line: str, latency_ms: float, late_s: float | None = None) -> None:
         """One attempt answered (``late_s``: how late the first attempt went out)."""
@@ -204,9 +138,9 @@ class Swarm:
         run.in_flight -= 1
         if self.role == ROLE_LOCAL:
             if run.tally.counts["finished"] >= run.plan.evacuees:
-                self._complete(run)
-        elif self._worker_drained(run):
-            self._ship(run)  # tell the master at once: this worker is done
+                self.complete(run)
+        elif worker_drained(run):
+            self.messages.ship(run)  # tell the master at once: this worker is done
 
     def broken(self, ticket: Ticket) -> None:
         """An evacuee hit a bug in the swarm: count it and let the run still finish."""
@@ -253,29 +187,29 @@ class Swarm:
             gevent.spawn(self._stop_runner)
             return
         if self.role != ROLE_WORKER and self.run.plan.evacuees == 0:
-            self._complete(self.run)
+            self.complete(self.run)
 
     def _begin(self) -> Run:
-        run = begin_run(self.role, self.environment.parsed_options, self._secrets.pop)
+        run = begin_run(self.role, self.environment.parsed_options, self.messages.secrets.pop)
         plan = run.plan
         if self.role != ROLE_WORKER and run.key_minted:
             for listener in self.key_listeners:
                 listener(plan.run_id, run.key)
         if self.role == ROLE_MASTER:  # before Locust sends the spawn orders (same socket)
-            secret = RunSecret(run.key, plan.id_secret)
-            self.environment.runner.send_message(MSG_SECRET, secret.to_message(plan.run_id))
+            self.messages.send_secret(run, RunSecret(run.key, plan.id_secret))
         if self.role == ROLE_LOCAL:
             run.tickets = LocalTickets(plan.evacuees)
         elif self.role == ROLE_WORKER:
-            run.tickets = LeasedTickets(lambda want: self._ask_lease(run, want), run.lease_size)
-            run.greenlets.append(gevent.spawn(self._courier, run))
+            ask = self.messages.ask_lease
+            run.tickets = LeasedTickets(lambda want: ask(run, want), run.lease_size)
+            run.greenlets.append(gevent.spawn(self.messages.courier, run))
             run.spill = open_spill(str(getattr(self.environment.runner, "client_id", "")))
         else:
             run.desk = LeaseDesk(plan.evacuees)
             run.greenlets.append(gevent.spawn(watch_workers, self, run))
         if self.role != ROLE_WORKER:
             run.ledger = LedgerFile(run.options.ledger)
-            run.greenlets.append(gevent.spawn(self._flusher, run))
+            run.greenlets.append(gevent.spawn(records.flusher, run, self._failed))
         log.info(
             "swarm %s (%s): %d evacuees, seed %d, %s",
             plan.run_id, self.role, plan.evacuees, plan.seed, run.schedule.describe(),
@@ -293,7 +227,7 @@ class Swarm:
         if run is None:
             return
         if self.role == ROLE_WORKER:
-            self._ship(run)
+            self.messages.ship(run)
             return
         if run.ended_at is None:
             run.ended_at = time.time()
@@ -311,7 +245,7 @@ class Swarm:
             run.stopping = True  # nothing new goes out from here on
             run.done.set()
         if run is not None and self.role == ROLE_WORKER:
-            self._ship(run)
+            self.messages.ship(run)
         elif run is not None:
             if run.ended_at is None:
                 run.ended_at = time.time()
@@ -332,14 +266,14 @@ class Swarm:
             return
         if self.role == ROLE_WORKER:
             try:
-                self._ship(run)
+                self.messages.ship(run)
             except Exception as exc:  # the master may be gone already; nothing left to do
                 log.warning("last ledger lines not shipped to the master: %s", exc)
         else:
             self._save(run)
         self._close(run)
 
-    def _complete(self, run: Run) -> None:
+    def complete(self, run: Run) -> None:
         """Every evacuee has its final answer: save, then end the swarm."""
         if run.complete:
             return
@@ -374,29 +308,15 @@ class Swarm:
             runner.stop()  # the web UI stays up, showing the finished run
 
     def _save(self, run: Run) -> None:
-        if run.ledger is not None:
-            try:
-                run.ledger.flush()
-            except ExodusError as exc:
-                log.error("%s", exc)
-                self.failed = True
-        try:
-            write_summary(run.summary_path, run.summary(self.role))
-        except OSError as exc:
-            log.error("cannot write %s: %s", run.summary_path, exc)
+        if not records.save(run, self.role):
             self.failed = True
 
     def _close(self, run: Run) -> None:
-        for greenlet in run.greenlets:
-            greenlet.kill(block=False)
-        if run.spill is not None:
-            run.spill.close()
-        if run.ledger is not None:
-            try:
-                run.ledger.close()
-            except (ExodusError, OSError) as exc:
-                log.error("%s", exc)
-                self.failed = True
+        if not records.close(run):
+            self.failed = True
+
+    def _failed(self) -> None:
+        self.failed = True
 
     def _retire(self, run: Run | None) -> None:
         """A new test starts in the same process (web UI): close the previous run."""
@@ -405,83 +325,6 @@ class Swarm:
             if self.role != ROLE_WORKER:
                 self._save(run)
             self._close(run)
-
-    # -- background greenlets --------------------------------------------------------------
-    def _flusher(self, run: Run) -> None:
-        while not run.ledger.closed:
-            gevent.sleep(FLUSH_EVERY_S)
-            try:
-                run.ledger.flush()
-            except ExodusError as exc:
-                log.error("%s", exc)
-                self.failed = True
-                return
-
-    def _courier(self, run: Run) -> None:
-        while True:
-            gevent.sleep(SHIP_EVERY_S)
-            try:
-                self._ship(run)
-            except Exception as exc:  # a hiccup talking to the master must not end shipping
-                log.warning("ledger lines not shipped this time: %s", exc)
-
-    # -- distributed messages --------------------------------------------------------------
-    def _ship(self, run: Run) -> None:
-        """Worker: send pending ledger lines and the tally delta to the master."""
-        if not run.outbox and run.tally.is_empty():
-            return
-        lines, run.outbox = run.outbox, []
-        delta, run.tally = run.tally, SwarmTally()
-        data = {"token": run.token, "lines": lines, "tally": delta.to_message()}
-        try:
-            self.environment.runner.send_message(MSG_LEDGER, data)
-        except Exception:
-            run.outbox[:0] = lines  # keep them for the next try, in order
-            run.tally.merge(delta.to_message())
-            raise
-
-    def _worker_drained(self, run: Run) -> bool:
-        tickets = run.tickets
-        return bool(
-            tickets.exhausted and not tickets.ranges and not run.ready and run.in_flight == 0
-        )
-
-    def _ask_lease(self, run: Run, want: int) -> None:
-        self.environment.runner.send_message(MSG_LEASE, {"token": run.token, "want": want})
-
-    def _on_lease(self, environment: Any, msg: Any) -> None:
-        run = self.run
-        token = msg.data.get("token")
-        start = stop = 0
-        if run is not None and run.desk is not None and token == run.token:
-            workers = max(1, environment.runner.worker_count)
-            start, stop = run.desk.lease(int(msg.data.get("want", 1)), workers)
-        data = {"token": token, "start": start, "stop": stop}
-        environment.runner.send_message(MSG_GRANT, data, client_id=msg.node_id)
-
-    def _on_secret(self, environment: Any, msg: Any) -> None:
-        try:
-            self._secrets[str(msg.data["run_id"])] = RunSecret.from_message(msg.data)
-        except (KeyError, TypeError, ValueError):
-            log.warning("a malformed run secret from the master was ignored")
-
-    def _on_grant(self, environment: Any, msg: Any) -> None:
-        run = self.run
-        if run is not None and run.tickets is not None and msg.data.get("token") == run.token:
-            run.tickets.grant(int(msg.data["start"]), int(msg.data["stop"]))
-            if self._worker_drained(run):
-                self._ship(run)
-
-    def _on_ledger(self, environment: Any, msg: Any) -> None:
-        run = self.run
-        if run is None or run.ledger is None or msg.data.get("token") != run.token:
-            log.warning("ledger lines from %s for another run ignored", msg.node_id)
-            return
-        run.workers.add(msg.node_id)
-        run.ledger.extend(msg.data.get("lines", ()))
-        run.tally.merge(msg.data.get("tally", {}))
-        if run.tally.counts["finished"] >= run.plan.evacuees:
-            self._complete(run)
 
 
 def swarm_for(environment: Any) -> Swarm:

@@ -110,7 +110,12 @@ def audit_run(run_dir: Path | str, timings: dict[str, float] | None = None) -> V
     ``allow_partial`` comes from run.json (``exodus run --allow-partial``), so a re-render of
     the folder tells the same headline and exit code as the run did.
     """
-    run = RunData.load(run_dir)
+    return audit_data(RunData.load(run_dir), timings)
+
+
+def audit_data(run: RunData, timings: dict[str, float] | None = None) -> Verdict:
+    """Judge a run folder already read: the runner reads it once for the audit and the
+    reports (:func:`exodus2045.reports.render.render_all` takes the same :class:`RunData`)."""
     modules = registered()
     return Verdict.judge(
         run_id=run.run_id,

@@ -14,21 +14,23 @@ pipeline's wish module.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import nh3
 
 #: Control characters the policy keeps: a message may span lines and carry tabs.
 KEPT_CONTROLS = frozenset("\n\t")
+#: Unicode category Cc is exactly U+0000-001F and U+007F-009F (a stable set: the standard
+#: never assigns new control characters), less the kept ones. One regex pass instead of a
+#: category lookup per character: the audit of a 65k run reads some 7 million of them.
+_DROPPED_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def expected_text(sent: str) -> str:
     """``sent`` as the policy stores it: NFC first, then every control character (Unicode
     category Cc: U+0000-001F and U+007F-009F) removed except newline and tab."""
-    composed = unicodedata.normalize("NFC", sent)
-    return "".join(
-        ch for ch in composed if ch in KEPT_CONTROLS or unicodedata.category(ch) != "Cc"
-    )
+    return _DROPPED_CONTROLS.sub("", unicodedata.normalize("NFC", sent))
 
 
 def expected_evacuee(sent: str) -> str:

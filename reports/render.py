@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,8 @@ from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.reports.around import around_faults, read_logs
 from exodus2045.reports.formats import RenderContext, all_formats
 from exodus2045.reports.hops import breakdown
-from exodus2045.reports.series import derive_series, origin_of
+from exodus2045.reports.runfolder import RunData
+from exodus2045.reports.series import LedgerPoint, derive_series, origin_of
 from exodus2045.reports.verdict import Verdict
 
 #: Evidence files a report links to when present (relative to the run folder).
@@ -46,14 +47,17 @@ def render_all(
     *,
     verdict: Verdict | None = None,
     failure_modes: Sequence[Mapping[str, Any]] | None = None,
+    run: RunData | None = None,
 ) -> list[Path]:
     """Write every format into ``run_dir``; return the paths written, in writing order.
 
     ``verdict`` is the one just judged (None reads verdict.json). ``failure_modes`` overrides
     the FMEA (None computes it with :mod:`exodus2045.reports.fmea`), so golden tests pin the
-    table without depending on how another module ranks risk.
+    table without depending on how another module ranks risk. ``run`` is the folder as the
+    audit just read it: given, its store rows and its reading for the FMEA are used rather
+    than reading those files again (the same bytes either way: tests/test_render_golden.py).
     """
-    ctx = build_context(run_dir, verdict=verdict, failure_modes=failure_modes)
+    ctx = build_context(run_dir, verdict=verdict, failure_modes=failure_modes, run=run)
     written = []
     for fmt in all_formats():
         path = ctx.run_dir / fmt.filename
@@ -67,17 +71,22 @@ def build_context(
     *,
     verdict: Verdict | None = None,
     failure_modes: Sequence[Mapping[str, Any]] | None = None,
+    run: RunData | None = None,
 ) -> RenderContext:
     run_dir = Path(run_dir)
+    data = run
     verdict = Verdict.load(run_dir) if verdict is None else verdict
     notes: list[str] = []
     run = _read_json(run_dir / "run.json", notes)
-    ledger = read_jsonl(run_dir / "ledger.jsonl", notes)
-    snapshot = read_jsonl(run_dir / "store-snapshot.jsonl", notes) or _looked_up(run_dir, notes)
+    ledger = read_ledger_points(run_dir / "ledger.jsonl", notes)
+    if data is not None and data.store is not None:  # the audit read the same file whole
+        snapshot = data.store or _looked_up(run_dir, notes)
+    else:
+        snapshot = read_jsonl(run_dir / "store-snapshot.jsonl", notes) or _looked_up(run_dir, notes)
     metrics = read_jsonl(run_dir / "metrics.jsonl", notes)
     timeline = read_jsonl(run_dir / "timeline.jsonl", notes)
     if failure_modes is None:
-        modes = compute_failure_modes(verdict, run_dir, notes)
+        modes = compute_failure_modes(verdict, run_dir, notes, data)
     else:
         modes = [dict(mode) for mode in failure_modes]
     series = derive_series(run, ledger, snapshot, metrics, timeline)
@@ -110,9 +119,19 @@ def _trace_sample(run: dict[str, Any]) -> float:
 
 def read_jsonl(path: Path, notes: list[str]) -> list[dict[str, Any]]:
     """Objects of a JSON-lines file; a torn line (a run killed mid-write) is noted, skipped."""
+    return list(iter_jsonl(path, notes))
+
+
+def read_ledger_points(path: Path, notes: list[str]) -> list[LedgerPoint]:
+    """The ledger as the series read it, streamed: each line cut to :data:`LEDGER_FIELDS`."""
+    return [LedgerPoint(row) for row in iter_jsonl(path, notes)]
+
+
+def iter_jsonl(path: Path, notes: list[str]) -> Iterator[dict[str, Any]]:
+    """:func:`read_jsonl` one object at a time (the note, if any, once the file is read)."""
     if not path.is_file():
-        return []
-    rows, bad = [], 0
+        return
+    bad = 0
     with path.open(encoding="utf-8", errors="replace") as handle:
         for line in handle:
             if not line.strip():
@@ -123,12 +142,11 @@ def read_jsonl(path: Path, notes: list[str]) -> list[dict[str, Any]]:
                 bad += 1
                 continue
             if isinstance(row, dict):
-                rows.append(row)
+                yield row
             else:
                 bad += 1
     if bad:
         notes.append(f"{path.name}: skipped {bad} unreadable line(s)")
-    return rows
 
 
 def _looked_up(run_dir: Path, notes: list[str]) -> list[dict[str, Any]]:
@@ -150,14 +168,14 @@ def _read_json(path: Path, notes: list[str]) -> dict[str, Any]:
 
 
 def compute_failure_modes(
-    verdict: Verdict, run_dir: Path, notes: list[str]
+    verdict: Verdict, run_dir: Path, notes: list[str], run: RunData | None = None
 ) -> list[dict[str, Any]] | None:
     """The FMEA table via :mod:`exodus2045.reports.fmea`, or None when its loader rejects a
     folder (a note says why): the renderers must still render what they can."""
     from exodus2045.reports import fmea, runfolder  # at call time: tests swap the FMEA in
 
     try:
-        modes = fmea.failure_modes(verdict, runfolder.RunData.load(run_dir))
+        modes = fmea.failure_modes(verdict, run or runfolder.RunData.load(run_dir))
     except ExodusError as exc:
         notes.append(f"failure modes not computed: {exc}")
         return None

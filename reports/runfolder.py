@@ -11,6 +11,7 @@ recorded reason is the one a check gives.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ class RunFolderError(ExodusError):
     """The run folder is missing a required file or holds a corrupt one (named, with line)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One HTTP attempt from ``ledger.jsonl`` (docs/architecture.md "Ledger", plus ``n``)."""
 
@@ -54,7 +55,7 @@ class Attempt:
         return self.status == 0 or self.status >= 500
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WishSummary:
     """Every attempt at one wish, folded: the unit the exactly-once checks reason about."""
 
@@ -196,7 +197,13 @@ class RunData:
     # -- derived views --------------------------------------------------------------
     def run_store(self) -> list[dict[str, Any]]:
         """Stored wishes of THIS run (the snapshot should hold only those; trust but verify)."""
-        return [w for w in self.store or () if w.get("run_id") == self.run_id]
+        return list(self._run_store)
+
+    @functools.cached_property
+    def _run_store(self) -> tuple[dict[str, Any], ...]:
+        # Filtered once: eight checks and the figures ask, and a 65k snapshot is 65k rows.
+        run_id = self.run_id
+        return tuple(w for w in self.store or () if w.get("run_id") == run_id)
 
     def looked_up(self) -> list[dict[str, Any]]:
         """The stored rows per-wish lookups found (``lookups.jsonl``: one row at most per id,
@@ -210,7 +217,11 @@ class RunData:
         return [w.wish_id for w in self.acknowledged() if w.wish_id not in found]
 
     def acknowledged(self) -> list[WishSummary]:
-        return [w for w in self.wishes.values() if w.acknowledged]
+        return list(self._acknowledged)
+
+    @functools.cached_property
+    def _acknowledged(self) -> tuple[WishSummary, ...]:
+        return tuple(w for w in self.wishes.values() if w.acknowledged)
 
     @classmethod
     def load(cls, run_dir: Path | str) -> RunData:
@@ -248,7 +259,15 @@ def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _attempt(obj: Mapping[str, Any], where: str) -> Attempt:
+def _shared(value: Any, seen: dict[Any, Any]) -> Any:
+    """One object for every equal run id, kind, destination, expectation or marker: a 65k
+    ledger repeats a handful of them on every line, and each line would keep its own copy."""
+    if not isinstance(value, str):
+        return value
+    return seen.setdefault(value, value)
+
+
+def _attempt(obj: Mapping[str, Any], where: str, seen: dict[Any, Any] | None = None) -> Attempt:
     wish_id, status = obj.get("wish_id"), obj.get("status")
     if not isinstance(wish_id, str) or not wish_id:
         raise RunFolderError(f"{where}: wish_id missing or not a string")
@@ -257,15 +276,16 @@ def _attempt(obj: Mapping[str, Any], where: str) -> Attempt:
     attempt, n = obj.get("attempt", 1), obj.get("n")
     if not isinstance(attempt, int) or (n is not None and not isinstance(n, int)):
         raise RunFolderError(f"{where}: attempt and n must be integers")
+    seen = {} if seen is None else seen
     return Attempt(
         wish_id=wish_id,
         status=status,
         attempt=attempt,
-        run_id=obj.get("run_id"),
-        kind=str(obj.get("kind") or "evacuee"),
-        destination=obj.get("destination"),
-        payload=obj.get("payload"),
-        expect=str(obj.get("expect") or "accept"),
+        run_id=_shared(obj.get("run_id"), seen),
+        kind=_shared(str(obj.get("kind") or "evacuee"), seen),
+        destination=_shared(obj.get("destination"), seen),
+        payload=_shared(obj.get("payload"), seen),
+        expect=_shared(str(obj.get("expect") or "accept"), seen),
         intended_at=_num(obj.get("intended_at")),
         sent_at=_num(obj.get("sent_at")),
         latency_ms=_num(obj.get("latency_ms")),
@@ -279,10 +299,14 @@ def fold_attempts(ledger: tuple[Attempt, ...]) -> dict[str, WishSummary]:
     grouped: dict[str, list[Attempt]] = {}
     for a in ledger:
         grouped.setdefault(a.wish_id, []).append(a)
-    return {
-        wid: WishSummary(wid, tuple(sorted(atts, key=lambda a: a.attempt)))
-        for wid, atts in grouped.items()
-    }
+    for atts in grouped.values():
+        if len(atts) > 1:  # most wishes have one attempt: nothing to order
+            atts.sort(key=_attempt_number)  # stable, as sorted() was
+    return {wid: WishSummary(wid, tuple(atts)) for wid, atts in grouped.items()}
+
+
+def _attempt_number(a: Attempt) -> int:
+    return a.attempt
 
 
 def _pages(root: Path) -> list[Page]:
@@ -340,8 +364,9 @@ def load(root: Path) -> RunData:
         raise RunFolderError("run.json: expected a JSON object")
     if not (root / "ledger.jsonl").is_file():
         raise RunFolderError(f"{root}: ledger.jsonl is missing; the swarm wrote nothing")
+    seen: dict[Any, Any] = {}
     ledger = tuple(
-        _attempt(obj, f"ledger.jsonl line {lineno}")
+        _attempt(obj, f"ledger.jsonl line {lineno}", seen)
         for lineno, obj in _read_jsonl(root / "ledger.jsonl", root)
     )
     try:

@@ -21,6 +21,28 @@ from exodus2045.reports.formats import Point, RunSeries, Window
 
 DESTINATIONS = {"mars": "Mars", "jupiter": "Jupiter"}
 MAX_POINTS = 120
+#: The ledger fields the series read (:func:`derive_series`, :func:`origin_of`): the renderer
+#: keeps only these of each line (:class:`LedgerPoint`); a 65k ledger's whole lines as dicts
+#: would hold some 100 MB for nine values each.
+LEDGER_FIELDS = (
+    "wish_id", "destination", "expect", "attempt", "status", "intended_at", "sent_at",
+    "latency_ms", "response_ms",
+)  # fmt: skip
+_ABSENT = object()
+
+
+class LedgerPoint:
+    """One ledger line's :data:`LEDGER_FIELDS`, read like the line's own dict (``get``)."""
+
+    __slots__ = LEDGER_FIELDS
+
+    def __init__(self, line: Mapping[str, Any]) -> None:
+        for name in LEDGER_FIELDS:
+            setattr(self, name, line.get(name, _ABSENT))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = getattr(self, key, _ABSENT) if key in LEDGER_FIELDS else _ABSENT
+        return default if value is _ABSENT else value
 
 
 def _number(value: Any) -> float | None:
@@ -55,7 +77,7 @@ class _Buckets:
 
 def derive_series(
     run: Mapping[str, Any],
-    ledger: Sequence[Mapping[str, Any]],
+    ledger: Sequence[Mapping[str, Any] | LedgerPoint],
     snapshot: Sequence[Mapping[str, Any]],
     metrics: Sequence[Mapping[str, Any]],
     timeline: Sequence[Mapping[str, Any]],
@@ -107,7 +129,7 @@ def derive_series(
     )
 
 
-def origin_of(run: Mapping[str, Any], ledger: Sequence[Mapping[str, Any]]) -> float:
+def origin_of(run: Mapping[str, Any], ledger: Sequence[Mapping[str, Any] | LedgerPoint]) -> float:
     """The run's clock zero: run.json ``started_at``, else the first intended arrival."""
     origin = _number(run.get("started_at"))
     if origin is None:
@@ -137,7 +159,7 @@ def queue_depths(metrics: Iterable[Mapping[str, Any]]) -> dict[str, list[Point]]
 
 
 def destination_counts(
-    ledger: Iterable[Mapping[str, Any]], snapshot: Iterable[Mapping[str, Any]]
+    ledger: Iterable[Mapping[str, Any] | LedgerPoint], snapshot: Iterable[Mapping[str, Any]]
 ) -> dict[str, dict[str, float]]:
     """Mars vs Jupiter: wishes meant to be accepted, acknowledged (any 202), and stored."""
     sent: dict[str, set[str]] = defaultdict(set)

@@ -3,7 +3,7 @@
 A Locust master (headless, bound to loopback on a free port, waiting for N workers) plus N
 worker processes, each started like the single swarm (isolated, tethered to the runner). The
 master mints the run and leases evacuee numbers; workers carry them and ship their ledger
-lines to it (:mod:`exodus2045.locustfiles.swarm`). Each local worker also writes every line
+lines to it (:mod:`exodus2045.locustfiles.messages`). Each local worker also writes every line
 to ``workers/<node>.jsonl`` in the run folder before shipping it
 (:mod:`exodus2045.locustfiles.spill`); after the swarm, :func:`merge_spills` appends to
 ``ledger.jsonl`` every line the master never got (a worker killed -9 between shipments, a

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import secrets
 import subprocess
 import tempfile
@@ -347,12 +348,16 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
         try:
             if options.state_dir and stack.state:
                 _merge_stack_timeline(stack.state, run_dir, t0)
+            collecting = time.perf_counter()
             evidence.collect(run_dir, run_id, since=t0, acked_ids=tail.acked_ids,
                              sample_ids=tail.acked_infiltrators, tally_before=tally_before)
+            phases["evidence_s"] = round(time.perf_counter() - collecting, 3)  # in audit_s
             if scenario.browser:
                 _judge_in_browser(stack.url, run_dir, tail.markers)
         finally:
             evidence.close()
+            closing = time.perf_counter()
+    phases["teardown_s"] = round(time.perf_counter() - closing, 3)  # stack down, spans, logs
     meta["interrupted"] = interrupted
     meta["ended_at"] = time.time()
     meta["tracing"] = {"spans": stack.spans, "sample": sample_ratio(os.environ)}
@@ -455,15 +460,29 @@ def _audit_and_render(run_dir: Path, meta: dict[str, Any], phases: dict[str, flo
                       tick: float) -> Verdict:
     """Judge the folder and save the verdict at once (a renderer that breaks must not cost
     the verdict of a long run), then render every report from the verdict in hand."""
-    from exodus2045.reports.audit import audit_run
+    from exodus2045.reports.audit import audit_data
     from exodus2045.reports.render import render_all
+    from exodus2045.reports.runfolder import RunData
 
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
     timings: dict[str, float] = {}
-    verdict = audit_run(run_dir, timings)
+    judging = time.perf_counter()
+    phases["peak_rss_before_judge_mb"] = peak_rss_mb()  # the swarm's tail, evidence, spans
+    data = RunData.load(run_dir)  # read once, for the audit and the reports
+    verdict = audit_data(data, timings)
+    phases["judge_s"] = round(time.perf_counter() - judging, 3)  # within audit_s: load+checks
     verdict.save(run_dir)
     (run_dir / "check-times.json").write_text(json.dumps(timings, indent=2))
     phases["audit_s"] = round(time.perf_counter() - tick, 3)
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
-    render_all(run_dir, verdict=verdict)
+    tick = time.perf_counter()
+    render_all(run_dir, verdict=verdict, run=data)
+    phases["render_s"] = round(time.perf_counter() - tick, 3)
+    phases["peak_rss_mb"] = peak_rss_mb()  # this process: tail, evidence, audit, render
+    (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
     return verdict
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set so far, in MB (Linux reports ru_maxrss in KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

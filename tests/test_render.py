@@ -139,3 +139,26 @@ def test_rendering_twice_gives_the_same_bytes(tmp_path: Path):
     second = {p.name: p.read_bytes() for p in render_all(run_dir, failure_modes=[])}
     assert first == second
     assert json.loads(first["verdict.json"])["run_id"] == "r-golden"
+
+
+def test_the_renderers_cut_ledger_lines_read_like_the_lines() -> None:
+    """render keeps only the series' fields of each ledger line (LedgerPoint); absent fields,
+    nulls and odd values read back exactly as the line's dict gives them."""
+    from exodus2045.reports.series import LEDGER_FIELDS, LedgerPoint, origin_of
+
+    lines = [
+        {"wish_id": "a", "destination": "Mars", "expect": "accept", "attempt": 1, "status": 202,
+         "intended_at": 100.0, "sent_at": 100.5, "latency_ms": 3.0, "response_ms": 503.0,
+         "trace_id": "t", "run_id": "r"},
+        {"wish_id": "b", "status": 503, "sent_at": 101.0, "latency_ms": None},  # fields absent
+        {"wish_id": "b", "attempt": 2, "status": 202, "intended_at": True, "sent_at": 102.0,
+         "expect": "accept", "destination": "jupiter", "response_ms": float("inf")},
+    ]
+    points = [LedgerPoint(line) for line in lines]
+    for line, point in zip(lines, points, strict=True):
+        for key in (*LEDGER_FIELDS, "trace_id", "nope"):
+            assert point.get(key) == (line.get(key) if key in LEDGER_FIELDS else None)
+            assert point.get(key, 7) == (line.get(key, 7) if key in LEDGER_FIELDS else 7)
+    run = {"started_at": 99.0, "ended_at": 110.0}
+    assert derive_series(run, points, [], [], []) == derive_series(run, lines, [], [], [])
+    assert origin_of({}, points) == origin_of({}, lines) == 100.0

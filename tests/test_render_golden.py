@@ -37,3 +37,18 @@ def test_matches_golden(rendered: Path, name: str):
     assert actual == golden.read_text(encoding="utf-8"), (
         f"{name} differs from {golden}; if the change is intended, rerun with UPDATE_GOLDEN=1"
     )
+
+
+def test_the_audits_reading_renders_the_same_bytes(tmp_path: Path):
+    """The runner hands render_all the RunData the audit read (one reading of a 65k folder,
+    not two); the reports, FMEA included, must be exactly those of a fresh reading."""
+    from exodus2045.reports.audit import audit_data, audit_run
+    from exodus2045.reports.runfolder import RunData
+
+    fresh = make_golden_folder(tmp_path / "fresh")
+    reused = make_golden_folder(tmp_path / "reused")
+    render_all(fresh, verdict=audit_run(fresh))
+    data = RunData.load(reused)
+    render_all(reused, verdict=audit_data(data), run=data)
+    for name in FILES:
+        assert (reused / name).read_bytes() == (fresh / name).read_bytes(), name

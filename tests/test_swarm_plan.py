@@ -26,6 +26,7 @@ from exodus2045.locustfiles.generate import (
     SEND_FIELDS,
     SwarmPlan,
     _build_pools,
+    _id_of,
     _wish_id,
     build_pools,
     marker_for,
@@ -144,6 +145,21 @@ def test_the_swarms_batch_planner_sends_exactly_what_plan_wish_plans(pools, wish
     assert {row[2] for row in rows} == {"evacuee", "infiltrator"}
     with pytest.raises(ConfigError):
         plan_sends(crowd, [3000], other)
+
+
+def test_a_planned_wishs_trace_context_is_the_tracing_modules(wishes) -> None:
+    """The ticket planner spells the trace id and traceparent out for planned ids (no checks
+    per evacuee); for every planned id, with and without an id secret, they are the tracing
+    module's own."""
+    from exodus2045.app_under_test.tracing import swarm_traceparent, trace_id_for
+    from exodus2045.locustfiles.tickets import _traceparent
+
+    secret = SwarmPlan(seed=2045, run_id="r-test", evacuees=N, id_secret=b"s" * 32)
+    ids = [w.wish_id for w in wishes] + [_id_of(secret, n, b"") for n in range(N)]
+    for wish_id in ids:
+        trace_id = wish_id.replace("-", "")
+        assert trace_id == trace_id_for(wish_id)
+        assert _traceparent(trace_id) == swarm_traceparent(trace_id)
 
 
 def test_wish_ids_are_the_uuid4_of_the_digest() -> None:
