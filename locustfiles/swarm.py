@@ -28,6 +28,7 @@ import gevent
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.tracing import swarm_traceparent, trace_id_for
 from exodus2045.locustfiles.arrivals import LeaseDesk, LeasedTickets, LocalTickets
+from exodus2045.locustfiles.clock import ClockBook, attach_clock
 from exodus2045.locustfiles.generate import POOL_SIZE, build_pools, plan_sends
 from exodus2045.locustfiles.headers import Template, request_headers, signed_headers
 from exodus2045.locustfiles.join import install_join
@@ -77,6 +78,10 @@ class Swarm:
         #: Called with (run id, key) for a run whose key this process minted (not one the
         #: runner gave): the presenter's console tells the frontend with them.
         self.key_listeners: list[Any] = []
+        #: The clock evacuees read: the master's, on a worker that has its offset
+        #: (locustfiles/clock.py); a master keeps each worker's estimate in ``clock_book``.
+        self.now = time.time
+        self.clock_book: ClockBook | None = None
 
     # -- wiring ----------------------------------------------------------------------------
     def attach(self, runner: Any) -> None:
@@ -92,6 +97,7 @@ class Swarm:
             self.role = ROLE_WORKER
             runner.register_message(MSG_GRANT, self._on_grant)
             runner.register_message(MSG_SECRET, self._on_secret)
+        attach_clock(self, runner)
         self._warm_pools()
         events = self.environment.events
         events.test_start.add_listener(self._on_test_start)
@@ -380,8 +386,11 @@ class Swarm:
             except ExodusError as exc:
                 log.error("%s", exc)
                 self.failed = True
+        summary = run.summary(self.role)
+        if self.clock_book is not None:
+            summary["clocks"] = self.clock_book.summary()
         try:
-            write_summary(run.summary_path, run.summary(self.role))
+            write_summary(run.summary_path, summary)
         except OSError as exc:
             log.error("cannot write %s: %s", run.summary_path, exc)
             self.failed = True

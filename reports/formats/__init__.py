@@ -103,6 +103,8 @@ class RenderContext:
     tracing: str = "off"
     #: Per fault window, the process events and log lines within +-3 s (reports/around.py).
     around: list[AroundFault] = field(default_factory=list)
+    #: Each worker's clock offset from the master (swarm.json ``clocks``; reports/clocks.py).
+    clocks: dict[str, Any] = field(default_factory=dict)
 
     @property
     def scenario(self) -> str:
