@@ -213,6 +213,8 @@ class Swarm:
                 self._complete(run)
         elif self._worker_drained(run):
             self._ship(run)  # tell the master at once: this worker is done
+        elif status == 202 and run.spill is None:
+            self._ship_now(run)  # acknowledged, and no local copy: to the master first
 
     def broken(self, ticket: Ticket) -> None:
         """An evacuee hit a bug in the swarm: count it and let the run still finish."""
@@ -448,6 +450,15 @@ class Swarm:
             run.outbox[:0] = lines  # keep them for the next try, in order
             run.tally.merge(delta.to_message())
             raise
+
+    def _ship_now(self, run: Run) -> None:
+        """A worker without a spill (on another host) ships an acknowledged line before its
+        carrier takes the next evacuee, so a ``kill -9`` loses at most the answers still in
+        flight, not a quarter second of acknowledged lines (the courier's batching)."""
+        try:
+            self._ship(run)
+        except Exception as exc:  # kept in the outbox; the courier tries again
+            log.warning("acknowledged lines not shipped at once: %s", exc)
 
     def _worker_drained(self, run: Run) -> bool:
         tickets = run.tickets
