@@ -8,7 +8,9 @@ does, over a custom Locust message: it stamps ``t0`` on its clock, the worker an
 its own reading ``tw``, the master stamps ``t1`` when the answer arrives;
 ``offset = tw - (t0 + t1) / 2`` is the worker's clock minus the master's, wrong by at most
 half the round trip ``t1 - t0`` (:func:`estimate` keeps the sample with the smallest one).
-A few samples when a worker joins, then one every :data:`PERIOD_S`.
+A few samples when a worker joins, then one every :data:`PERIOD_S`; a later sample replaces
+the best only with a shorter round trip (clocks drift by parts per million: milliseconds over
+a long run, below the uncertainty a loaded machine's round trips give anyway).
 
 The master sends its best estimate to the worker, which from then on reads the master's
 clock (its own reading minus the offset) for everything it schedules and ledgers: evacuees
