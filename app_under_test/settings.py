@@ -45,6 +45,9 @@ ENV_LIFELINE_FD = "EXODUS_LIFELINE_FD"
 ENV_SWARM_SPILL = "EXODUS_SWARM_SPILL"
 #: The secret a Locust worker proves it knows before the master answers it (locustfiles/join.py).
 ENV_JOIN_TOKEN = "EXODUS_JOIN_TOKEN"
+#: Seconds added to every clock reading of a Locust worker (``SwarmWorkerConfig``): plays a
+#: worker on a host whose clock is off, so the master's offset estimate can be tested.
+ENV_SWARM_CLOCK_SKEW = "EXODUS_SWARM_CLOCK_SKEW"
 
 ALL_ENV = (
     ENV_STATE_DIR,
@@ -367,3 +370,26 @@ class AwsResources:
             ENV_PARSED_QUEUE_URL: self.parsed_queue_url, ENV_PARSED_DLQ_URL: self.parsed_dlq_url,
             ENV_TABLE: self.table,
         }
+
+
+@dataclass(frozen=True)
+class SwarmWorkerConfig:
+    """A Locust worker's own settings (the master sends the run; this is the host's part).
+
+    ``clock_skew_s`` is added to every reading of the worker's clock. Zero on a real host; a
+    test sets it to play a host whose clock is off and checks that the master's estimate
+    (locustfiles/clock.py) finds it and the ledger's times are corrected onto the master's.
+    """
+
+    clock_skew_s: float = 0.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ, **overrides) -> SwarmWorkerConfig:
+        raw = _get(env, ENV_SWARM_CLOCK_SKEW, "0")
+        try:
+            skew = float(raw)
+        except ValueError:
+            raise ConfigError(f"{ENV_SWARM_CLOCK_SKEW}={raw!r} is not a number") from None
+        values: dict = {"clock_skew_s": skew}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

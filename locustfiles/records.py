@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import gevent
 from exodus2045.app_under_test.errors import ExodusError
@@ -22,8 +23,9 @@ FLUSH_EVERY_S = 0.5
 log = logging.getLogger(__name__)
 
 
-def save(run: Run, role: str) -> bool:
-    """Flush the ledger (if this process writes one) and write ``swarm.json``; False if either
+def save(run: Run, role: str, clocks: dict[str, Any] | None = None) -> bool:
+    """Flush the ledger (if this process writes one) and write ``swarm.json`` (with the
+    master's estimate of each worker's clock, ``clocks``, when it has one); False if either
     failed."""
     ok = True
     if run.ledger is not None:
@@ -33,7 +35,10 @@ def save(run: Run, role: str) -> bool:
             log.error("%s", exc)
             ok = False
     try:
-        write_summary(run.summary_path, run.summary(role))
+        summary = run.summary(role)
+        if clocks is not None:
+            summary["clocks"] = clocks
+        write_summary(run.summary_path, summary)
     except OSError as exc:
         log.error("cannot write %s: %s", run.summary_path, exc)
         ok = False

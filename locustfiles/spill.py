@@ -7,7 +7,8 @@ phantoms to the audit. So a worker started by the runner on the same machine (it
 ``EXODUS_SWARM_SPILL`` to a folder in the run folder) appends every line there first,
 unbuffered: the OS keeps what was written through a ``kill -9``. The runner merges the lines
 the master's ledger lacks (:mod:`exodus2045.scenarios.distributed`). A worker on another
-host has no spill folder and relies on shipping alone.
+host has no spill folder: it ships each acknowledged line to the master at once instead, before
+its carrier takes the next evacuee (``Swarm.finished``), so a kill loses only answers in flight.
 """
 
 from __future__ import annotations

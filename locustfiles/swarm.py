@@ -32,6 +32,7 @@ import gevent
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.locustfiles import records
 from exodus2045.locustfiles.arrivals import LeaseDesk, LeasedTickets, LocalTickets
+from exodus2045.locustfiles.clock import ClockBook, attach_clock
 from exodus2045.locustfiles.generate import POOL_SIZE, build_pools
 from exodus2045.locustfiles.join import install_join
 from exodus2045.locustfiles.ledger import LedgerFile
@@ -72,6 +73,10 @@ class Swarm:
         #: Called with (run id, key) for a run whose key this process minted (not one the
         #: runner gave): the presenter's console tells the frontend with them.
         self.key_listeners: list[Any] = []
+        #: The clock evacuees read: the master's, on a worker that has its offset
+        #: (locustfiles/clock.py); a master keeps each worker's estimate in ``clock_book``.
+        self.now = time.time
+        self.clock_book: ClockBook | None = None
 
     # -- wiring ----------------------------------------------------------------------------
     def attach(self, runner: Any) -> None:
@@ -85,6 +90,7 @@ class Swarm:
         elif isinstance(runner, WorkerRunner):
             self.role = ROLE_WORKER
             self.messages.register_worker(runner)
+        attach_clock(self, runner)
         self._warm_pools()
         events = self.environment.events
         events.test_start.add_listener(self._on_test_start)
@@ -141,6 +147,8 @@ class Swarm:
                 self.complete(run)
         elif worker_drained(run):
             self.messages.ship(run)  # tell the master at once: this worker is done
+        elif status == 202 and run.spill is None:
+            self.messages.ship_now(run)  # acknowledged, and no local copy: to the master first
 
     def broken(self, ticket: Ticket) -> None:
         """An evacuee hit a bug in the swarm: count it and let the run still finish."""
@@ -308,7 +316,8 @@ class Swarm:
             runner.stop()  # the web UI stays up, showing the finished run
 
     def _save(self, run: Run) -> None:
-        if not records.save(run, self.role):
+        clocks = self.clock_book.summary() if self.clock_book is not None else None
+        if not records.save(run, self.role, clocks):
             self.failed = True
 
     def _close(self, run: Run) -> None:

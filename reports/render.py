@@ -108,6 +108,7 @@ def build_context(
         tracing="on" if (run_dir / "spans.jsonl").is_file() else "off",
         trace_sample=_trace_sample(run),
         around=around_faults(series.windows, events, read_logs(run_dir, origin), origin),
+        clocks=_clocks(_read_json(run_dir / "swarm.json", notes)),
     )
 
 
@@ -154,6 +155,11 @@ def _looked_up(run_dir: Path, notes: list[str]) -> list[dict[str, Any]]:
     the end-to-end chart its points: one row per acknowledged wish found stored."""
     rows = read_jsonl(run_dir / "lookups.jsonl", notes)
     return [r["wish"] for r in rows if r.get("found") and isinstance(r.get("wish"), dict)]
+
+
+def _clocks(swarm: dict[str, Any]) -> dict[str, Any]:
+    clocks = swarm.get("clocks")
+    return clocks if isinstance(clocks, dict) else {}
 
 
 def _read_json(path: Path, notes: list[str]) -> dict[str, Any]:

@@ -7,7 +7,9 @@ short of a sound verdict) or ``--max-rate`` is passed, then bisect between the l
 rate and the first unsound one. Soundness is judged, not just latency: a pipeline that stays
 fast by dropping wishes has not gained capacity (the ``shed-under-load`` flaw shows it).
 ``capacity.json`` in the parent folder lists every step (rate, outcome, failed checks, p95,
-throughput, its run folder) and names the highest sound rate and the first that was not.
+throughput, its run folder) and names the highest sound rate and the first that was not;
+``report.html`` beside it plots the knee and ``summary.md`` says it in a line
+(:mod:`exodus2045.reports.knee`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.app_under_test.settings import StackConfig
 from exodus2045.chaos.stack import chaos_supervisor
+from exodus2045.reports.knee import render_capacity
 from exodus2045.scenarios.runner import RunOptions, run_folder, run_scenario
 
 BISECT_STEPS = 2  # after the doubling: halves of the gap between sound and not
@@ -125,6 +128,7 @@ def find_capacity(options: RunOptions, max_rate: float | None = None,
             else:
                 bad = middle
     (parent / "capacity.json").write_text(json.dumps(capacity.to_json(), indent=2))
+    render_capacity(parent)  # report.html (the knee plotted) and summary.md
     return capacity
 
 

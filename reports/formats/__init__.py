@@ -104,6 +104,8 @@ class RenderContext:
     trace_sample: float = 1.0  # the share of wishes whose spans were kept (head sampling)
     #: Per fault window, the process events and log lines within +-3 s (reports/around.py).
     around: list[AroundFault] = field(default_factory=list)
+    #: Each worker's clock offset from the master (swarm.json ``clocks``; reports/clocks.py).
+    clocks: dict[str, Any] = field(default_factory=dict)
 
     @property
     def scenario(self) -> str:

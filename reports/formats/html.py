@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from exodus2045.reports import charts, hop_charts
 from exodus2045.reports.around import describe
+from exodus2045.reports.clocks import clock_rows
 from exodus2045.reports.formats import (
     RenderContext,
     ReportFormat,
@@ -151,6 +152,7 @@ class HtmlReport(ReportFormat):
             ("started", _utc(started)),
             ("duration", f"{ended - started:.1f} s" if timed else "–"),
             ("flaws", ", ".join(map(str, flaws)) if isinstance(flaws, list) and flaws else "none"),
+            *clock_rows(ctx.clocks),
         ]
         items = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows)
         return f"<h2>Run</h2><dl>{items}</dl>"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from exodus2045.reports.clocks import clock_rows
 from exodus2045.reports.formats import (
     RenderContext,
     ReportFormat,
@@ -91,6 +92,7 @@ class MarkdownSummary(ReportFormat):
         lines += [""]
         lines += [f"- **{md(k)}:** {md(v, 600)}" for k, v in headline(ctx)[1:]]
         lines += ["", f"Run {md(run_id, ID_CHARS)}, seed {md(seed if seed is not None else '–')}"]
+        lines += [f"- {md(k, ID_CHARS)}: {md(v)}" for k, v in clock_rows(ctx.clocks)]
         cost = (verdict.figures or {}).get("aws_cost")
         if isinstance(cost, dict) and isinstance(cost.get("total_usd"), (int, float)):
             lines += ["", f"What this exodus would cost on AWS: ${cost['total_usd']:.4f} "

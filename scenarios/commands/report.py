@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from exodus2045.reports.knee import CAPACITY_FILE, render_capacity
 from exodus2045.reports.render import render_all
 from exodus2045.reports.terminal import print_verdict, safe
 from exodus2045.reports.verdict import Verdict
@@ -28,6 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if (args.run_dir / CAPACITY_FILE).is_file() and not (args.run_dir / "verdict.json").exists():
+        written = render_capacity(args.run_dir)  # a --find-capacity folder: the knee
+        Console().print("wrote: " + ", ".join(safe(path.name) for path in written))
+        return 0
     verdict = Verdict.load(args.run_dir)
     written = render_all(args.run_dir, verdict=verdict)
     console = Console()

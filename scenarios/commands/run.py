@@ -229,5 +229,6 @@ def _find_capacity(options, max_rate: float | None) -> int:
     summary = capacity.to_json()
     print(f"highest sound rate: {summary['highest_sound_rate']}/s; first not sound: "
           f"{summary['first_unsound_rate']}/s ({summary['why']})")
-    print(f"capacity: {capacity.run_dir / 'capacity.json'}")
+    print(f"capacity: {capacity.run_dir / 'capacity.json'}; the knee plotted: "
+          f"{capacity.run_dir / 'report.html'}")
     return capacity.exit_code
