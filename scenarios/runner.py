@@ -121,7 +121,8 @@ class _Stack:
         adapter = self.options.adapter
         if adapter is None:
             return
-        self.listing_token = secrets.token_urlsafe(24) if adapter.listing else None
+        self.listing_token = secrets.token_urlsafe(24) if (
+            adapter.listing or adapter.evidence) else None
         self.translator = Translator(adapter, self.url, run_dir / "target-ids.jsonl",
                                      token=self.listing_token or secrets.token_urlsafe(24))
         self.translator.__enter__()
@@ -131,8 +132,15 @@ class _Stack:
         adapter = self.options.adapter
         if adapter is None:
             return HttpSourceConfig(presenter_token=_presenter_token(self))
-        return HttpSourceConfig(presenter_token=self.listing_token, metrics_path=None,
-                                page_paths=adapter.pages, wish_pages=0)
+        from exodus2045.scenarios.adapter import evidence_routes
+
+        shown = adapter.evidence
+        return HttpSourceConfig(
+            presenter_token=self.listing_token, metrics_path=None, page_paths=adapter.pages,
+            wish_pages=0, listing_path=HttpSourceConfig.listing_path if adapter.listing else None,
+            queues_path=evidence_routes.QUEUES if shown and shown.queues else None,
+            dead_letters_path=evidence_routes.DEAD_LETTERS if shown and shown.dead_letters
+            else None)
 
     def __enter__(self) -> _Stack:
         o, spec = self.options, self.options.scenario.stack

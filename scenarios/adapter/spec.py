@@ -53,6 +53,8 @@ from pathlib import Path
 from typing import Any
 
 from exodus2045.app_under_test.errors import ConfigError
+from exodus2045.scenarios.adapter.evidence_spec import TOP as EVIDENCE
+from exodus2045.scenarios.adapter.evidence_spec import EvidenceSpec, parse_evidence
 
 WISH_FIELDS = ("evacuee", "destination", "message")
 DESTINATIONS = ("mars", "jupiter")
@@ -69,6 +71,7 @@ KNOWN: dict[str, set[str]] = {
     "listing": {"path", "items", "next", "cursor_param", "id"},
     "pages": {"paths"},
 }
+KNOWN[""].add(EVIDENCE)  # the [evidence] part is validated by evidence_spec.py
 REQUIRED = {"": ("submit", "lookup", "tally"), "submit": ("path", "fields"),
             "submit.fields": WISH_FIELDS, "lookup": ("path", "fields"),
             "lookup.fields": WISH_FIELDS, "tally": ("path", "pointer"),
@@ -108,6 +111,7 @@ class Adapter:
     headers: Mapping[str, str] = field(default_factory=dict)
     listing: Listing | None = None
     pages: tuple[str, ...] = ()
+    evidence: EvidenceSpec | None = None  # where its queues and dead letters can be read
 
     def their_destination(self, ours: str) -> str:
         return self.destinations.get(ours, ours)
@@ -141,7 +145,8 @@ class Adapter:
                 "id": self.id_pointer and f"theirs at {self.id_pointer}" or "ours",
                 "lookup": self.lookup_path, "tally": self.tally_path,
                 "listing": self.listing.path if self.listing else None,
-                "pages": list(self.pages)}
+                "pages": list(self.pages),
+                "evidence": self.evidence.describe() if self.evidence else None}
 
 
 def load_adapter(path: Path | str) -> Adapter:
@@ -212,6 +217,7 @@ def parse_adapter(data: Mapping[str, Any], origin: str = "<adapter>", text: str 
     if not (isinstance(pages, list) and all(isinstance(p, str) and p.startswith("/")
                                             for p in pages)):
         v.add("pages", "paths", f"must be a list of paths starting with '/', got {pages!r}")
+    evidence = parse_evidence(data, v)
     v.raise_if_any()
     return Adapter(
         origin=origin, submit_path=submit["path"], fields=dict(submit["fields"]),
@@ -223,7 +229,7 @@ def parse_adapter(data: Mapping[str, Any], origin: str = "<adapter>", text: str 
         headers=dict(submit.get("headers", {})),
         listing=Listing(listing["path"], listing["items"], listing["id"], listing.get("next"),
                         listing.get("cursor_param", "cursor")) if listing else None,
-        pages=tuple(pages))
+        pages=tuple(pages), evidence=evidence)
 
 
 class _Validator:

@@ -20,7 +20,7 @@ tally              tally rows                      ``GET /api/tally``           
 stored-counts      COUNT by destination            --                               table scan count
 queue-depths       queue files                     --                               queue attributes
 backlog            queue files                     --                               queue attributes
-dead-letters       DLQ rows                        --                               DLQ receive, vis 0
+dead-letters       DLQ rows                        presenter-only dead-letter route DLQ receive, vis 0
 pages              --                              the wall, join page, JSON views  --
 restarts           the supervisor's stack.json     --                               --
 =================  ==============================  ===============================  =================
