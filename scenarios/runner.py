@@ -187,7 +187,18 @@ class _Stack:
         return EvidenceConfig(url=self.url, state_dir=self.state.root if self.state else None,
                               http=self.http_config(),
                               aws=d.config if d else None, aws_resources=d.resources if d else None,
-                              stack=d.name if d else None)
+                              stack=d.name if d else None, **self._team_aws())
+
+    def _team_aws(self) -> dict[str, Any]:
+        """An adapter's ``[evidence.aws]``: the team's table and queues, read through boto3
+        (endpoint and credentials from the environment or ``--aws-endpoint``)."""
+        adapter, t = self.options.adapter, self.translator
+        if adapter is None or t is None or adapter.evidence is None or not adapter.evidence.aws:
+            return {}
+        from exodus2045.scenarios.evidence.aws_team import TeamAws
+
+        return {"aws": self.options.aws or AwsConfig.from_env(os.environ),
+                "team_aws": TeamAws(adapter.evidence.aws, t.claim, adapter.our_destination)}
 
     def __exit__(self, *exc: object) -> None:
         if self.frontend:

@@ -102,8 +102,10 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
                           "`exodus deploy --flaws ...`)")
     if stack and args.state_dir:
         raise ConfigError("--stack and --state-dir name two different pipelines: pick one")
-    if getattr(args, "aws_endpoint", None) and not stack:
-        raise ConfigError("--aws-endpoint needs --stack (the deployed stack to reach there)")
+    team_aws = _adapter_reads_aws(args, scenario)
+    if getattr(args, "aws_endpoint", None) and not (stack or team_aws):
+        raise ConfigError("--aws-endpoint needs --stack (the deployed stack to reach there) "
+                          "or an --adapter with [evidence.aws]")
     scenario = scenario.with_overrides(
         seed=args.seed, evacuees=args.evacuees, arrival_rate=args.arrival_rate,
         mars_share=args.mars_share, infiltrator_share=args.infiltrator_share,
@@ -112,9 +114,7 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
         _browser_or_refuse()
     _tracing_environment(args)
     aws = None
-    if stack:
-        import os
-
+    if stack or team_aws:
         from exodus2045.app_under_test.settings import AwsConfig
 
         aws = AwsConfig.from_env(os.environ, endpoint_url=args.aws_endpoint)
@@ -137,6 +137,18 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
     return RunOptions(scenario=scenario, target=target, state_dir=args.state_dir,
                       out=args.out, runs_dir=args.runs_dir, allow_partial=args.allow_partial,
                       stack=stack, aws=aws, adapter=adapter, swarm=_swarm_layout(args))
+
+
+def _adapter_reads_aws(args: argparse.Namespace, scenario) -> bool:
+    """Whether the run's adapter file names a team's AWS table and queues ([evidence.aws])."""
+    path = getattr(args, "adapter", None) or (scenario.target_adapter if not args.state_dir
+                                              else None)
+    if not path:
+        return False
+    from exodus2045.scenarios.adapter import load_adapter
+
+    adapter = load_adapter(path)
+    return bool(adapter.evidence and adapter.evidence.aws)
 
 
 def _tracing_environment(args: argparse.Namespace) -> None:
