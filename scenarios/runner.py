@@ -184,10 +184,12 @@ class _Stack:
 
     def evidence_config(self) -> EvidenceConfig:
         d = self.deployed
+        team = {} if d else self._team_aws()
         return EvidenceConfig(url=self.url, state_dir=self.state.root if self.state else None,
                               http=self.http_config(),
-                              aws=d.config if d else None, aws_resources=d.resources if d else None,
-                              stack=d.name if d else None, **self._team_aws())
+                              aws=d.config if d else team.get("aws"),
+                              aws_resources=d.resources if d else None,
+                              stack=d.name if d else None, team_aws=team.get("team_aws"))
 
     def _team_aws(self) -> dict[str, Any]:
         """An adapter's ``[evidence.aws]``: the team's table and queues, read through boto3

@@ -3,8 +3,9 @@
 The first thing a team runs: the adapter file is validated, the target probed, then one
 clearly labelled wish is sent through the translator, looked up until stored, compared
 field by field, the tally read before and after, the listing searched for it, and each page
-fetched. The report ends with one line per core check: judged, and from what, or not, and
-why -- the same reasons the run's verdict will give.
+fetched; the queues and dead letters its ``[evidence]`` part names are read once
+(:mod:`.evidence_check`). The report ends with one line per core check: judged, and from
+what, or not, and why -- the same reasons the run's verdict will give.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
+from exodus2045.app_under_test.settings import AwsConfig
+from exodus2045.scenarios.adapter.evidence_check import EvidenceFindings, check_evidence, judges
 from exodus2045.scenarios.adapter.spec import Adapter
 from exodus2045.scenarios.adapter.translator import Translator
 from exodus2045.scenarios.evidence.reach import probe
-
-NO_QUEUES = "the target's HTTP API does not show its queues"
 
 
 @dataclass
@@ -42,7 +43,8 @@ class CheckReport:
 
 
 def check_adapter(adapter: Adapter, target: str, wait_s: float = 30.0,
-                  sleep: Callable[[float], None] = time.sleep) -> CheckReport:
+                  sleep: Callable[[float], None] = time.sleep,
+                  aws: AwsConfig | None = None) -> CheckReport:
     """Raise :class:`TargetUnreachable` when the target is not there; else the report."""
     report = CheckReport()
     status = probe(target)
@@ -103,12 +105,15 @@ def check_adapter(adapter: Adapter, target: str, wait_s: float = 30.0,
             pages.append(path)
             report.step("page", f"GET {path} -> {page.status_code} "
                         f"{page.headers.get('content-type', '')}", page.status_code == 200)
+        evidence = check_evidence(adapter, client, token, wish_id if found else None, t.claim,
+                                  report.step, aws) if adapter.evidence else EvidenceFindings()
     listing_why = ("the adapter names no [listing]" if not adapter.listing
                    else "the listing did not show the wish")
+    rows = "the listing" if listed else f"the table {evidence.table}" if evidence.table else None
     report.judges = [
-        ("exactly-once", "yes, from the listing" if listed else
+        ("exactly-once", f"yes, from {rows}" if rows else
          f"loss only (by lookup); duplicates not: {listing_why}"),
-        ("no-phantoms", "yes, from the listing" if listed else f"no: {listing_why}"),
+        ("no-phantoms", f"yes, from {rows}" if rows else f"no: {listing_why}"),
         ("tally", "yes: the tally delta against what was acknowledged (another client's "
          "traffic during the run would show as a difference)" if tally_ok else
          "no: the tally route did not answer"),
@@ -117,7 +122,6 @@ def check_adapter(adapter: Adapter, target: str, wait_s: float = 30.0,
         ("no-false-rejects", "yes, from the answers"),
         ("no-executable-markup", f"yes, on {len(pages)} page(s)" if pages else
          "no: the adapter names no [pages]"),
-        ("drained", f"no: {NO_QUEUES}"),
-        ("dlq-explained", f"no: {NO_QUEUES}"),
+        *judges(evidence),
     ]
     return report

@@ -20,14 +20,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--target", required=True, help="the team's pipeline URL")
     check.add_argument("--wait", type=float, default=30.0,
                        help="seconds to wait for the wish to be stored (default 30)")
+    check.add_argument("--aws-endpoint", metavar="URL",
+                       help="a local AWS for the adapter's [evidence.aws] (default: "
+                            "$AWS_ENDPOINT_URL, else AWS)")
     check.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
+    from exodus2045.app_under_test.settings import AwsConfig
     from exodus2045.scenarios.adapter import load_adapter
     from exodus2045.scenarios.adapter.check import check_adapter
 
     adapter = load_adapter(args.adapter)
-    report = check_adapter(adapter, args.target, wait_s=args.wait)
+    aws = None
+    if adapter.evidence and adapter.evidence.aws:
+        aws = AwsConfig.from_env(os.environ, endpoint_url=args.aws_endpoint)
+    elif args.aws_endpoint:
+        from exodus2045.app_under_test.errors import ConfigError
+
+        raise ConfigError(f"--aws-endpoint: {args.adapter} has no [evidence.aws] to read there")
+    report = check_adapter(adapter, args.target, wait_s=args.wait, aws=aws)
     print(report.render())
     return 0 if report.ok else 1
