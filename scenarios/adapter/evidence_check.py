@@ -74,7 +74,7 @@ def _check_aws(adapter: Adapter, wish_id: str | None, claim: Callable[[str, bool
     try:
         rows = [r for r in source.stored_wishes("adapter-check") if r["wish_id"] == wish_id]
         step("table", f"{spec.table} on {where}: "
-             + (f"holds the wish once, as {spec.id}={rows[0]['wish_id']}" if len(rows) == 1
+             + (f"holds the wish once (by its {spec.id!r} attribute)" if len(rows) == 1
                 else f"holds the wish {len(rows)} times"), len(rows) == 1)
         found.table = spec.table if len(rows) == 1 else None
         if spec.queues:

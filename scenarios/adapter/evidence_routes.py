@@ -61,10 +61,10 @@ def dead_letters(t: Translator) -> tuple[int, bytes]:
     letters: list[dict[str, Any]] = []
     for n, item in enumerate(items):
         key = pointer_get(item, spec.id)
+        queue = pointer_get(item, spec.queue) if spec.queue else None
         letters.append({
-            "queue": str(pointer_get(item, spec.queue) or "dead-letters") if spec.queue
-            else "dead-letters",
-            "message_id": str(n), "body": json.dumps(item, ensure_ascii=False),
+            "queue": str(queue or "dead-letters"), "message_id": str(n),
+            "body": json.dumps(item, ensure_ascii=False),
             "reason": pointer_get(item, spec.reason),
             "wish_id": t.ours(str(key)) if key is not None else None,
         })

@@ -102,7 +102,8 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
                           "`exodus deploy --flaws ...`)")
     if stack and args.state_dir:
         raise ConfigError("--stack and --state-dir name two different pipelines: pick one")
-    team_aws = _adapter_reads_aws(args, scenario)
+    adapter, target = _adapter(args, scenario)
+    team_aws = bool(adapter and adapter.evidence and adapter.evidence.aws)
     if getattr(args, "aws_endpoint", None) and not (stack or team_aws):
         raise ConfigError("--aws-endpoint needs --stack (the deployed stack to reach there) "
                           "or an --adapter with [evidence.aws]")
@@ -122,6 +123,15 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
             raise ConfigError(f"scenario {scenario.name} asks for flaws "
                               f"{','.join(sorted(scenario.stack.flaws))}: on AWS they are the "
                               "deployed stack's (`exodus deploy --flaws ...`)")
+    return RunOptions(scenario=scenario, target=target, state_dir=args.state_dir,
+                      out=args.out, runs_dir=args.runs_dir, allow_partial=args.allow_partial,
+                      stack=stack, aws=aws, adapter=adapter, swarm=_swarm_layout(args))
+
+
+def _adapter(args: argparse.Namespace, scenario):
+    """The run's adapter (``--adapter``, or the scenario's ``[target]``) and its target URL."""
+    from exodus2045.app_under_test.errors import ConfigError
+
     adapter = None
     target = args.target or (None if args.state_dir else scenario.target_url)
     adapter_file = getattr(args, "adapter", None) or (
@@ -134,21 +144,7 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
                               "(and no --state-dir)")
         adapter = load_adapter(adapter_file)  # validated before anything is sent
         adapter.resolved_headers()  # a credential missing from the environment: say so now
-    return RunOptions(scenario=scenario, target=target, state_dir=args.state_dir,
-                      out=args.out, runs_dir=args.runs_dir, allow_partial=args.allow_partial,
-                      stack=stack, aws=aws, adapter=adapter, swarm=_swarm_layout(args))
-
-
-def _adapter_reads_aws(args: argparse.Namespace, scenario) -> bool:
-    """Whether the run's adapter file names a team's AWS table and queues ([evidence.aws])."""
-    path = getattr(args, "adapter", None) or (scenario.target_adapter if not args.state_dir
-                                              else None)
-    if not path:
-        return False
-    from exodus2045.scenarios.adapter import load_adapter
-
-    adapter = load_adapter(path)
-    return bool(adapter.evidence and adapter.evidence.aws)
+    return adapter, target
 
 
 def _tracing_environment(args: argparse.Namespace) -> None:
