@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -177,3 +178,44 @@ def test_scenario_target_table_names_its_url_and_adapter(tmp_path):
         load_scenario(str(bad))
     assert f"{bad}:3: target.url: must be an http:// or https:// URL" in str(info.value)
     assert f"{bad}:4: target.adapter: no adapter file at" in str(info.value)
+
+
+def test_translator_shows_the_team_queue_and_dead_letters_in_exodus_shapes(tmp_path):
+    """Through the adapter's pointers, presenter-only; a pointer that finds nothing is an
+    error naming it, never an empty queue."""
+    import httpx
+    from exodus2045.scenarios.adapter.translator import Translator
+
+    from tests.foreign_pipeline import foreign_pipeline as pipeline
+
+    wrong = ADAPTER.replace('in_flight = "/inbox/working"', 'in_flight = "/inbox/busy"')
+    for text, good in ((ADAPTER, True), (wrong, False)):
+        (tmp_path / "team.toml").write_text(text)
+        adapter = load_adapter(tmp_path / "team.toml")
+        with pipeline(frozenset({"silent-dlq"})) as url, \
+                Translator(adapter, url, None, token="t0ken") as t:
+            auth = {"authorization": "Bearer t0ken"}
+            assert httpx.get(f"{t.url}/api/admin/queues").status_code == 401
+            queues = httpx.get(f"{t.url}/api/admin/queues", headers=auth)
+            if not good:
+                assert queues.status_code == 502 and "/inbox/busy" in queues.text
+                continue
+            assert queues.json() == {"queues": {"inbox": {"visible": 0, "in_flight": 0,
+                                                          "dlq": 0}}}
+            import uuid
+
+            sent = []
+            for n in range(30):  # the defect dead-letters the 30th note, without a reason
+                sent.append(str(uuid.uuid4()))
+                httpx.post(f"{t.url}/api/wishes", json={
+                    "wish_id": sent[-1], "evacuee": "Ada", "destination": "mars",
+                    "message": f"note {n}"})
+            from tests.conftest import wait_for
+
+            def letters(url: str = t.url, headers: dict = auth) -> list:
+                return httpx.get(f"{url}/api/admin/dead-letters",
+                                 headers=headers).json()["dead_letters"]
+
+            [letter] = wait_for(letters, what="a dead letter")
+            assert letter["wish_id"] == sent[29] and not letter["reason"]  # theirs -> ours
+            assert json.loads(letter["body"])["note"] == t.ids[sent[29]]
