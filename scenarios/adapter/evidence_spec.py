@@ -64,6 +64,10 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "evidence.aws.attributes": WISH_FIELDS,
 }
 SECRET_WORDS = ("secret", "access_key", "password", "token", "credential", "session")
+#: The adapter-part interface (``TOP_LEVEL``, ``SECTIONS``, :func:`parse`): this part checks
+#: its own sections (queue tables have any name), so it adds none to the generic check.
+TOP_LEVEL = {TOP}
+SECTIONS: dict[str, set[str] | None] = {}
 
 
 class Reporter(Protocol):
@@ -147,6 +151,11 @@ def parse_evidence(data: Mapping[str, Any], v: Reporter) -> EvidenceSpec | None:
                 v.add(table, key, f"unknown key (known: {', '.join(sorted(known))})")
     return EvidenceSpec(queues=_queues(data, v), dead_letters=_dead_letters(data, v),
                         aws=_aws(data, v))
+
+
+def parse(data: Mapping[str, Any], v: Reporter) -> dict[str, Any]:
+    """``{"evidence": EvidenceSpec | None}`` for the Adapter; problems go to ``v``."""
+    return {"evidence": parse_evidence(data, v)}
 
 
 def _path(v: Reporter, table: str, value: Any) -> bool:
