@@ -61,14 +61,14 @@ class HttpSourceConfig:
     #: the presenter token (from the environment, never a file): opens the run listing
     presenter_token: str | None = field(default=None, repr=False)
     listing_path: str | None = "/api/admin/runs/{run_id}/wishes"  # None: the target has none
-    #: Prometheus text with ``exodus_queue_depth{queue,state}`` gauges (the bundled frontend's
-    #: ``/metrics``): queue depths and the backlog over HTTP. None: the target shows none.
-    metrics_path: str | None = "/metrics"
     #: with the presenter token: ``{"queues": {name: {visible, in_flight, dlq}}}`` (a
     #: translator's, from an adapter's ``[evidence.queues]``); preferred to ``metrics_path``
     queues_path: str | None = None
     #: with the presenter token: ``{"dead_letters": [{queue, message_id, body, reason}]}``
     dead_letters_path: str | None = "/api/admin/dead-letters"
+    #: Prometheus text with ``exodus_queue_depth{queue,state}`` gauges (the bundled frontend's
+    #: ``/metrics``): queue depths and the backlog over HTTP. None: the target shows none.
+    metrics_path: str | None = "/metrics"
 
 
 class Pace:
