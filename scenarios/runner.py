@@ -132,15 +132,8 @@ class _Stack:
         adapter = self.options.adapter
         if adapter is None:
             return HttpSourceConfig(presenter_token=_presenter_token(self))
-        from exodus2045.scenarios.adapter import evidence_routes
-
-        shown = adapter.evidence
-        return HttpSourceConfig(
-            presenter_token=self.listing_token, metrics_path=None, page_paths=adapter.pages,
-            wish_pages=0, listing_path=HttpSourceConfig.listing_path if adapter.listing else None,
-            queues_path=evidence_routes.QUEUES if shown and shown.queues else None,
-            dead_letters_path=evidence_routes.DEAD_LETTERS if shown and shown.dead_letters
-            else None)
+        return HttpSourceConfig(presenter_token=self.listing_token, metrics_path=None,
+                                page_paths=adapter.pages, wish_pages=0)
 
     def __enter__(self) -> _Stack:
         o, spec = self.options, self.options.scenario.stack
@@ -185,8 +178,13 @@ class _Stack:
     def evidence_config(self) -> EvidenceConfig:
         d = self.deployed
         team = {} if d else self._team_aws()
+        http = self.http_config()
+        if self.options.adapter is not None:  # the translator's routes, as the adapter has them
+            from exodus2045.scenarios.adapter.evidence_routes import http_paths
+
+            http = http_paths(http, self.options.adapter)
         return EvidenceConfig(url=self.url, state_dir=self.state.root if self.state else None,
-                              http=self.http_config(),
+                              http=http,
                               aws=d.config if d else team.get("aws"),
                               aws_resources=d.resources if d else None,
                               stack=d.name if d else None, team_aws=team.get("team_aws"))

@@ -12,16 +12,28 @@ alike.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
-from exodus2045.scenarios.adapter.spec import pointer_get
+from exodus2045.scenarios.adapter.spec import Adapter, pointer_get
+from exodus2045.scenarios.evidence.http import HttpSourceConfig
 
 if TYPE_CHECKING:
     from exodus2045.scenarios.adapter.translator import Translator
 
 QUEUES = "/api/admin/queues"
 DEAD_LETTERS = "/api/admin/dead-letters"
+
+
+def http_paths(config: HttpSourceConfig, adapter: Adapter) -> HttpSourceConfig:
+    """The http source's config for a run through the translator: the listing, queue and
+    dead-letter routes only where the adapter names what answers them."""
+    shown = adapter.evidence
+    return dataclasses.replace(
+        config, listing_path=config.listing_path if adapter.listing else None,
+        queues_path=QUEUES if shown and shown.queues else None,
+        dead_letters_path=DEAD_LETTERS if shown and shown.dead_letters else None)
 
 
 def _fail(title: str) -> tuple[int, bytes]:
