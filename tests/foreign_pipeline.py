@@ -11,8 +11,7 @@ Seeded defects (off by default), one per check the audit must fail:
 ``drop`` (the worker loses 1 in 100 under load: exactly-once), ``retry-dup`` (no ``ref``
 dedupe, so a retried post is stored twice: exactly-once), ``raw-body`` (the board renders
 the message ``body`` raw: no-executable-markup), ``miscount`` (EUROPA counted one too many every 20th
-time: tally), ``silent-dlq`` (the worker dead-letters 1 in 100 without a reason:
-dlq-explained), ``stuck`` (the worker takes 1 in 100 and never finishes it: drained).
+time: tally).
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-DEFECTS = ("drop", "retry-dup", "raw-body", "miscount", "silent-dlq", "stuck")
+DEFECTS = ("drop", "retry-dup", "raw-body", "miscount")
 PLANETS = {"MARS", "EUROPA"}
 PAGE = 100
 
@@ -69,20 +68,6 @@ id = "/ref"
 
 [pages]
 paths = ["/board"]
-
-[evidence.queues]
-path = "/admin/queues"
-
-[evidence.queues.depth.inbox]
-visible = "/inbox/ready"
-in_flight = "/inbox/working"
-dlq = "/inbox/dead"
-
-[evidence.dead_letters]
-path = "/admin/dead"
-items = "/letters"
-id = "/note"
-reason = "/why"
 """
 
 
@@ -112,7 +97,6 @@ class Notes:
         self.refs: dict[str, str] = {}  # ref -> id
         self.per_planet = {"MARS": 0, "EUROPA": 0}
         self.posts = self.worked = self.europa = 0
-        self.dead: list[dict] = []  # dead letters: {note, ref, why}
         self.worker = threading.Thread(target=self._work, daemon=True, name="notes-worker")
         self.worker.start()
 
@@ -149,33 +133,17 @@ class Notes:
             note = self.inbox.get()
             if note is None:
                 return
-            if self._handle(note):
-                self.inbox.task_done()  # unfinished_tasks: ready + working
-
-    def _handle(self, note: dict) -> bool:
-        """False when the note stays in the worker's hands (the stuck defect)."""
-        with self.lock:
-            self.worked += 1
-            if "drop" in self.defects and self.worked % 100 == 50:
-                return True  # lost under load
-            if "silent-dlq" in self.defects and self.worked % 100 == 30:
-                self.dead.append({"note": note["id"], "ref": note["ref"], "why": ""})
-                return True
-            if "stuck" in self.defects and self.worked % 100 == 70:
-                return False
-            self.rows.append(note)
-            self.by_id[note["id"]] = note
-            self.per_planet[note["planet"]] += 1
-            if note["planet"] == "EUROPA":
-                self.europa += 1
-                if "miscount" in self.defects and self.europa % 20 == 0:
-                    self.per_planet["EUROPA"] += 1
-        return True
-
-    def queues(self) -> dict:
-        ready = self.inbox.qsize()
-        working = max(0, self.inbox.unfinished_tasks - ready)  # taken, not finished
-        return {"inbox": {"ready": ready, "working": working, "dead": len(self.dead)}}
+            with self.lock:
+                self.worked += 1
+                if "drop" in self.defects and self.worked % 100 == 50:
+                    continue  # lost under load
+                self.rows.append(note)
+                self.by_id[note["id"]] = note
+                self.per_planet[note["planet"]] += 1
+                if note["planet"] == "EUROPA":
+                    self.europa += 1
+                    if "miscount" in self.defects and self.europa % 20 == 0:
+                        self.per_planet["EUROPA"] += 1
 
     def stop(self) -> None:
         self.inbox.put(None)
@@ -224,11 +192,6 @@ def _handler(notes: Notes) -> type[BaseHTTPRequestHandler]:
             if url.path == "/board":
                 self.csp = True
                 return self._send(200, notes.board(), "text/html; charset=utf-8")
-            if url.path == "/admin/queues":
-                return self._send(200, notes.queues())
-            if url.path == "/admin/dead":
-                with notes.lock:
-                    return self._send(200, {"letters": list(notes.dead)})
             if url.path == "/v1/stats":
                 with notes.lock:
                     return self._send(200, {"per_planet": dict(notes.per_planet)})

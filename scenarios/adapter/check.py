@@ -14,13 +14,15 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
-from exodus2045.app_under_test.settings import AwsConfig
-from exodus2045.scenarios.adapter.evidence_check import EvidenceFindings, check_evidence, judges
 from exodus2045.scenarios.adapter.spec import Adapter
 from exodus2045.scenarios.adapter.translator import Translator
 from exodus2045.scenarios.evidence.reach import probe
+
+if TYPE_CHECKING:
+    from exodus2045.app_under_test.settings import AwsConfig
 
 
 @dataclass
@@ -99,14 +101,20 @@ def check_adapter(adapter: Adapter, target: str, wait_s: float = 30.0,
                 w.get("wish_id") == wish_id for w in lst.json().get("wishes", []))
             report.step("listing", f"GET {adapter.listing.path} -> "
                         + ("lists the wish" if listed else "does not list the wish"), listed)
+        from exodus2045.scenarios.adapter.evidence_check import (
+            EvidenceFindings,
+            check_evidence,
+            judges,
+        )
+
+        evidence = check_evidence(adapter, client, token, wish_id if found else None, t.claim,
+                                  report.step, aws) if adapter.evidence else EvidenceFindings()
         pages = []
         for path in adapter.pages:
             page = client.get(path)
             pages.append(path)
             report.step("page", f"GET {path} -> {page.status_code} "
                         f"{page.headers.get('content-type', '')}", page.status_code == 200)
-        evidence = check_evidence(adapter, client, token, wish_id if found else None, t.claim,
-                                  report.step, aws) if adapter.evidence else EvidenceFindings()
     listing_why = ("the adapter names no [listing]" if not adapter.listing
                    else "the listing did not show the wish")
     rows = "the listing" if listed else f"the table {evidence.table}" if evidence.table else None

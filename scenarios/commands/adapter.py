@@ -27,20 +27,29 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
-    from exodus2045.app_under_test.settings import AwsConfig
+    _aws_endpoint(args)
     from exodus2045.scenarios.adapter import load_adapter
     from exodus2045.scenarios.adapter.check import check_adapter
 
     adapter = load_adapter(args.adapter)
-    aws = None
-    if adapter.evidence and adapter.evidence.aws:
-        aws = AwsConfig.from_env(os.environ, endpoint_url=args.aws_endpoint)
-    elif args.aws_endpoint:
-        from exodus2045.app_under_test.errors import ConfigError
-
-        raise ConfigError(f"--aws-endpoint: {args.adapter} has no [evidence.aws] to read there")
-    report = check_adapter(adapter, args.target, wait_s=args.wait, aws=aws)
+    report = check_adapter(adapter, args.target, wait_s=args.wait)
     print(report.render())
     return 0 if report.ok else 1
+
+
+def _aws_endpoint(args: argparse.Namespace) -> None:
+    """``--aws-endpoint`` for the adapter's ``[evidence.aws]`` (as ``AWS_ENDPOINT_URL``, which
+    the check's AWS clients read); refused when the file names no AWS to read there."""
+    if not args.aws_endpoint:
+        return
+    import os
+
+    from exodus2045.app_under_test.errors import ConfigError
+    from exodus2045.app_under_test.settings import ENV_AWS_ENDPOINT, AwsConfig
+    from exodus2045.scenarios.adapter import load_adapter
+
+    adapter = load_adapter(args.adapter)  # its problems first, as the check would say them
+    if not (adapter.evidence and adapter.evidence.aws):
+        raise ConfigError(f"--aws-endpoint: {args.adapter} has no [evidence.aws] to read there")
+    AwsConfig(endpoint_url=args.aws_endpoint)  # a malformed URL: one line, exit 2
+    os.environ[ENV_AWS_ENDPOINT] = args.aws_endpoint
