@@ -9,6 +9,7 @@ to the DLQ with its reason; a failure to send on is transient and reported for r
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,13 @@ from typing import Any
 from exodus2045.app_under_test.batch import BatchOutcome, PermanentFailure, decode_records
 from exodus2045.app_under_test.errors import InvalidWish, Retryable
 from exodus2045.app_under_test.ports import OutgoingMessage, Queue
-from exodus2045.app_under_test.tracing import TRACEPARENT, hop_span, record_context, trace_id_of
+from exodus2045.app_under_test.tracing import (
+    TRACEPARENT,
+    hop_span,
+    record_context,
+    trace_id_of,
+    xray_attributes,
+)
 from exodus2045.app_under_test.wish import (
     EVACUEE_MAX,
     MESSAGE_MAX,
@@ -111,11 +118,13 @@ def _traced(
     records = {r.get("messageId"): r for r in event.get("Records", [])}
     out = []
     for mid, wish in parsed:
-        traceparent, sent_at, count = record_context(records.get(mid, {}))
+        record = records.get(mid, {})
+        traceparent, sent_at, count = record_context(record)
         wish["enqueued_at"] = sent_at
         wish["parse_started_at"] = started
         attrs = {"exodus.wish_id": str(wish.get("wish_id", "")), "exodus.receive_count": count,
-                 "exodus.run_id": wish.get("run_id") if isinstance(wish.get("run_id"), str) else None}
+                 "exodus.run_id": wish.get("run_id") if isinstance(wish.get("run_id"), str) else None,
+                 **xray_attributes(record, os.environ)}
         if sent_at is not None:
             traceparent = hop_span("queue wait 1", traceparent, sent_at, started, attrs)
         traceparent = hop_span("parse", traceparent, started, float(wish.get("parsed_at") or started),

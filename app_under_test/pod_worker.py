@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 import zlib
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from typing import Any
 from exodus2045.app_under_test.batch import BatchOutcome, PermanentFailure, decode_records
 from exodus2045.app_under_test.errors import ExodusError, Retryable
 from exodus2045.app_under_test.ports import Queue, WishStore
-from exodus2045.app_under_test.tracing import hop_span, record_context
+from exodus2045.app_under_test.tracing import hop_span, record_context, xray_attributes
 from exodus2045.app_under_test.wish import DESTINATIONS, MESSAGE_MAX
 
 REQUIRED = ("wish_id", "evacuee", "destination", "message")
@@ -95,10 +96,11 @@ def _spans(event: dict[str, Any], wishes: list[tuple[str, dict[str, Any]]], stor
     """
     records = {r.get("messageId"): r for r in event.get("Records", [])}
     for (mid, wish), new in zip(wishes, stored, strict=False):
-        traceparent, _, count = record_context(records.get(mid, {}))
+        record = records.get(mid, {})
+        traceparent, _, count = record_context(record)
         attrs = {"exodus.wish_id": wish["wish_id"], "exodus.receive_count": count,
                  "exodus.run_id": wish.get("run_id") if isinstance(wish.get("run_id"), str) else None,
-                 "exodus.redelivered_duplicate": not new}
+                 "exodus.redelivered_duplicate": not new, **xray_attributes(record, os.environ)}
         parsed_at = wish.get("parsed_at")
         if isinstance(parsed_at, (int, float)):
             traceparent = hop_span("queue wait 2", traceparent, float(parsed_at), started, attrs)

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.app_under_test.flaws import parse_flaws
@@ -114,23 +115,26 @@ def trust_proxy(raw: str | None) -> str | None:
     return ",".join(items)
 
 
+_N = TypeVar("_N", int, float)
+
+
 def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = _get(env, name, str(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={value} must be at least {minimum}")
-    return value
+    return _env_number(env, name, default, minimum, int, "a whole number")
 
 
 def env_float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    return _env_number(env, name, default, minimum, float, "a number")
+
+
+def _env_number(env: Mapping[str, str], name: str, default: _N, minimum: _N,
+                kind: type[_N], noun: str) -> _N:
+    """One reading of a numeric ``EXODUS_*`` setting, so every one fails the same way: the
+    name, the value and what it should have been, never a bare ``ValueError``."""
     raw = _get(env, name, str(default))
     try:
-        value = float(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
+        raise ConfigError(f"{name}={raw!r} is not {noun}") from None
     if value < minimum:
         raise ConfigError(f"{name}={value} must be at least {minimum}")
     return value

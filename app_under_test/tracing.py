@@ -3,22 +3,24 @@
 The context rides HTTP as the ``traceparent`` header and every queue message as a message
 attribute of the same name (SQS ``MessageAttributes``; the local queue carries attributes
 the same way), so each hop continues the trace its input started (docs/architecture.md
-"Tracing"). Spans go through the OpenTelemetry *API* only: without an SDK installed and
-configured they are non-recording and cost next to nothing, and the trace id still
-propagates unchanged. The per-hop breakdown never depends on spans: each hop's timestamp
+"Tracing"). Spans are made only for the traces this process records (:func:`record_spans`): without
+an SDK, with tracing off, or for a wish head sampling left out, no span object is made at
+all, and the trace id still propagates unchanged. A recorded hop is handed, finished, to the
+OpenTelemetry SDK's exporters (:mod:`exodus2045.app_under_test.tracing_sdk`). The per-hop breakdown never depends on spans: each hop's timestamp
 travels in the message body and is stored with the wish (:data:`HOP_TIMES`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 import re
-import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry import trace
-from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace import SpanKind
 
 TRACEPARENT = "traceparent"  # the HTTP header and the queue message attribute
 TRACER = "exodus2045.pipeline"
@@ -69,18 +71,78 @@ def swarm_traceparent(trace_id: str) -> str:
 
 
 def new_trace_id() -> str:
-    return secrets.token_hex(16)
+    """A fresh root's trace id. Not a secret, so the cheap generator (as the SDK's own)."""
+    value = random.getrandbits(128)
+    return f"{value or 1:032x}"
 
 
-def _context(traceparent: str | None) -> Any:
-    """An OpenTelemetry context whose parent is ``traceparent`` (a new root if None/invalid)."""
-    parsed = parse(traceparent)
-    if parsed is None:
-        parsed = (new_trace_id(), secrets.token_hex(8), 1)
-    trace_id, span_id, flags = parsed
-    parent = SpanContext(int(trace_id, 16), int(span_id, 16), is_remote=True,
-                         trace_flags=TraceFlags(flags))
-    return trace.set_span_in_context(NonRecordingSpan(parent))
+#: ``emit(hop)``: hands one finished, recorded hop to the exporters (set by
+#: ``tracing_sdk.configure``, which turns it into an SDK span for its processors).
+Emitter = Callable[["Hop"], None]
+#: ``annotate()``: attributes for a recorded hop starting now (chaos: the faults on here).
+Annotator = Callable[[], Mapping[str, Any]]
+
+
+@dataclass
+class _Recording:
+    """Whether this process records spans, for which share of traces, and what else goes on
+    them.
+
+    Set once by :func:`record_spans` (``tracing_sdk.configure`` calls it when it installs an
+    SDK provider); until then no span is made at all, so a process without the SDK, or with
+    tracing off, pays for nothing but the traceparent it passes on.
+    """
+
+    emit: Emitter | None = None
+    bound: int = 1 << 32  # keep a trace when its trace id's top 32 bits are below this
+    annotators: list[Annotator] = field(default_factory=list)
+
+
+_recording = _Recording()
+
+
+class Hop:
+    """One recorded hop: W3C ids as ints, times in epoch nanoseconds. The hop builds its own
+    ids and hands the finished span to the exporters in one piece: the SDK's tracer would
+    cost three times as much per span (``exodus bench tracing``; README "Tracing")."""
+
+    __slots__ = ("name", "trace_id", "span_id", "parent_id", "start_ns", "end_ns",
+                 "attributes", "kind", "links")
+
+    def __init__(self, name: str, trace_id: int, span_id: int, parent_id: int, start_ns: int,
+                 attributes: dict[str, Any], kind: SpanKind,
+                 links: list[tuple[int, int, dict[str, str]]]) -> None:
+        self.name, self.trace_id, self.span_id, self.parent_id = name, trace_id, span_id, parent_id
+        self.start_ns, self.end_ns = start_ns, start_ns
+        self.attributes, self.kind, self.links = attributes, kind, links
+
+
+def sample_bound(ratio: float) -> int:
+    return int(min(max(ratio, 0.0), 1.0) * (1 << 32))
+
+
+def record_spans(emit: Emitter | None, ratio: float = 1.0) -> None:
+    """Record spans through ``emit`` for ``ratio`` of the traces (by trace id, see below)."""
+    _recording.emit = emit
+    _recording.bound = sample_bound(ratio)
+
+
+def recording() -> bool:
+    return _recording.emit is not None
+
+
+def annotate_spans(annotator: Annotator) -> None:
+    """Add ``annotator``'s attributes to every hop this process records from now on."""
+    _recording.annotators.append(annotator)
+
+
+def sampled(trace_id: int) -> bool:
+    """Head sampling by trace id, not by parent: every process decides the same for a wish,
+    so a kept trace is whole (the hop times stored with each wish are never sampled). The
+    decision reads the trace id's top 32 bits: the swarm's trace ids are wish UUIDs, whose
+    low half starts with the variant bits, so OpenTelemetry's own TraceIdRatioBased (low 64
+    bits) would keep none of them below a ratio of one half."""
+    return (trace_id >> 96) < _recording.bound
 
 
 def start_hop(
@@ -89,26 +151,35 @@ def start_hop(
     start: float,
     attributes: Mapping[str, Any] | None = None,
     kind: SpanKind = SpanKind.INTERNAL,
-) -> tuple[Span, str]:
-    """Start one hop's span (``start`` in epoch seconds); ``(span, traceparent to pass on)``.
+) -> tuple[Hop | None, str]:
+    """Start one hop's span (``start`` in epoch seconds); ``(hop, traceparent to pass on)``.
 
-    Without an SDK the tracer is a no-op: the returned traceparent is the parent's own, which
-    is exactly "continue the trace" (a fresh root when there was no valid parent).
+    A trace this process does not record (no SDK, tracing off, or sampled out) gets no span
+    work at all: the hop is None and the traceparent passed on is the parent's own, which is
+    exactly "continue the trace" (a fresh root when there was no valid parent). That keeps
+    head sampling's cost to the sampled share.
     """
-    ctx = _context(parent)
-    span = trace.get_tracer(TRACER).start_span(
-        name, context=ctx, kind=kind, start_time=int(start * 1e9),
-        attributes={k: v for k, v in (attributes or {}).items() if v is not None},
-    )
-    sc = span.get_span_context()
-    if not sc.is_valid:
-        sc = trace.get_current_span(ctx).get_span_context()
-    return span, format_traceparent(f"{sc.trace_id:032x}", f"{sc.span_id:016x}",
-                                    int(sc.trace_flags))
+    parsed = parse(parent)
+    if parsed is None:
+        parsed = (new_trace_id(), f"{random.getrandbits(64) or 1:016x}", 1)
+        parent = format_traceparent(*parsed)
+    trace_id = int(parsed[0], 16)
+    if _recording.emit is None or not sampled(trace_id):
+        return None, parent
+    attrs = {k: v for k, v in (attributes or {}).items() if v is not None}
+    for annotate in _recording.annotators:
+        attrs.update(annotate())
+    span_id = random.getrandbits(64) or 1
+    hop = Hop(name, trace_id, span_id, int(parsed[1], 16), int(start * 1e9), attrs, kind,
+              _xray_links(attrs))
+    return hop, format_traceparent(parsed[0], f"{span_id:016x}", 1)
 
 
-def end_hop(span: Span, end: float | None = None) -> None:
-    span.end(end_time=None if end is None else int(end * 1e9))
+def end_hop(hop: Hop | None, end: float | None = None) -> None:
+    emit = _recording.emit
+    if hop is not None and emit is not None:
+        hop.end_ns = max(hop.start_ns, int((time.time() if end is None else end) * 1e9))
+        emit(hop)
 
 
 def hop_span(
@@ -119,8 +190,8 @@ def hop_span(
     attributes: Mapping[str, Any] | None = None,
 ) -> str:
     """A hop whose start and end are already known, as one span; the traceparent to pass on."""
-    span, traceparent = start_hop(name, parent, start, attributes)
-    end_hop(span, max(start, end))
+    hop, traceparent = start_hop(name, parent, start, attributes)
+    end_hop(hop, end)
     return traceparent
 
 
@@ -144,3 +215,50 @@ def record_context(record: Mapping[str, Any]) -> tuple[str | None, float | None,
     except (TypeError, ValueError):
         count = 1
     return traceparent, sent_at, count
+
+
+#: Where Lambda sets X-Ray's header, it is recorded on the hop's spans, raw, and as a link to
+#: the X-Ray trace, so a team on X-Ray finds the wish's trace from theirs and back: the
+#: sender's context as the SQS system attribute ``AWSTraceHeader`` of each record, the
+#: invocation's own as ``_X_AMZN_TRACE_ID`` in the function's environment.
+XRAY_MESSAGE = "aws.xray.message_trace_header"
+XRAY_INVOCATION = "aws.xray.invocation_trace_header"
+XRAY_ENV = "_X_AMZN_TRACE_ID"
+_XRAY_ROOT = re.compile(r"(?:^|;)\s*Root=1-([0-9a-f]{8})-([0-9a-f]{24})(?:;|$)")
+_XRAY_PARENT = re.compile(r"(?:^|;)\s*Parent=([0-9a-f]{16})(?:;|$)")
+
+
+def xray_attributes(record: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """The X-Ray headers of one SQS record's delivery (none off AWS, or without X-Ray)."""
+    out = {}
+    header = (record.get("attributes") or {}).get("AWSTraceHeader")
+    if isinstance(header, str) and header:
+        out[XRAY_MESSAGE] = header
+    invocation = env.get(XRAY_ENV)
+    if invocation:
+        out[XRAY_INVOCATION] = invocation
+    return out
+
+
+def xray_context(header: str) -> tuple[str, str] | None:
+    """``(trace id, span id)`` in W3C hex of an X-Ray header with a Root and a Parent.
+
+    X-Ray's ``Root=1-<8 hex epoch>-<24 hex>`` is a 128-bit id as OpenTelemetry's X-Ray
+    propagator reads it: the 32 hex digits after the version.
+    """
+    root, parent = _XRAY_ROOT.search(header), _XRAY_PARENT.search(header)
+    if root is None or parent is None:
+        return None
+    return root[1] + root[2], parent[1]
+
+
+def _xray_links(attributes: Mapping[str, Any]) -> list[tuple[int, int, dict[str, str]]]:
+    if XRAY_MESSAGE not in attributes and XRAY_INVOCATION not in attributes:
+        return []
+    links = []
+    for key in (XRAY_MESSAGE, XRAY_INVOCATION):
+        header = attributes.get(key)
+        ctx = xray_context(header) if isinstance(header, str) else None
+        if ctx is not None:
+            links.append((int(ctx[0], 16), int(ctx[1], 16), {"exodus.link": key}))
+    return links

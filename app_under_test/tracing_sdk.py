@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from exodus2045.app_under_test import tracing
 from exodus2045.app_under_test.settings import ENV_TRACE_SAMPLE, ENV_TRACING, env_float
 
 log = logging.getLogger("exodus.tracing")
@@ -32,18 +33,28 @@ OTLP_ENV = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 def span_record(span: Any) -> dict[str, Any]:
     """One finished SDK span as the JSON line spans.jsonl holds (ids in W3C hex)."""
+    return json.loads(span_line(span))
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def span_line(span: Any) -> str:
+    """:func:`span_record` as its line, formatted by hand: with every span kept this runs
+    once per hop per wish, and a dict through ``json.dumps`` costs twice as much."""
     ctx = span.context
     parent = span.parent
-    return {
-        "trace_id": f"{ctx.trace_id:032x}",
-        "span_id": f"{ctx.span_id:016x}",
-        "parent_span_id": f"{parent.span_id:016x}" if parent is not None else None,
-        "name": span.name,
-        "service": span.resource.attributes.get("service.name"),
-        "start": span.start_time / 1e9,
-        "end": span.end_time / 1e9,
-        "attributes": dict(span.attributes or {}),
-    }
+    parent_id = f'"{parent.span_id:016x}"' if parent is not None else "null"
+    return (f'{{"trace_id":"{ctx.trace_id:032x}","span_id":"{ctx.span_id:016x}",'
+            f'"parent_span_id":{parent_id},"name":{_dumps(span.name)},'
+            f'"service":{_dumps(span.resource.attributes.get("service.name"))},'
+            f'"start":{span.start_time / 1e9!r},"end":{span.end_time / 1e9!r},'
+            f'"attributes":{_dumps(dict(span.attributes or {}))}}}\n')
+
+
+def sample_ratio(env: Mapping[str, str] = os.environ) -> float:
+    """The share of wishes whose spans are kept (``EXODUS_TRACE_SAMPLE``, default all)."""
+    return min(env_float(env, ENV_TRACE_SAMPLE, 1.0, minimum=0.0), 1.0)
 
 
 def configure(service: str, state_dir: Path | None, env: Mapping[str, str] = os.environ) -> str:
@@ -76,7 +87,7 @@ def configure(service: str, state_dir: Path | None, env: Mapping[str, str] = os.
             self.lock = threading.Lock()
 
         def export(self, spans: Sequence[Any]) -> SpanExportResult:
-            text = "".join(json.dumps(span_record(s), ensure_ascii=False) + "\n" for s in spans)
+            text = "".join(span_line(s) for s in spans)
             try:
                 with self.lock, open(self.path, "a", encoding="utf-8") as out:
                     out.write(text)
@@ -88,14 +99,12 @@ def configure(service: str, state_dir: Path | None, env: Mapping[str, str] = os.
     from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 
     class TopBitsRatio(Sampler):
-        """Head sampling by trace id, not by parent: every process decides the same for a
-        wish, so a kept trace is whole (the hop times stored with each wish are never
-        sampled). The decision reads the trace id's top 32 bits: the swarm's trace ids are
-        wish UUIDs, whose low half starts with the variant bits, so OpenTelemetry's own
-        TraceIdRatioBased (low 64 bits) would keep none of them below a ratio of one half."""
+        """The same decision as :func:`~exodus2045.app_under_test.tracing.sampled`, for any
+        span started past the pipeline's hops (the hops never ask: a trace left out gets no
+        SDK work at all)."""
 
         def __init__(self, ratio: float) -> None:
-            self.bound = int(min(max(ratio, 0.0), 1.0) * (1 << 32))
+            self.bound = tracing.sample_bound(ratio)
 
         def should_sample(self, parent_context: Any, trace_id: int, name: str,
                           kind: Any = None, attributes: Any = None, links: Any = None,
@@ -108,13 +117,13 @@ def configure(service: str, state_dir: Path | None, env: Mapping[str, str] = os.
         def get_description(self) -> str:
             return f"TopBitsRatio{{{self.bound / (1 << 32):.3f}}}"
 
-    ratio = env_float(env, ENV_TRACE_SAMPLE, 1.0, minimum=0.0)
+    ratio = sample_ratio(env)
     provider = TracerProvider(resource=Resource.create({"service.name": service}),
                               sampler=TopBitsRatio(ratio))
-    where = []
+    processors, where = [], []
     if state_dir is not None:
         path = Path(state_dir) / SPANS_FILE
-        provider.add_span_processor(BatchSpanProcessor(JsonlExporter(path)))
+        processors.append(BatchSpanProcessor(JsonlExporter(path), **BATCH))
         where.append(str(path))
     if otlp:
         try:
@@ -122,11 +131,42 @@ def configure(service: str, state_dir: Path | None, env: Mapping[str, str] = os.
         except ImportError:
             log.warning("an OTLP endpoint is set but the OTLP exporter is not installed")
         else:
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            processors.append(BatchSpanProcessor(OTLPSpanExporter(), **BATCH))
             where.append("OTLP")
+    for processor in processors:
+        provider.add_span_processor(processor)  # so the provider flushes and shuts them down
     trace.set_tracer_provider(provider)
+    tracing.record_spans(_emitter(provider.resource, processors), ratio)
     sampled = "" if ratio >= 1.0 else f" (spans of {ratio:.0%} of wishes)"
     return "on: " + ", ".join(where) + sampled
+
+
+#: A 65k run's frontend records up to ~2,000 spans a second: export each second, and hold a
+#: few seconds' worth (the SDK's default queue of 2,048 drops spans in a burst).
+BATCH = {"max_queue_size": 16_384, "schedule_delay_millis": 1_000}
+
+
+def _emitter(resource: Any, processors: Sequence[Any]) -> tracing.Emitter:
+    """A recorded hop, finished, as an SDK span handed to each processor: the hop made its
+    own ids and times, so the SDK's tracer (a third of a span's cost) is never asked."""
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import Link, SpanContext, TraceFlags
+
+    scope = InstrumentationScope(tracing.TRACER)
+    kept = TraceFlags(TraceFlags.SAMPLED)
+
+    def emit(hop: tracing.Hop) -> None:
+        span = ReadableSpan(
+            hop.name, SpanContext(hop.trace_id, hop.span_id, False, kept),
+            SpanContext(hop.trace_id, hop.parent_id, True, kept), resource, hop.attributes,
+            links=[Link(SpanContext(t, s, True), a) for t, s, a in hop.links],
+            kind=hop.kind, start_time=hop.start_ns, end_time=hop.end_ns,
+            instrumentation_scope=scope)
+        for processor in processors:
+            processor.on_end(span)
+
+    return emit
 
 
 def flush_spans(timeout_s: float = 5.0) -> None:

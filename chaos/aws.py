@@ -31,10 +31,9 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from exodus2045.app_under_test.errors import ExodusError
@@ -43,7 +42,7 @@ from exodus2045.chaos import faults
 from exodus2045.chaos.faults.base import Fault
 from exodus2045.chaos.faults.poison import poison_body
 from exodus2045.chaos.step import ChaosStep
-from exodus2045.chaos.switch import line_params
+from exodus2045.chaos.switch import Activation, line_params
 from exodus2045.chaos.targets import parse_target
 from exodus2045.chaos.timeline import Timeline
 
@@ -79,37 +78,6 @@ class StackTargets:
                    fault_parameter=outputs.get("FaultParameterName"))
 
 
-@dataclass
-class AwsActivation:
-    """A fault on on AWS; :meth:`off` undoes it once and writes the ``off`` line."""
-
-    fault: Fault
-    step: ChaosStep
-    timeline: Timeline
-    params: dict[str, Any]
-    undo: Callable[[], dict[str, Any]] | None
-    _done: bool = False
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def off(self) -> dict[str, Any] | None:
-        with self._lock:
-            if self._done:
-                return None
-            self._done = True
-        evidence: dict[str, Any] = {}
-        try:
-            if self.undo is not None:
-                evidence = self.undo()
-        finally:
-            line = self.timeline.write("off", self.fault.name, self.step.target,
-                                       {**self.params, **evidence})
-        return line
-
-    @property
-    def active(self) -> bool:
-        return not self._done
-
-
 class AwsChaos:
     """Applies faults to one stack through Lambda and SQS clients (injected)."""
 
@@ -132,7 +100,7 @@ class AwsChaos:
 
     # -- the switch the schedule calls -------------------------------------------------------
     def switch_on(self, step: ChaosStep, timeline: Timeline, seed: int,
-                  dice: random.Random | None = None) -> AwsActivation | None:
+                  dice: random.Random | None = None) -> Activation | None:
         """Turn ``step`` on now (None: the dice said no). AwsChaosError if it cannot be done."""
         fault = faults.get(step.fault)
         params = fault.resolve_params(step.params)
@@ -157,13 +125,13 @@ class AwsChaos:
             raise AwsChaosError(f"{fault.name} has no AWS form")
         evidence, undo = apply(target.kind, params, step, seed)
         timeline.write("on", fault.name, step.target, {**recorded, **evidence})
-        activation = AwsActivation(fault, step, timeline, recorded, undo)
+        activation = Activation(fault, step, timeline, recorded, undo)
         if undo is None:
             activation.off()
         return activation
 
     def _on_the_board(self, fault: Fault, step: ChaosStep, params: dict[str, Any],
-                      recorded: dict[str, Any], timeline: Timeline, seed: int) -> AwsActivation:
+                      recorded: dict[str, Any], timeline: Timeline, seed: int) -> Activation:
         """A port fault: an entry on the stack's fault board while on (rolled per call)."""
         from exodus2045.chaos.board import ActiveFault
         from exodus2045.chaos.ssm_board import SsmBoard
@@ -185,7 +153,7 @@ class AwsChaos:
             board.remove(entry.id)
             return {}
 
-        return AwsActivation(fault, step, timeline, recorded, undo)
+        return Activation(fault, step, timeline, recorded, undo, until=until)
 
     # -- tags ------------------------------------------------------------------------------
     def _own_parameter(self) -> str:

@@ -51,6 +51,15 @@ class Injector:
                 self._targets[text] = None
         return self._targets[text]
 
+    def active_here(self) -> list[str]:
+        """``"fault target"`` of each fault on now whose target covers this component."""
+        out = []
+        for entry in self.source.active():
+            target = self._target(entry.target)
+            if target is not None and target.matches(self.component, self.kind):
+                out.append(f"{entry.fault} {entry.target}")
+        return out
+
     def roll(self, entry: ActiveFault) -> bool:
         """True with the entry's probability, from this component's seeded dice."""
         if entry.probability >= 1.0:

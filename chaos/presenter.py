@@ -133,7 +133,7 @@ class PresenterChaos:
             task = asyncio.get_running_loop().create_task(self._end_later(activation, step.duration_s))
             self._timers.add(task)
             task.add_done_callback(self._timers.discard)
-        return {**answer, "status": "on", "until": activation.ctx.until}
+        return {**answer, "status": "on", "until": activation.until}
 
     async def _end_later(self, activation: Activation, seconds: float) -> None:
         """Turn the fault off when its duration is over, or now if this task is cancelled

@@ -24,6 +24,7 @@ from exodus2045.app_under_test.poller import Poller
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos.injector import Injector
 from exodus2045.chaos.source import FaultSource, FileFaultSource
+from exodus2045.chaos.span_faults import mark_faulted_spans
 from exodus2045.chaos.targets import Target, parse_target
 from exodus2045.chaos.wrappers import ChaosIntake, ChaosQueue, ChaosStore
 
@@ -43,6 +44,7 @@ def instrument_poller(poller: Poller, backend: Any, config: Any,
     """
     component = f"{config.role}:{config.index}"
     injector = injector_for(config.state_dir, component, source)
+    mark_faulted_spans(injector)
     if config.role == "parser":
         inbox = ChaosQueue(backend.wishes, injector)
         handler = parser_fn.make_handler(ChaosQueue(backend.parsed, injector), inbox,
@@ -69,7 +71,9 @@ def instrument_poller(poller: Poller, backend: Any, config: Any,
 def instrument_intake(intake: Any, component_name: str, state_dir: Path,
                       source: FaultSource | None = None) -> Any:
     """The frontend's intake with ``frontend/queue.send`` faults in front of ``accept``."""
-    return ChaosIntake(intake, injector_for(state_dir, component_name, source))
+    injector = injector_for(state_dir, component_name, source)
+    mark_faulted_spans(injector)
+    return ChaosIntake(intake, injector)
 
 
 def held_down_predicate(state_dir: Path) -> Callable[[str, str], bool]:

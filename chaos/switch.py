@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,13 +34,20 @@ def line_params(step: ChaosStep, params: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class Activation:
-    """A fault that is on; :meth:`off` reverts it once (later calls do nothing)."""
+    """A fault that is on; :meth:`off` undoes it once (later calls do nothing).
+
+    One class for every place a fault can be on (a local stack here, a deployed stack in
+    :mod:`exodus2045.chaos.aws`): what undoing means is the ``undo`` callable, so the lock,
+    the done flag and the ``off`` line are written once. ``undo`` None: nothing to undo (an
+    instant fault).
+    """
 
     fault: Fault
     step: ChaosStep
-    ctx: FaultContext
     timeline: Timeline
     params: dict[str, Any]
+    undo: Callable[[], dict[str, Any]] | None
+    until: float | None = None
     _done: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -50,8 +58,9 @@ class Activation:
             self._done = True
         evidence: dict[str, Any] = {}
         try:
-            evidence = self.fault.revert(self.ctx)
-        finally:  # the off line is written even if the revert half-failed: it is over
+            if self.undo is not None:
+                evidence = self.undo()
+        finally:  # the off line is written even if the undo half-failed: it is over
             line = self.timeline.write("off", self.fault.name, self.step.target,
                                        {**self.params, **evidence})
         return line
@@ -83,7 +92,8 @@ def switch_on(step: ChaosStep, state: StateDir, timeline: Timeline, seed: int,
                        source=timeline.source, until=until)
     evidence = fault.apply(ctx)
     timeline.write("on", fault.name, step.target, {**recorded, **evidence})
-    activation = Activation(fault, step, ctx, timeline, recorded)
+    activation = Activation(fault, step, timeline, recorded,
+                            lambda: fault.revert(ctx), until=until)
     if fault.is_instant(step.duration_s):
         activation.off()
     return activation

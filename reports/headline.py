@@ -67,6 +67,8 @@ def headline(ctx: RenderContext) -> list[tuple[str, str]]:
             faults.append(f"{name}: {check.status} ({check.summary})")
     rows.append(("faults", "; ".join(faults) if faults else "none injected"))
     if ctx.hops is not None:
-        spans = "" if ctx.tracing == "on" else " (tracing was off: no spans)"
+        spans = (" (tracing was off: no spans)" if ctx.tracing != "on" else
+                 f" (spans of {ctx.trace_sample:.0%} of wishes, head-sampled; hop times for "
+                 "every wish)" if ctx.trace_sample < 1 else "")
         rows.append(("where the time went", ctx.hops.where() + spans))
     return rows

@@ -97,8 +97,15 @@ def build_context(
         notes=notes,
         hops=breakdown(own, origin, series.bucket_s, series.windows),
         tracing="on" if (run_dir / "spans.jsonl").is_file() else "off",
+        trace_sample=_trace_sample(run),
         around=around_faults(series.windows, events, read_logs(run_dir, origin), origin),
     )
+
+
+def _trace_sample(run: dict[str, Any]) -> float:
+    tracing = run.get("tracing")
+    sample = tracing.get("sample") if isinstance(tracing, dict) else None
+    return float(sample) if isinstance(sample, (int, float)) and 0 <= sample <= 1 else 1.0
 
 
 def read_jsonl(path: Path, notes: list[str]) -> list[dict[str, Any]]:

@@ -26,12 +26,14 @@ from exodus2045.app_under_test.errors import ExodusError, StateDirError
 from exodus2045.app_under_test.runkey import ENV_RUN_KEY, new_key, write_key
 from exodus2045.app_under_test.settings import ENV_PRESENTER_TOKEN, AwsConfig, StackConfig
 from exodus2045.app_under_test.statedir import StateDir
+from exodus2045.app_under_test.tracing_sdk import sample_ratio
 from exodus2045.chaos.schedule import ChaosSchedule
 from exodus2045.chaos.stack import chaos_supervisor
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
 from exodus2045.reports.verdict import Verdict
 from exodus2045.scenarios.abort_watch import lost_threshold
 from exodus2045.scenarios.adapter import Adapter
+from exodus2045.scenarios.adapter.auth import preflight as auth_preflight
 from exodus2045.scenarios.adapter.translator import Translator
 from exodus2045.scenarios.distributed import DistributedSwarm, SwarmLayout, settle, start_swarm
 from exodus2045.scenarios.evidence import (
@@ -280,6 +282,8 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     scenario = options.scenario
     if options.target:  # a target that is not there is "could not run", not unsound
         probe(options.target)
+        if options.adapter:  # nor one that refuses our credentials
+            auth_preflight(options.adapter, options.target)
     started = datetime.now(UTC)
     run_dir = run_folder(options, started)
     run_id = new_run_id()
@@ -370,7 +374,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
             evidence.close()
     meta["interrupted"] = interrupted
     meta["ended_at"] = time.time()
-    meta["tracing"] = {"spans": stack.spans}
+    meta["tracing"] = {"spans": stack.spans, "sample": sample_ratio(os.environ)}
     meta["events"] = stack.events
     verdict = _audit_and_render(run_dir, meta, phases, tick)
     return RunResult(run_dir, verdict, phases)

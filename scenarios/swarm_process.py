@@ -40,10 +40,17 @@ def locust_command(scenario: Scenario, url: str, run_id: str, run_dir: Path,
         "--run-time", f"{bound_s}s", "--stop-timeout", "10",
         "--csv", str(run_dir / "locust"), "--csv-full-history", "--only-summary",
         "--loglevel", "WARNING",
-        "--evacuees", str(load.evacuees),
-        "--mars-share", str(load.mars_share), "--infiltrator-share", str(load.infiltrator_share),
-        "--run-id", run_id, "--ledger", str(run_dir / "ledger.jsonl"), "--seed", str(scenario.seed),
+        "--run-id", run_id, "--ledger", str(run_dir / "ledger.jsonl"),
     ]
+    return cmd + load_options(scenario) + list(extra)
+
+
+def load_options(scenario: Scenario) -> list[str]:
+    """The locustfile's options for a scenario's ``[load]`` and seed: one spelling for the
+    headless run and the web UI's prefilled form."""
+    load = scenario.load
+    cmd = ["--evacuees", str(load.evacuees), "--mars-share", str(load.mars_share),
+           "--infiltrator-share", str(load.infiltrator_share), "--seed", str(scenario.seed)]
     if scenario.name in available():  # the web UI's dropdown lists only bundled scenarios
         cmd += ["--scenario", scenario.name]
     if load.stages:
@@ -51,7 +58,7 @@ def locust_command(scenario: Scenario, url: str, run_id: str, run_dir: Path,
                 json.dumps([{"duration_s": s.duration_s, "rate": s.rate} for s in load.stages])]
     else:
         cmd += ["--arrival-rate", str(load.arrival_rate)]
-    return cmd + list(extra)
+    return cmd
 
 
 class SwarmProcess:

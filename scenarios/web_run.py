@@ -48,8 +48,13 @@ from exodus2045.scenarios.runner import (
     _merge_stack_timeline,
     _Stack,
 )
-from exodus2045.scenarios.scenario import Scenario, available, load_scenario
-from exodus2045.scenarios.swarm_process import LOCUSTFILE, LedgerTail, SwarmProcess
+from exodus2045.scenarios.scenario import Scenario, load_scenario
+from exodus2045.scenarios.swarm_process import (
+    LOCUSTFILE,
+    LedgerTail,
+    SwarmProcess,
+    load_options,
+)
 from exodus2045.scenarios.web_offer import offer
 
 POLL_S = 0.1
@@ -71,17 +76,8 @@ def web_locust_command(scenario: Scenario, url: str, session: Path, web: WebOpti
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE),
         "--web-host", web.host, "--web-port", str(web.port),
         "-u", str(users), "-r", str(users), "--host", url, "--stop-timeout", "10",
-        "--evacuees", str(load.evacuees), "--mars-share", str(load.mars_share),
-        "--infiltrator-share", str(load.infiltrator_share), "--seed", str(scenario.seed),
         "--exodus-session", str(session.resolve()),
-    ]
-    if scenario.name in available():
-        cmd += ["--scenario", scenario.name]
-    if load.stages:
-        cmd += ["--exodus-stages",
-                json.dumps([{"duration_s": s.duration_s, "rate": s.rate} for s in load.stages])]
-    else:
-        cmd += ["--arrival-rate", str(load.arrival_rate)]
+    ] + load_options(scenario)
     if state_dir:
         cmd += ["--state-dir", str(state_dir.resolve())]
     if web.autostart:

@@ -16,14 +16,24 @@ Seeded defects (off by default), one per check the audit must fail:
 ``drop`` (the worker loses 1 in 100 under load: exactly-once), ``retry-dup`` (no ``ref``
 dedupe, so a retried post is stored twice: exactly-once), ``raw-body`` (the board renders
 the message ``body`` raw: no-executable-markup), ``miscount`` (EUROPA counted one too many every 20th
-time: tally).
+time: tally), ``truncate`` (every 10th message loses its last character: content).
+
+Options a team's pipeline may have (off by default), each judged through an adapter key:
+``store="escaped"`` (author and body HTML-escaped on write, shown as stored: ``content =
+"escaped"``; with ``raw-body`` the board un-escapes the body again), ``store="normalized"``
+(whitespace collapsed and trimmed on write: ``content = "normalized"``), ``message_max``
+(its own limit instead of 2,000: ``[limits]``), and ``sigv4=(key id, secret, region)``:
+every request must carry an AWS SigV4 signature by that key pair for ``execute-api``, which
+the pipeline recomputes with botocore from the request it received (403 otherwise).
 """
 
 from __future__ import annotations
 
+import hmac
 import html
 import json
 import queue
+import re
 import threading
 import unicodedata
 from collections.abc import Iterator
@@ -31,7 +41,10 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-DEFECTS = ("drop", "retry-dup", "raw-body", "miscount")
+DEFECTS = ("drop", "retry-dup", "raw-body", "miscount", "truncate")
+STORES = ("exact", "escaped", "normalized")
+_SIGV4 = re.compile(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request, "
+                    r"SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})")
 PLANETS = {"MARS", "EUROPA"}
 PAGE = 100
 DEFECTS += ("silent-dlq", "stuck")  # the worker's, seen through the admin API
@@ -108,8 +121,9 @@ def _clean(text: str) -> str:
 class Notes:
     """Intake, a queue, a worker thread, a store: the team's whole pipeline."""
 
-    def __init__(self, defects: frozenset[str]) -> None:
-        self.defects = defects
+    def __init__(self, defects: frozenset[str], store: str = "exact",
+                 message_max: int = 2000) -> None:
+        self.defects, self.store, self.message_max = defects, store, message_max
         self.lock = threading.Lock()
         self.inbox: queue.Queue = queue.Queue()
         self.rows: list[dict] = []  # stored, in order
@@ -132,7 +146,7 @@ class Notes:
             return 422, {"error": "author"}
         if planet not in PLANETS:
             return 422, {"error": "planet"}
-        if not isinstance(text, str) or not _clean(text).strip() or len(_clean(text)) > 2000:
+        if not isinstance(text, str) or not _clean(text).strip() or len(_clean(text)) > self.message_max:
             return 422, {"error": "body"}
         if not _utf8(author, text):
             return 422, {"error": "not UTF-8 text"}
@@ -180,6 +194,9 @@ class Notes:
                     continue
                 if "drop" in self.defects and self.worked % 100 == 50:
                     continue  # lost under load
+                if "truncate" in self.defects and self.worked % 10 == 3:
+                    note["body"] = note["body"][:-1]
+                note.update(author=self._written(note["author"]), body=self._written(note["body"]))
                 self.rows.append(note)
                 self.by_id[note["id"]] = note
                 self.per_planet[note["planet"]] += 1
@@ -188,20 +205,53 @@ class Notes:
                     if "miscount" in self.defects and self.europa % 20 == 0:
                         self.per_planet["EUROPA"] += 1
 
+    def _written(self, text: str) -> str:
+        if self.store == "escaped":
+            return html.escape(text)
+        if self.store == "normalized":
+            return " ".join(text.split())
+        return text
+
     def stop(self) -> None:
         self.inbox.put(None)
         self.worker.join(timeout=5)
 
     def board(self) -> str:
-        show = (lambda s: s) if "raw-body" in self.defects else html.escape
+        show, name = (str if "raw-body" in self.defects else html.escape), html.escape
+        if self.store == "escaped":  # stored escaped: shown as stored (raw-body undoes it)
+            show, name = (html.unescape if "raw-body" in self.defects else str), str
         with self.lock:
             latest = self.rows[-200:]
-        items = "".join(f"<li><b>{html.escape(n['author'])}</b> ({n['planet']}): "
+        items = "".join(f"<li><b>{name(n['author'])}</b> ({n['planet']}): "
                         f"{show(n['body'])}</li>" for n in latest)
         return f"<!doctype html><title>Board</title><ul>{items}</ul>"
 
 
-def _handler(notes: Notes) -> type[BaseHTTPRequestHandler]:
+def signed(command: str, path: str, headers: dict[str, str], body: bytes,
+           key: tuple[str, str, str]) -> bool:
+    """Whether the request carries a valid SigV4 signature by ``key`` (id, secret, region),
+    recomputed with botocore from what was received (as API Gateway would)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    key_id, secret, region = key
+    match = _SIGV4.fullmatch(headers.get("authorization", ""))
+    if not match or match[1] != key_id or match[3] != region or match[4] != "execute-api":
+        return False
+    names = match[5].split(";")
+    if "host" not in names or "x-amz-date" not in names or any(n not in headers for n in names):
+        return False
+    request = AWSRequest(method=command, url=f"http://{headers['host']}{path}", data=body,
+                         headers={n: headers[n] for n in names})
+    request.context["timestamp"] = headers["x-amz-date"]
+    signer = SigV4Auth(Credentials(key_id, secret), "execute-api", region)
+    expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)),
+                                request)
+    return hmac.compare_digest(expected, match[6])
+
+
+def _handler(notes: Notes, sigv4: tuple[str, str, str] | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -218,8 +268,17 @@ def _handler(notes: Notes) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
+        def _refused(self, body: bytes = b"") -> bool:
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            if sigv4 is None or signed(self.command, self.path, headers, body, sigv4):
+                return False
+            self._send(403, {"message": "Missing or invalid SigV4 signature"})
+            return True
+
         def do_POST(self) -> None:  # noqa: N802
             raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+            if self._refused(raw):
+                return None
             if self.path != "/v1/notes":
                 return self._send(404, {"error": "no such route"})
             try:
@@ -229,6 +288,8 @@ def _handler(notes: Notes) -> type[BaseHTTPRequestHandler]:
             self._send(*notes.accept(body))
 
         def do_GET(self) -> None:  # noqa: N802
+            if self._refused():
+                return None
             url = urlsplit(self.path)
             if url.path == "/":
                 return self._send(200, "<!doctype html><title>Notes</title>", "text/html")
@@ -259,12 +320,15 @@ def _handler(notes: Notes) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def foreign_pipeline(defects: frozenset[str] = frozenset()) -> Iterator[str]:
-    """The pipeline on 127.0.0.1:0; yields its URL."""
+def foreign_pipeline(defects: frozenset[str] = frozenset(), *, store: str = "exact",
+                     message_max: int = 2000,
+                     sigv4: tuple[str, str, str] | None = None) -> Iterator[str]:
+    """The pipeline on 127.0.0.1:0 (options in the module docstring); yields its URL."""
     unknown = set(defects) - set(DEFECTS)
     assert not unknown, f"unknown defects {unknown}"
-    notes = Notes(frozenset(defects))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(notes))
+    assert store in STORES, f"unknown store {store!r}"
+    notes = Notes(frozenset(defects), store, message_max)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(notes, sigv4))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,3 +90,41 @@ def test_a_bad_setting_exits_2_with_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "unknown flaw 'no-such-flaw'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_every_log_line_carries_its_time_so_a_report_can_place_it(tmp_path: Path) -> None:
+    from exodus2045.chaos.board import ActiveFault, FaultBoard
+    from exodus2045.reports.around import read_logs
+
+    state = StateDir(tmp_path / "state").ensure()
+    FaultBoard(state).add(ActiveFault.new("error", "frontend/queue.send", 1.0, {}, 1, "test"))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    sock.set_inheritable(True)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    started = time.time()
+    process = subprocess.Popen(  # chaos's entry: the board's fault fails the enqueue
+        [sys.executable, "-m", "exodus2045.chaos.entry", "frontend", "--fd", str(sock.fileno())],
+        env=child_env(state.root), pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    sock.close()
+    try:
+        wait_for(lambda: healthy(url) or process.poll() is not None, 20, "the frontend")
+        assert httpx.post(f"{url}/api/wishes", json=wish(1), timeout=10).status_code == 503
+        process.send_signal(signal.SIGTERM)
+        process.wait(EXIT_TIMEOUT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(EXIT_TIMEOUT_S)
+    output = process.stdout.read().decode()
+    process.stdout.close()
+    (tmp_path / "run" / "logs").mkdir(parents=True)
+    (tmp_path / "run" / "logs" / "frontend-0.log").write_text(output)
+    placed = read_logs(tmp_path / "run", started)["frontend-0"]
+    written = [line for line in output.splitlines() if line.strip()]
+    assert [p.text for p in placed] == written  # every line, none before a timestamp
+    assert all(-1 < p.t < 60 for p in placed), placed
+    assert any("tracing" in p.text for p in placed)  # the frontend's own INFO line
+    assert any("queue unavailable" in p.text and "WARNING" in p.text for p in placed), output

@@ -8,62 +8,20 @@ the five hops as spans chained parent to child across both queues.
 
 from __future__ import annotations
 
-import gzip
 import json
 import subprocess
 import sys
-import threading
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("opentelemetry.sdk", reason="the `tracing` extra is not installed")
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: E402
-    ExportTraceServiceRequest,
-)
 
 from tests.conftest import wait_for  # noqa: E402
+from tests.otlp_receiver import otlp_receiver  # noqa: E402
 
 CHAIN = ("accept", "queue wait 1", "parse", "queue wait 2", "store")
-
-
-@contextmanager
-def otlp_receiver() -> Iterator[tuple[str, list[dict]]]:
-    spans: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (the http.server spelling)
-            body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            if self.headers.get("content-encoding") == "gzip":
-                body = gzip.decompress(body)
-            request = ExportTraceServiceRequest.FromString(body)
-            for resource in request.resource_spans:
-                for scope in resource.scope_spans:
-                    for span in scope.spans:
-                        spans.append({
-                            "trace_id": span.trace_id.hex(), "span_id": span.span_id.hex(),
-                            "parent": span.parent_span_id.hex() or None, "name": span.name,
-                        })
-            self.send_response(200)
-            self.send_header("content-type", "application/x-protobuf")
-            self.end_headers()
-            self.wfile.write(b"")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", spans
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _chains(spans: list[dict]) -> dict[str, list[str]]:
@@ -93,7 +51,8 @@ def test_one_trace_per_acknowledged_wish_reaches_an_otlp_collector(tmp_path: Pat
     with otlp_receiver() as (endpoint, received):
         done = subprocess.run(
             [sys.executable, "-m", "exodus2045.scenarios.cli", "run", "smoke", "--evacuees", "60",
-             "--infiltrator-share", "0.1", "--out", str(out), "--otlp-endpoint", endpoint],
+             "--infiltrator-share", "0.1", "--out", str(out), "--otlp-endpoint", endpoint,
+             "--trace-sample", "1"],
             capture_output=True, text=True, timeout=240, check=False,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]

@@ -9,7 +9,10 @@ handles SIGTERM by finishing in-flight requests before the lifespan closes the b
 from __future__ import annotations
 
 import logging
+import logging.config
 import socket
+import time
+from typing import Any
 
 import uvicorn
 from exodus2045.app_under_test.frontend.app import NO_HOOKS, create_app
@@ -31,11 +34,16 @@ LIMIT_CONCURRENCY = 1000
 def build_server(
     app: FastAPI, *, host: str = "127.0.0.1", port: int = 8045,
     receive_s: float = REQUEST_RECEIVE_S, limit_concurrency: int = LIMIT_CONCURRENCY,
-    trust_proxy: str | None = None,
+    trust_proxy: str | None = None, log_config: dict[str, Any] | None = None,
 ) -> uvicorn.Server:
-    """The one uvicorn configuration every frontend (process, test, benchmark) runs with."""
+    """The one uvicorn configuration every frontend (process, test, benchmark) runs with.
+
+    ``log_config`` (the frontend process's :func:`log_config`) replaces uvicorn's own
+    logging setup; in-process servers (tests, benchmarks) keep uvicorn's default.
+    """
     config = uvicorn.Config(
         app,
+        **({"log_config": log_config} if log_config is not None else {}),
         host=host,
         port=port,
         http=bounded_httptools(receive_s),
@@ -53,6 +61,25 @@ def build_server(
         backlog=2048,
     )
     return uvicorn.Server(config)
+
+
+def log_config(component: str) -> dict[str, Any]:
+    """Every line the frontend process writes (its own and uvicorn's) starts with its UTC
+    time, as the pollers' do (app_under_test/functions.py): the run's evidence collector
+    keeps the log, and a report places each line by that time (the +-3 s panel around a
+    fault); a line without a time cannot be placed."""
+    stamped = {"format": f"%(asctime)s {component} %(levelname)s %(message)s"}
+    stderr = {"class": "logging.StreamHandler", "formatter": "stamped",
+              "stream": "ext://sys.stderr"}
+    own = {"handlers": ["stderr"], "level": "INFO", "propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"stamped": stamped},
+        "handlers": {"stderr": stderr},
+        "loggers": {"uvicorn": own, "uvicorn.access": own},
+        "root": {"handlers": ["stderr"], "level": "INFO"},
+    }
 
 
 def inherited_socket(fd: int) -> socket.socket:
@@ -73,9 +100,13 @@ def serve(
     hooks: FrontendHooks = NO_HOOKS,
 ) -> None:
     """Serve until SIGTERM/SIGINT; blocks. ``fd`` wins over ``host``/``port``."""
+    logging.Formatter.converter = time.gmtime  # UTC: a run report places lines by their time
+    logs = log_config(component)
+    logging.config.dictConfig(logs)
     log.info("%s: tracing %s", component, configure_tracing(component, config.state_dir))
     app = create_app(config, component=component, hooks=hooks)
-    server = build_server(app, host=host, port=port, trust_proxy=config.trust_proxy)
+    server = build_server(app, host=host, port=port, trust_proxy=config.trust_proxy,
+                          log_config=logs)
     if fd is None:
         server.run()
     else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import time
 from typing import Any
@@ -116,6 +117,12 @@ OPENAPI_POST = {
 }
 
 
+log = logging.getLogger("exodus.frontend")
+#: At most one "queue unavailable" line per this many seconds (with the count since the
+#: last): a fault window gets its lines for the report's +-3 s panel, not one per wish.
+UNAVAILABLE_LOG_EVERY_S = 1.0
+
+
 class WishIntake:
     """The submit route, bound to one frontend's state."""
 
@@ -130,6 +137,8 @@ class WishIntake:
         self.shed = "shed-under-load" in state.flaws
         self.enqueuing = 0  # submits waiting for the queue now (how backed up the enqueue is)
         self.valid_seen = 0  # valid wishes this process has judged (for false-reject)
+        self.unavailable = 0  # 503s not yet logged
+        self.unavailable_logged_at = 0.0
         self.limit = HARD_BODY_MAX_BYTES if self.lenient else BODY_MAX_BYTES
 
     async def post(self, request: Request) -> Response:
@@ -161,6 +170,14 @@ class WishIntake:
         parent = headers.get(TRACEPARENT) if source == "swarm" else None
         return await self._enqueue(clean, run_id, source, headers.get("user-agent", ""), html,
                                    received_at, parent)
+
+    def _log_unavailable(self, code: str) -> None:
+        self.unavailable += 1
+        now = time.monotonic()
+        if now - self.unavailable_logged_at >= UNAVAILABLE_LOG_EVERY_S:
+            log.warning("queue unavailable (%s): %d wish%s answered 503 since the last line",
+                        code, self.unavailable, "" if self.unavailable == 1 else "es")
+            self.unavailable, self.unavailable_logged_at = 0, now
 
     def _falsely_refused(self) -> bool:
         """The ``false-reject`` flaw's pick: one valid wish in 32 this process judges."""
@@ -218,6 +235,7 @@ class WishIntake:
                 outcome = await batcher.submit(submission)
             except QueueUnavailable as exc:
                 self.metrics.outcome["unavailable"].inc()
+                self._log_unavailable(exc.code)
                 problem = Problem(503, "queue-unavailable",
                                   f"the wish was not queued ({exc.code}); retry with the same wish_id",
                                   headers={"retry-after": RETRY_AFTER_S})

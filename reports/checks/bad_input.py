@@ -8,6 +8,10 @@ says nothing about the input, and the retry shows it was refused. A connection e
 never turned into a 4xx still fails: the input may be what brought the frontend down. And
 none of it may be stored -- matched by ``wish_id`` and, because a lax frontend may mint a
 fresh id, by the payload marker in stored text.
+
+Against a team's pipeline, which wishes must be refused follows the adapter's ``[limits]``
+(:mod:`exodus2045.reports.input_limits`); without one, a failure that the team's wider limits
+would explain says so.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from exodus2045.reports.checks._markers import markers_in
+from exodus2045.reports.input_limits import expected_answers, limit_hint
 from exodus2045.reports.runfolder import RunData, WishSummary
 from exodus2045.reports.verdict import CheckResult, capped
 
@@ -34,7 +39,11 @@ def _wrong_answers(wish: WishSummary) -> list[int]:
 
 
 def check(run: RunData) -> CheckResult:
-    rejects = [w for w in run.wishes.values() if w.expect == "reject"]
+    try:
+        answers, limits_note = expected_answers(run)
+    except Exception as exc:  # the plan cannot be recomputed: no oracle for the limits
+        return CheckResult.skip(ID, f"the adapter's [limits] could not be applied: {exc!r}")
+    rejects = [w for w in run.wishes.values() if answers[w.wish_id] == "reject"]
     if not rejects:
         return CheckResult.skip(ID, "the ledger holds no wish planned to be rejected")
     answered_wrong: list[dict[str, Any]] = [
@@ -62,6 +71,8 @@ def check(run: RunData) -> CheckResult:
                     }
                 )
     good = not answered_wrong and not stored
+    taken = [w["wish_id"] for w in answered_wrong if any(200 <= s < 300 for s in w["statuses"])]
+    hint = limit_hint(run, taken) if taken else ""
     if good:
         summary = f"all {len(rejects)} bad inputs got a 4xx on every attempt and none was stored"
     else:
@@ -74,7 +85,7 @@ def check(run: RunData) -> CheckResult:
     return CheckResult.judge(
         ID,
         good,
-        summary + store_note,
+        summary + hint + store_note + limits_note,
         rejects=len(rejects),
         store_judged=run.store is not None,
         **capped("answered_wrong", answered_wrong),

@@ -7,6 +7,11 @@ that policy itself (:mod:`exodus2045.reports.markup_policy`), never through the 
 normaliser, so a sanitiser that strips tags, a parser that upper-cases (as the 2019 demo did)
 or skips NFC (the ``skip-nfc`` flaw), or a wrong ``markup`` flag all show up here.
 
+A team's adapter may declare another content mode (docs/architecture.md "Adapter: content
+modes"): ``normalized`` or ``escaped`` changes how the evacuee and the message are compared
+(:mod:`exodus2045.reports.content_modes`), never what is expected; the destination is always
+compared exactly.
+
 Without a listing of the run's rows, the rows per-wish lookups found are compared instead
 (each acknowledged wish at most once: exactly what content needs).
 
@@ -19,46 +24,28 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
+from exodus2045.reports.content_modes import MODES, differs, mode_of
 from exodus2045.reports.markup_policy import (
     expected_destination,
     expected_evacuee,
     expected_text,
     has_markup,
 )
+from exodus2045.reports.replan import replan
 from exodus2045.reports.runfolder import RunData
 from exodus2045.reports.verdict import CheckResult, capped
 
 ID = "content"
 FIELDS = ("evacuee", "destination", "message")
 _SHOW = 200  # characters of a text shown in evidence
+_MODED = ("evacuee", "message")  # the user's text; a content mode applies to these
 
 
 def regenerate_sent(run: RunData, wish_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Re-plan what the swarm sent for ``wish_ids`` from the seed (the swarm is deterministic).
-
-    Imports the swarm's planner lazily so the audit runs without it; any failure (planner
-    absent, changed signature) raises and the caller skips the check with the reason, rather
-    than judge against a wrong oracle. The wish ids come from a secret the audit never sees
-    (docs/architecture.md "Scope of a run"), so a ledger line is tied to its plan by ``n``;
-    the bodies come from the seed alone.
-    """
-    from exodus2045.locustfiles.generate import SwarmPlan, build_pools, plan_wish
-
-    load = run.scenario.get("load") or {}
-    plan = SwarmPlan(
-        seed=run.seed,
-        run_id=run.run_id,
-        evacuees=load["evacuees"],
-        mars_share=load["mars_share"],
-        infiltrator_share=load["infiltrator_share"],
-    )
-    pools = build_pools(run.seed)
+    """Re-plan what the swarm sent for ``wish_ids`` from the seed
+    (:func:`exodus2045.reports.replan.replan`; any failure raises)."""
     sent: dict[str, dict[str, Any]] = {}
-    for wish_id in wish_ids:
-        wish = run.wishes.get(wish_id)
-        if wish is None or wish.n is None:
-            continue
-        planned = plan_wish(plan, wish.n, pools)
+    for wish_id, planned in replan(run, wish_ids).items():
         body = planned.body if isinstance(planned.body, dict) else {}  # None: not even JSON
         sent[wish_id] = {"wish_id": wish_id, **{f: body.get(f) for f in FIELDS}}
     return sent
@@ -83,6 +70,9 @@ def _short(value: Any) -> Any:
 
 
 def check(run: RunData) -> CheckResult:
+    mode = mode_of(run.meta)
+    if mode not in MODES:
+        return CheckResult.skip(ID, f"run.json names an unknown content mode {mode!r}")
     if run.store is not None:
         stored, rows_from = run.run_store(), "the run's stored rows"
     elif run.lookups is not None:
@@ -118,7 +108,9 @@ def check(run: RunData) -> CheckResult:
             if name == "markup" and "markup" not in row:
                 continue  # a target that keeps no markup flag (a team's own) is not judged on one
             got = bool(row.get(name)) if name == "markup" else row.get(name)
-            if got != want:
+            why = differs(mode, want, got) if name in _MODED else (
+                None if got == want else "differs")
+            if why is not None:
                 mismatch = {
                     "wish_id": wish_id,
                     "field": name,
@@ -126,13 +118,16 @@ def check(run: RunData) -> CheckResult:
                     "expected": _short(want),
                     "stored": _short(got),
                 }
-                if isinstance(got, str) and unicodedata.normalize("NFC", got) == want:
+                if mode != "exact":
+                    mismatch["note"] = f"{mode}: {why}"
+                elif isinstance(got, str) and unicodedata.normalize("NFC", got) == want:
                     mismatch["note"] = "stored text is not NFC-normalised"  # looks identical
                 mismatches.append(mismatch)
     good = not mismatches and not unsent
     if good:
         summary = (
-            f"all {len(stored) - len(uncomparable)} stored wishes match what was sent ({source})"
+            f"all {len(stored) - len(uncomparable)} stored wishes match what was sent ({source}"
+            + ("" if mode == "exact" else f", compared {mode}") + ")"
         )
     else:
         summary = (
@@ -144,6 +139,7 @@ def check(run: RunData) -> CheckResult:
         good,
         summary,
         source=source,
+        content_mode=mode,
         rows_from=rows_from,
         compared=len(stored) - len(unsent) - len(uncomparable),
         **capped("mismatches", mismatches),

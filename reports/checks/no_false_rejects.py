@@ -17,6 +17,9 @@ What did not get it falls in one of two groups, reported apart:
 Evidence per wish: its id, number, kind and payload marker, every attempt's status, and when
 each attempt was sent (seconds after the run started), capped like every list in a verdict.
 It reads only the ledger, so it judges every run: embedded stack, ``--target`` and AWS.
+Against a team's pipeline, which wishes are valid follows the adapter's ``[limits]``
+(:mod:`exodus2045.reports.input_limits`); without one, refusals that a smaller limit of the
+team's explains are still failures, and the summary says which limit and where it seems to lie.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from exodus2045.reports.input_limits import expected_answers, limit_hint
 from exodus2045.reports.runfolder import RunData, WishSummary
 from exodus2045.reports.verdict import CheckResult, capped
 
@@ -52,7 +56,11 @@ def _row(wish: WishSummary, t0: float) -> dict[str, Any]:
 
 
 def check(run: RunData) -> CheckResult:
-    valid = [w for w in run.wishes.values() if w.expect == "accept"]
+    try:
+        answers, limits_note = expected_answers(run)
+    except Exception as exc:  # the plan cannot be recomputed: no oracle for the limits
+        return CheckResult.skip(ID, f"the adapter's [limits] could not be applied: {exc!r}")
+    valid = [w for w in run.wishes.values() if answers[w.wish_id] == "accept"]
     if not valid:
         return CheckResult.skip(ID, "the ledger holds no wish planned to be accepted")
     t0 = run.started_at
@@ -77,11 +85,12 @@ def check(run: RunData) -> CheckResult:
         summary = (
             f"{len(refused)} of {len(valid)} valid wishes were refused ({statuses}){when}; "
             f"{len(unacked)} more unacknowledged"
-        )
+        ) + limit_hint(run, [w.wish_id for w in refused],
+                       [w.wish_id for w in valid if w.acknowledged and w.wish_id not in refused_ids])
     return CheckResult.judge(
         ID,
         good,
-        summary,
+        summary + limits_note,
         valid=len(valid),
         acknowledged=acknowledged,
         refused_by_status={str(s): n for s, n in sorted(by_status.items())},

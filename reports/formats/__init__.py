@@ -101,6 +101,7 @@ class RenderContext:
     hops: HopBreakdown | None = None
     #: Whether spans were recorded (spans.jsonl in the folder): "on" or "off".
     tracing: str = "off"
+    trace_sample: float = 1.0  # the share of wishes whose spans were kept (head sampling)
     #: Per fault window, the process events and log lines within +-3 s (reports/around.py).
     around: list[AroundFault] = field(default_factory=list)
 

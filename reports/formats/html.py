@@ -168,7 +168,7 @@ class HtmlReport(ReportFormat):
                 )
             anchor = _fault_anchor(ctx, check.id) if status == "failed" else None
             if anchor:
-                cell += f' <a href="#{anchor}">events and logs ±3 s</a>'
+                cell += f' <a href="#{esc(anchor)}">events and logs ±3 s</a>'
             rows.append(
                 f'<tr><td class="{status}">{status.upper()}</td>'
                 f"<td><code>{esc(check.id)}</code></td>"
@@ -191,11 +191,14 @@ class HtmlReport(ReportFormat):
         head = "<tr><th>#</th>" + "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr>"
         rows = []
         for rank, mode in enumerate(modes, 1):
-            cells = "".join(
-                f"<td{NUM if c in numeric else ''}>{esc(format_value(mode.get(c)))}</td>"
-                for c in cols
-            )
-            rows.append(f'<tr><td class="num">{rank}</td>{cells}</tr>')
+            cells = []
+            for c in cols:
+                cell = esc(format_value(mode.get(c)))
+                anchor = _fault_anchor(ctx, str(mode.get("check", ""))) if c == "mode" else None
+                if anchor:  # a fault's row: what the components said and did around it
+                    cell += f' <a href="#{esc(anchor)}">events and logs ±3 s</a>'
+                cells.append(f"<td{NUM if c in numeric else ''}>{cell}</td>")
+            rows.append(f'<tr><td class="num">{rank}</td>{"".join(cells)}</tr>')
         return f"{heading}<table>{head}{''.join(rows)}</table>"
 
     def _figures(self, ctx: RenderContext) -> str:
@@ -246,8 +249,11 @@ class HtmlReport(ReportFormat):
         head = "<h2>Where the time went</h2>"
         if hops is None:
             return ""
-        tracing = ("Spans: recorded (spans.jsonl)." if ctx.tracing == "on" else
-                   "Spans: tracing was off (hop times come from the stored wishes).")
+        tracing = ("Spans: tracing was off (hop times come from the stored wishes)."
+                   if ctx.tracing != "on" else "Spans: recorded (spans.jsonl)." if
+                   ctx.trace_sample >= 1 else f"Spans: recorded for {ctx.trace_sample:.0%} of "
+                   "wishes (head-sampled by trace id, so a kept trace is whole; spans.jsonl). "
+                   "The hop times above are every wish's.")
         if not hops.wishes:
             return f'{head}<p>{esc(hops.where())}</p><p class="muted">{esc(tracing)}</p>'
         cols = "".join(f"<th>{p}</th>" for p in ("p50", "p95", "p99"))
@@ -310,7 +316,7 @@ class HtmlReport(ReportFormat):
         parts = ['<h2>Around each fault (±3 s)</h2>']
         for near in ctx.around:
             end = "–" if near.end is None else f"{near.end:.1f}"
-            parts.append(f'<h3 id="fault-{near.index}">{esc(near.label)} '
+            parts.append(f'<h3 id="{esc(f"fault-{near.index}")}">{esc(near.label)} '
                          f'<span class="muted">{near.start:.1f} s → {esc(end)} s</span></h3>')
             if near.events:
                 rows = "".join(

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import httpx
+from exodus2045.reports.content_modes import differs
+from exodus2045.reports.input_limits import EXODUS
+from exodus2045.scenarios.adapter.auth import preflight
 from exodus2045.scenarios.adapter.spec import Adapter
 from exodus2045.scenarios.adapter.translator import Translator
 from exodus2045.scenarios.evidence.reach import probe
@@ -50,7 +53,11 @@ def check_adapter(adapter: Adapter, target: str, wait_s: float = 30.0,
     """Raise :class:`TargetUnreachable` when the target is not there; else the report."""
     report = CheckReport()
     status = probe(target)
+    preflight(adapter, target)  # credentials refused: "could not run", as the run says
     report.step("target", f"{target} answers HTTP (GET / -> {status})")
+    if adapter.auth:
+        report.step("auth", f"AWS SigV4 for {adapter.auth.service} in {adapter.auth.region}, "
+                    "credentials from the environment")
     token = uuid.uuid4().hex
     with Translator(adapter, target, None, token=token) as t, \
             httpx.Client(base_url=t.url, timeout=15) as client:
@@ -80,11 +87,13 @@ def check_adapter(adapter: Adapter, target: str, wait_s: float = 30.0,
             sleep(0.2)
         waited = time.monotonic() - start
         if accepted:
-            same = [f for f in ("evacuee", "destination", "message")
-                    if row and row.get(f) == wish[f]]
+            same = [f for f in ("evacuee", "destination", "message") if row and (
+                row.get(f) == wish[f] if f == "destination"
+                else differs(adapter.content, wish[f], row.get(f)) is None)]
             report.step("lookup", f"GET {adapter.lookup_path} -> "
                         + (f"stored after {waited:.1f}s; fields that match what was sent: "
-                           f"{', '.join(same) or 'none'}" if found else
+                           f"{', '.join(same) or 'none'} (content = {adapter.content!r})"
+                           if found else
                            f"not stored within {wait_s:.0f}s"), found)
         if tally_ok and found:
             after = client.get("/api/tally").json()["tally"]
@@ -115,6 +124,8 @@ def check_adapter(adapter: Adapter, target: str, wait_s: float = 30.0,
             pages.append(path)
             report.step("page", f"GET {path} -> {page.status_code} "
                         f"{page.headers.get('content-type', '')}", page.status_code == 200)
+    limits = ("expected answers by the adapter's [limits]" if adapter.limits else
+              f"no [limits]: Exodus's assumed (message at most {EXODUS.message_max})")
     listing_why = ("the adapter names no [listing]" if not adapter.listing
                    else "the listing did not show the wish")
     rows = "the listing" if listed else f"the table {evidence.table}" if evidence.table else None
@@ -126,8 +137,8 @@ def check_adapter(adapter: Adapter, target: str, wait_s: float = 30.0,
          "traffic during the run would show as a difference)" if tally_ok else
          "no: the tally route did not answer"),
         ("content", "yes, by lookup" if found else "no: the lookup did not find the wish"),
-        ("bad-input", "yes, from the answers (and the store, where visible)"),
-        ("no-false-rejects", "yes, from the answers"),
+        ("bad-input", f"yes, from the answers (and the store, where visible); {limits}"),
+        ("no-false-rejects", f"yes, from the answers; {limits}"),
         ("no-executable-markup", f"yes, on {len(pages)} page(s)" if pages else
          "no: the adapter names no [pages]"),
         *judges(evidence),

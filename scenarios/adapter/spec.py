@@ -40,6 +40,13 @@ Example (the test suite's foreign pipeline uses exactly this shape)::
     id = "/ref"                 # pointer to our wish id in a row ("/id": their id)
     [pages]
     paths = ["/board"]          # where user text is displayed
+
+Parts with their own module (:data:`PARTS`): ``content = "exact"|"normalized"|"escaped"``
+(top level; :mod:`~exodus2045.scenarios.adapter.content`), ``[limits]`` (the team's input
+limits; :mod:`~exodus2045.scenarios.adapter.limits`) and ``[auth] sigv4`` (AWS SigV4 from
+the environment; :mod:`~exodus2045.scenarios.adapter.auth`, which also refuses a credential
+written into a header) and ``[evidence]`` (where the team's queues and dead letters can be
+read; :mod:`~exodus2045.scenarios.adapter.evidence_spec`).
 """
 
 from __future__ import annotations
@@ -53,8 +60,12 @@ from pathlib import Path
 from typing import Any
 
 from exodus2045.app_under_test.errors import ConfigError
-from exodus2045.scenarios.adapter.evidence_spec import TOP as EVIDENCE
-from exodus2045.scenarios.adapter.evidence_spec import EvidenceSpec, parse_evidence
+from exodus2045.reports.input_limits import InputLimits
+from exodus2045.scenarios.adapter import auth as auth_part
+from exodus2045.scenarios.adapter import content as content_part
+from exodus2045.scenarios.adapter import evidence_spec as evidence_part
+from exodus2045.scenarios.adapter import limits as limits_part
+from exodus2045.scenarios.adapter.evidence_spec import EvidenceSpec
 
 WISH_FIELDS = ("evacuee", "destination", "message")
 DESTINATIONS = ("mars", "jupiter")
@@ -71,7 +82,12 @@ KNOWN: dict[str, set[str]] = {
     "listing": {"path", "items", "next", "cursor_param", "id"},
     "pages": {"paths"},
 }
-KNOWN[""].add(EVIDENCE)  # the [evidence] part is validated by evidence_spec.py
+#: Parts with their own module (key, validation, meaning): each adds its keys to KNOWN and
+#: its values to the Adapter through ``parse(data, validator)``.
+PARTS = (content_part, limits_part, auth_part, evidence_part)
+for _part in PARTS:
+    KNOWN[""] |= _part.TOP_LEVEL | set(_part.SECTIONS)
+    KNOWN.update(_part.SECTIONS)
 REQUIRED = {"": ("submit", "lookup", "tally"), "submit": ("path", "fields"),
             "submit.fields": WISH_FIELDS, "lookup": ("path", "fields"),
             "lookup.fields": WISH_FIELDS, "tally": ("path", "pointer"),
@@ -112,6 +128,14 @@ class Adapter:
     listing: Listing | None = None
     pages: tuple[str, ...] = ()
     evidence: EvidenceSpec | None = None  # where its queues and dead letters can be read
+    content: str = "exact"  # how stored text is compared (scenarios/adapter/content.py)
+    limits: InputLimits | None = None  # the team's [limits]; None: Exodus's assumed
+    auth: auth_part.SigV4 | None = None  # [auth] sigv4; credentials from the environment
+
+    def resolved_auth(self) -> Any:
+        """The httpx auth that signs requests to the team (None without ``[auth]``); raises
+        naming what the environment lacks."""
+        return self.auth.http_auth(self.origin) if self.auth else None
 
     def their_destination(self, ours: str) -> str:
         return self.destinations.get(ours, ours)
@@ -145,7 +169,9 @@ class Adapter:
                 "id": self.id_pointer and f"theirs at {self.id_pointer}" or "ours",
                 "lookup": self.lookup_path, "tally": self.tally_path,
                 "listing": self.listing.path if self.listing else None,
-                "pages": list(self.pages),
+                "pages": list(self.pages), "content": self.content,
+                **({"limits": self.limits.to_json()} if self.limits else {}),
+                **({"auth": self.auth.describe()} if self.auth else {}),
                 "evidence": self.evidence.describe() if self.evidence else None}
 
 
@@ -201,10 +227,6 @@ def parse_adapter(data: Mapping[str, Any], origin: str = "<adapter>", text: str 
         for key, value in (v.table(data, table) or {}).items():
             if not isinstance(value, str) or not value:
                 v.add(table, key, f"must be a non-empty string, got {value!r}")
-            elif table == "submit.headers" and key.lower() == "authorization" \
-                    and not value.startswith("env:"):
-                v.add(table, key, "credentials come from the environment only: "
-                      "write \"env:VARIABLE\"")
     accepted = submit.get("accepted", [200, 201, 202])
     if not (isinstance(accepted, list) and accepted and all(
             isinstance(s, int) and not isinstance(s, bool) and 200 <= s < 300 for s in accepted)):
@@ -217,9 +239,11 @@ def parse_adapter(data: Mapping[str, Any], origin: str = "<adapter>", text: str 
     if not (isinstance(pages, list) and all(isinstance(p, str) and p.startswith("/")
                                             for p in pages)):
         v.add("pages", "paths", f"must be a list of paths starting with '/', got {pages!r}")
-    evidence = parse_evidence(data, v)
+    parts: dict[str, Any] = {}
+    for part in PARTS:
+        parts.update(part.parse(data, v))
     v.raise_if_any()
-    return Adapter(
+    return Adapter(**parts,
         origin=origin, submit_path=submit["path"], fields=dict(submit["fields"]),
         lookup_path=lookup["path"], lookup_fields=dict(lookup["fields"]),
         tally_path=tally["path"], tally_pointer=tally["pointer"],
@@ -229,7 +253,7 @@ def parse_adapter(data: Mapping[str, Any], origin: str = "<adapter>", text: str 
         headers=dict(submit.get("headers", {})),
         listing=Listing(listing["path"], listing["items"], listing["id"], listing.get("next"),
                         listing.get("cursor_param", "cursor")) if listing else None,
-        pages=tuple(pages), evidence=evidence)
+        pages=tuple(pages))
 
 
 class _Validator:
@@ -273,6 +297,9 @@ class _Validator:
             if current == table and key and re.match(
                     rf"(\"{re.escape(key)}\"|{re.escape(key)})\s*=", line):
                 return number
+        if header_line is None and "." in table:  # an inline table: the line that sets it
+            parent, _, name = table.rpartition(".")
+            return self._line_of(parent, name)
         return header_line
 
 

@@ -40,7 +40,8 @@ class Translator:
         self.adapter, self.target, self.token = adapter, target.rstrip("/"), token
         self.headers = adapter.resolved_headers()
         self.client = httpx.Client(base_url=self.target, timeout=timeout_s,
-                                   limits=httpx.Limits(max_connections=64))
+                                   limits=httpx.Limits(max_connections=64),
+                                   auth=adapter.resolved_auth())  # [auth] sigv4 signs each
         self.ids: dict[str, str] = {}  # our wish id -> theirs
         self.sent: set[str] = set()  # every wish id of ours forwarded: this run's rows
         self._theirs: dict[str, str] = {}  # every id the team gave -> ours (a retry's too)

@@ -125,8 +125,9 @@ def figures(healthz: Tally, accept: Tally, seconds: float, connections: int) -> 
 class FrontendProcess:
     """A frontend subprocess on an inherited 127.0.0.1:0 socket; stopped with SIGTERM."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, env: dict[str, str] | None = None) -> None:
         self.state_dir = state_dir
+        self.extra_env = dict(env or {})
         self.process: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
         self.url = ""
@@ -147,8 +148,10 @@ class FrontendProcess:
         self.sock.listen(2048)
         self.sock.set_inheritable(True)
         host, port = self.sock.getsockname()[:2]
-        env = {k: v for k, v in os.environ.items() if k not in s.ALL_ENV}
+        env = {k: v for k, v in os.environ.items()
+               if k not in s.ALL_ENV and not k.startswith("OTEL_EXPORTER_OTLP")}
         env[s.ENV_STATE_DIR] = str(self.state_dir)
+        env.update(self.extra_env)
         fd = self.sock.fileno()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "exodus2045.app_under_test.frontend", "--fd", str(fd)],

@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from exodus2045.scenarios.adapter.check import check_adapter
 
     adapter = load_adapter(args.adapter)
+    adapter.resolved_headers()  # credentials missing from the environment: exit 2, now
+    adapter.resolved_auth()
     report = check_adapter(adapter, args.target, wait_s=args.wait)
     print(report.render())
     return 0 if report.ok else 1

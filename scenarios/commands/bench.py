@@ -39,6 +39,8 @@ def _runner(module: ModuleType):
         figures = module.run(args)
         if args.json:
             print(json.dumps(figures, sort_keys=False))
+        elif hasattr(module, "table"):  # a bench with its own layout (rows to compare)
+            Console().print(module.table(figures))
         else:
             table = Table(title=f"exodus bench {module.NAME}")
             table.add_column("figure")

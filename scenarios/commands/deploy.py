@@ -82,14 +82,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-window", type=int, default=0, metavar="SECONDS")
     parser.add_argument("--max-receive-count", type=int, default=5)
     parser.add_argument("--flaws", default="", help="seeded flaws for the functions")
+    parser.add_argument("--otlp-endpoint", metavar="URL",
+                        help="the functions send their spans over OTLP/HTTP to this collector "
+                             "(the zip then carries the OpenTelemetry SDK and exporter)")
+    parser.add_argument("--trace-sample", type=float, default=1.0, metavar="RATIO",
+                        help="with --otlp-endpoint: the share of wishes whose spans are sent "
+                             "(default 1)")
     parser.add_argument("--json", action="store_true", help="print the outputs as one JSON line")
     parser.set_defaults(func=run)
+
+
+def _tracing_parameters(args: argparse.Namespace) -> dict[str, str]:
+    from urllib.parse import urlsplit
+
+    endpoint = getattr(args, "otlp_endpoint", None)
+    if not endpoint:
+        return {}
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"--otlp-endpoint {endpoint!r}: expected an http(s) URL such as "
+                          "https://collector.example:4318")
+    if not 0.0 <= args.trace_sample <= 1.0:
+        raise ConfigError(f"--trace-sample {args.trace_sample}: expected a share between 0 and 1")
+    return {"OtlpEndpoint": endpoint, "TraceSample": f"{args.trace_sample:g}"}
 
 
 def run(args: argparse.Namespace) -> int:
     from exodus2045.app_under_test.backends.aws.stack import DeployOptions, StackClients, deploy
 
     config = aws_config(args)
+    tracing = _tracing_parameters(args)
     options = DeployOptions(
         stack=args.stack, runtime=args.runtime, batch_size=args.batch_size,
         batch_window_s=args.batch_window, max_receive_count=args.max_receive_count,
@@ -98,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         # the functions run chaos's entry (the same handlers, ports wrapped), so a run's
         # throttle/error/latency faults reach them through the stack's fault board
         packages=("app_under_test", "chaos"), handler_module="exodus2045.chaos.lambda_entry",
+        parameters=tracing, tracing=bool(tracing),
     )
     confirm(config, args, f"create or update stack {args.stack} (billable resources)")
     say = (lambda line: print(line, file=sys.stderr)) if args.json else print

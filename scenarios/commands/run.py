@@ -14,6 +14,11 @@ from pathlib import Path
 from exodus2045.app_under_test.flaws import parse_flaws
 from exodus2045.app_under_test.settings import ENV_RUNS_DIR
 
+#: Spans of this share of wishes unless --trace-sample says otherwise: every span costs the
+#: frontend a quarter of its accept rate, a tenth of them stays within the 10% goal
+#: (`exodus bench tracing`; README "Tracing"). Hop times are kept for every wish.
+DEFAULT_TRACE_SAMPLE = 0.1
+
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", help="drive and audit this pipeline URL (HTTP only)")
@@ -50,8 +55,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="spans from the run's own stack (default on when the `tracing` "
                              "extra is installed); per-hop times are recorded either way")
     parser.add_argument("--trace-sample", type=float, metavar="RATIO",
-                        help="keep the spans of this share of wishes, 0..1 (default 1: all); "
-                             "per-hop times are kept for every wish either way")
+                        help="keep the spans of this share of wishes, 0..1 (default "
+                             f"{DEFAULT_TRACE_SAMPLE:g}, head-sampled so tracing costs under "
+                             "10%% of throughput; 1: every span); per-hop times are kept "
+                             "for every wish either way")
     parser.add_argument("--workers", type=int, default=0, metavar="N",
                         help="run the swarm as a Locust master plus N local worker processes")
     parser.add_argument("--expect-workers", type=int, default=0, metavar="N",
@@ -142,6 +149,7 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
                               "(and no --state-dir)")
         adapter = load_adapter(adapter_file)  # validated before anything is sent
         adapter.resolved_headers()  # a credential missing from the environment: say so now
+        adapter.resolved_auth()  # [auth] sigv4 without AWS credentials: likewise
     return RunOptions(scenario=scenario, target=target, state_dir=args.state_dir,
                       out=args.out, runs_dir=args.runs_dir, allow_partial=args.allow_partial,
                       stack=stack, aws=aws, adapter=adapter, swarm=_swarm_layout(args))
@@ -181,6 +189,8 @@ def _tracing_environment(args: argparse.Namespace) -> None:
         if not 0.0 <= sample <= 1.0:
             raise ConfigError(f"--trace-sample {sample}: expected a share between 0 and 1")
         os.environ[ENV_TRACE_SAMPLE] = str(sample)
+    else:
+        os.environ.setdefault(ENV_TRACE_SAMPLE, str(DEFAULT_TRACE_SAMPLE))
 
 
 def _swarm_layout(args: argparse.Namespace):

@@ -30,6 +30,15 @@ from exodus2045.app_under_test.errors import ConfigError
 #: The trace context API (app_under_test/tracing.py) rides along: the handlers import it, the
 #: Lambda runtime does not have it. Both are pure-Python ``py3-none-any`` wheels.
 VENDORED = ("nh3", "opentelemetry-api", "typing-extensions")
+#: With span export on (``exodus deploy --otlp-endpoint``): the SDK and the OTLP/HTTP
+#: exporter, and what they need that the Lambda runtime lacks (it has boto3, so urllib3).
+TRACING_VENDORED = (
+    "opentelemetry-sdk", "opentelemetry-semantic-conventions",
+    "opentelemetry-exporter-otlp-proto-http", "opentelemetry-exporter-otlp-proto-common",
+    "opentelemetry-exporter-otlp-common", "opentelemetry-exporter-http-transport",
+    "opentelemetry-proto", "protobuf", "googleapis-common-protos",
+    "requests", "idna", "certifi",  # requests warns without a charset detector, and works
+)
 PLATFORM = "manylinux2014_x86_64"  # the template's functions are x86_64
 _EPOCH = (2045, 1, 1, 0, 0, 0)
 
@@ -122,14 +131,16 @@ def _downloaded_files(name: str, version: tuple[int, int], into: Path) -> list[t
             if p.is_file()]
 
 
-def build_zip(runtime: str, packages: tuple[str, ...] = ("app_under_test",)) -> FunctionZip:
+def build_zip(runtime: str, packages: tuple[str, ...] = ("app_under_test",),
+              tracing: bool = False) -> FunctionZip:
     """The functions' zip for ``runtime`` (e.g. ``python3.13``) with ``packages`` of
-    exodus2045 (the pipeline's own, plus any the deployer adds)."""
+    exodus2045 (the pipeline's own, plus any the deployer adds); ``tracing`` adds the span
+    exporter (:data:`TRACING_VENDORED`)."""
     version = runtime_version(runtime)
     entries: dict[str, bytes] = {name: path.read_bytes() for package in packages
                                  for name, path in _package_files(package)}
     with tempfile.TemporaryDirectory(prefix="exodus-wheels-") as tmp:
-        for name in VENDORED:
+        for name in VENDORED + (TRACING_VENDORED if tracing else ()):
             files = _installed_files(name, version) or _downloaded_files(name, version,
                                                                          Path(tmp) / name)
             entries.update({arc: path.read_bytes() for arc, path in files})

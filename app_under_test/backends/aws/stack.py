@@ -69,6 +69,8 @@ class DeployOptions:
     #: run (``exodus deploy`` adds chaos, whose entry reads the fault board)
     packages: tuple[str, ...] = ("app_under_test",)
     handler_module: str = "exodus2045.app_under_test.backends.aws.lambda_entry"
+    #: the zip carries the OTLP span exporter (the template's OtlpEndpoint names where to)
+    tracing: bool = False
 
 
 def code_bucket(account: str, region: str, stack: str) -> str:
@@ -167,7 +169,7 @@ def deploy(clients: StackClients, options: DeployOptions,
 
     account = clients.sts.get_caller_identity()["Account"]
     bucket = code_bucket(account, clients.region, options.stack)
-    fzip = build_zip(options.runtime, options.packages)
+    fzip = build_zip(options.runtime, options.packages, tracing=options.tracing)
     say(f"packaged {len(fzip.files)} files ({len(fzip.data) // 1024} KiB) for {options.runtime}")
     _ensure_bucket(clients, bucket, options.stack)
     clients.s3.put_object(Bucket=bucket, Key=fzip.key, Body=fzip.data)
