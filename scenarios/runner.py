@@ -124,7 +124,8 @@ class _Stack:
         adapter = self.options.adapter
         if adapter is None:
             return
-        self.listing_token = secrets.token_urlsafe(24) if adapter.listing else None
+        self.listing_token = secrets.token_urlsafe(24) if (
+            adapter.listing or adapter.evidence) else None
         self.translator = Translator(adapter, self.url, run_dir / "target-ids.jsonl",
                                      token=self.listing_token or secrets.token_urlsafe(24))
         self.translator.__enter__()
@@ -179,10 +180,28 @@ class _Stack:
 
     def evidence_config(self) -> EvidenceConfig:
         d = self.deployed
+        team = {} if d else self._team_aws()
+        http = self.http_config()
+        if self.options.adapter is not None:  # the translator's routes, as the adapter has them
+            from exodus2045.scenarios.adapter.evidence_routes import http_paths
+
+            http = http_paths(http, self.options.adapter)
         return EvidenceConfig(url=self.url, state_dir=self.state.root if self.state else None,
-                              http=self.http_config(),
-                              aws=d.config if d else None, aws_resources=d.resources if d else None,
-                              stack=d.name if d else None)
+                              http=http,
+                              aws=d.config if d else team.get("aws"),
+                              aws_resources=d.resources if d else None,
+                              stack=d.name if d else None, team_aws=team.get("team_aws"))
+
+    def _team_aws(self) -> dict[str, Any]:
+        """An adapter's ``[evidence.aws]``: the team's table and queues, read through boto3
+        (endpoint and credentials from the environment or ``--aws-endpoint``)."""
+        adapter, t = self.options.adapter, self.translator
+        if adapter is None or t is None or adapter.evidence is None or not adapter.evidence.aws:
+            return {}
+        from exodus2045.scenarios.evidence.aws_team import TeamAws
+
+        return {"aws": self.options.aws or AwsConfig.from_env(os.environ),
+                "team_aws": TeamAws(adapter.evidence.aws, t.claim, adapter.our_destination)}
 
     def __exit__(self, *exc: object) -> None:
         if self.frontend:

@@ -7,6 +7,11 @@ store, the tally at ``/v1/stats`` under ``per_planet``, a cursor-paginated listi
 ``/board`` page that shows messages. A flaky gateway answers every 25th accepted post 503
 *after* queueing it, so clients retry and the ``ref`` dedupe is what keeps it sound.
 
+A small admin API shows its queue (``/admin/queues``: ready, working, dead) and its dead
+letters (``/admin/dead``, keyed by its own note id), with two defects of the worker's that
+only it shows: ``silent-dlq`` (1 in 100 dead-lettered without a reason: dlq-explained) and
+``stuck`` (1 in 100 taken and never finished: drained).
+
 Seeded defects (off by default), one per check the audit must fail:
 ``drop`` (the worker loses 1 in 100 under load: exactly-once), ``retry-dup`` (no ``ref``
 dedupe, so a retried post is stored twice: exactly-once), ``raw-body`` (the board renders
@@ -42,6 +47,7 @@ _SIGV4 = re.compile(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+
                     r"SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})")
 PLANETS = {"MARS", "EUROPA"}
 PAGE = 100
+DEFECTS += ("silent-dlq", "stuck")  # the worker's, seen through the admin API
 
 ADAPTER = """\
 # The foreign pipeline, as its team would describe it to Exodus.
@@ -81,6 +87,20 @@ id = "/ref"
 
 [pages]
 paths = ["/board"]
+
+[evidence.queues]
+path = "/admin/queues"
+
+[evidence.queues.depth.inbox]
+visible = "/inbox/ready"
+in_flight = "/inbox/working"
+dlq = "/inbox/dead"
+
+[evidence.dead_letters]
+path = "/admin/dead"
+items = "/letters"
+id = "/note"
+reason = "/why"
 """
 
 
@@ -111,6 +131,8 @@ class Notes:
         self.refs: dict[str, str] = {}  # ref -> id
         self.per_planet = {"MARS": 0, "EUROPA": 0}
         self.posts = self.worked = self.europa = 0
+        self.dead: list[dict] = []  # dead letters: {note, ref, why}
+        self.stuck = 0  # notes the worker took and never finished (the stuck defect)
         self.worker = threading.Thread(target=self._work, daemon=True, name="notes-worker")
         self.worker.start()
 
@@ -142,6 +164,25 @@ class Notes:
             return 503, {"error": "gateway timeout"}
         return 201, {"note": {"id": note_id}}
 
+    def _dead_or_stuck(self, note: dict) -> bool:
+        """The worker's queue defects (called under the lock): True when the note is not
+        stored because it was dead-lettered without a reason, or is stuck in its hands."""
+        if "silent-dlq" in self.defects and self.worked % 100 == 30:
+            self.dead.append({"note": note["id"], "ref": note["ref"], "why": ""})
+            return True
+        if "stuck" in self.defects and self.worked % 100 == 70:
+            self.stuck += 1
+            return True
+        return False
+
+    def queues(self) -> dict:
+        """Ready, working (taken, not finished) and dead, as the admin API shows them."""
+        with self.lock:
+            ready = self.inbox.qsize()
+            taken = max(0, self.posts - ready - self.worked)  # queued, between get and lock
+            return {"inbox": {"ready": ready, "working": taken + self.stuck,
+                              "dead": len(self.dead)}}
+
     def _work(self) -> None:
         while True:
             note = self.inbox.get()
@@ -149,6 +190,8 @@ class Notes:
                 return
             with self.lock:
                 self.worked += 1
+                if self._dead_or_stuck(note):
+                    continue
                 if "drop" in self.defects and self.worked % 100 == 50:
                     continue  # lost under load
                 if "truncate" in self.defects and self.worked % 10 == 3:
@@ -253,6 +296,11 @@ def _handler(notes: Notes, sigv4: tuple[str, str, str] | None) -> type[BaseHTTPR
             if url.path == "/board":
                 self.csp = True
                 return self._send(200, notes.board(), "text/html; charset=utf-8")
+            if url.path == "/admin/queues":
+                return self._send(200, notes.queues())
+            if url.path == "/admin/dead":
+                with notes.lock:
+                    return self._send(200, {"letters": list(notes.dead)})
             if url.path == "/v1/stats":
                 with notes.lock:
                     return self._send(200, {"per_planet": dict(notes.per_planet)})

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -104,13 +105,62 @@ def test_adapter_check_against_the_foreign_pipeline(tmp_path):
     assert "their id n-000001 (at /note/id)" in good.stdout
     assert "lists the wish" in good.stdout and "adapter check: OK" in good.stdout
     assert "exactly-once          yes, from the listing" in good.stdout
-    assert "drained               no: the target's HTTP API does not show its queues" \
-        in good.stdout
+    assert "drained               yes, from /admin/queues (1 queue(s))" in good.stdout
+    assert "dlq-explained         yes, from /admin/dead" in good.stdout
+    assert "queues                GET /admin/queues -> inbox: 0 waiting" in good.stdout
     assert wrong.returncode == 1 and "FAILED: POST /v2/notes -> 404" in wrong.stdout
     down = cli("adapter", "check", str(tmp_path / "team.toml"), "--target",
                "http://127.0.0.1:1")
     assert down.returncode == 2 and down.stderr.count("\n") == 1
     assert "http://127.0.0.1:1 could not be reached" in down.stderr
+
+
+def test_adapter_check_without_an_evidence_part_says_what_cannot_be_judged(tmp_path):
+    (tmp_path / "team.toml").write_text(ADAPTER.split("[evidence.queues]")[0])
+    with foreign_pipeline() as url:
+        done = cli("adapter", "check", str(tmp_path / "team.toml"), "--target", url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "drained               no: the target's HTTP API does not show its queues " \
+           "(name them in the adapter's [evidence.queues] or [evidence.aws])" in done.stdout
+    assert "dlq-explained         no: the target's HTTP API does not show its dead letters" \
+        in done.stdout
+
+
+def test_evidence_part_problems_name_file_line_and_key(tmp_path):
+    text = ADAPTER.replace('in_flight = "/inbox/working"', 'in_fligt = "/inbox/working"') \
+        .replace('reason = "/why"', 'reason = "why"\nsecret_access_key = "x"') + """
+[evidence.aws]
+table = "notes"
+id = "ref"
+ids = "mine"
+[evidence.aws.attributes]
+evacuee = "author"
+[[evidence.aws.queues]]
+name = "intake"
+url = "sqs://intake"
+"""
+    path = tmp_path / "team.toml"
+    path.write_text(text)
+    with pytest.raises(AdapterError) as info:
+        load_adapter(path)
+    lines = text.splitlines()
+
+    def line_of(fragment: str) -> int:
+        return next(i for i, x in enumerate(lines, 1) if x.startswith(fragment))
+
+    message = str(info.value)
+    for key, line, problem in (
+            ("evidence.queues.depth.inbox.in_fligt", line_of("in_fligt"), "unknown key"),
+            ("evidence.queues.depth.inbox.in_flight", line_of("[evidence.queues.depth.inbox]"),
+             "is required"),
+            ("evidence.dead_letters.reason", line_of('reason = "why"'), "JSON pointer"),
+            ("evidence.dead_letters.secret_access_key", line_of("secret_access_key"),
+             "credentials come from the environment only"),
+            ("evidence.aws.ids", line_of("ids ="), '"ours"'),
+            ("evidence.aws.attributes.message", line_of("[evidence.aws.attributes]"),
+             "is required"),
+            ("evidence.aws.queues.url", line_of('url = "sqs'), "http(s) URL")):
+        assert f"{path}:{line}: {key}: " in message and problem in message, (key, message)
 
 
 def test_scenario_target_table_names_its_url_and_adapter(tmp_path):
@@ -128,3 +178,44 @@ def test_scenario_target_table_names_its_url_and_adapter(tmp_path):
         load_scenario(str(bad))
     assert f"{bad}:3: target.url: must be an http:// or https:// URL" in str(info.value)
     assert f"{bad}:4: target.adapter: no adapter file at" in str(info.value)
+
+
+def test_translator_shows_the_team_queue_and_dead_letters_in_exodus_shapes(tmp_path):
+    """Through the adapter's pointers, presenter-only; a pointer that finds nothing is an
+    error naming it, never an empty queue."""
+    import httpx
+    from exodus2045.scenarios.adapter.translator import Translator
+
+    from tests.foreign_pipeline import foreign_pipeline as pipeline
+
+    wrong = ADAPTER.replace('in_flight = "/inbox/working"', 'in_flight = "/inbox/busy"')
+    for text, good in ((ADAPTER, True), (wrong, False)):
+        (tmp_path / "team.toml").write_text(text)
+        adapter = load_adapter(tmp_path / "team.toml")
+        with pipeline(frozenset({"silent-dlq"})) as url, \
+                Translator(adapter, url, None, token="t0ken") as t:
+            auth = {"authorization": "Bearer t0ken"}
+            assert httpx.get(f"{t.url}/api/admin/queues").status_code == 401
+            queues = httpx.get(f"{t.url}/api/admin/queues", headers=auth)
+            if not good:
+                assert queues.status_code == 502 and "/inbox/busy" in queues.text
+                continue
+            assert queues.json() == {"queues": {"inbox": {"visible": 0, "in_flight": 0,
+                                                          "dlq": 0}}}
+            import uuid
+
+            sent = []
+            for n in range(30):  # the defect dead-letters the 30th note, without a reason
+                sent.append(str(uuid.uuid4()))
+                httpx.post(f"{t.url}/api/wishes", json={
+                    "wish_id": sent[-1], "evacuee": "Ada", "destination": "mars",
+                    "message": f"note {n}"})
+            from tests.conftest import wait_for
+
+            def letters(url: str = t.url, headers: dict = auth) -> list:
+                return httpx.get(f"{url}/api/admin/dead-letters",
+                                 headers=headers).json()["dead_letters"]
+
+            [letter] = wait_for(letters, what="a dead letter")
+            assert letter["wish_id"] == sent[29] and not letter["reason"]  # theirs -> ours
+            assert json.loads(letter["body"])["note"] == t.ids[sent[29]]

@@ -90,7 +90,7 @@ def test_http_source_looks_up_reads_the_tally_and_fetches_pages(http_source, fil
                                       Question.STORED_COUNTS])
 def test_http_source_says_why_it_cannot_answer(http_source, question):
     why = http_source.cannot_answer(question)
-    assert why and ("listing" in why or "queues" in why or "counters" in why)
+    assert why and ("listing" in why or "presenter-only" in why or "counters" in why)
     for able in (Question.WISH_LOOKUP, Question.TALLY, Question.PAGES):
         assert http_source.cannot_answer(able) is None
 

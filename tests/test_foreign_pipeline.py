@@ -35,9 +35,11 @@ drain_within = "30s"
 """
 DATA_CHECKS = ("exactly-once", "no-phantoms", "tally", "content", "bad-input",
                "no-false-rejects", "no-executable-markup")
+CORE = (*DATA_CHECKS, "drained", "dlq-explained")
 #: defect -> the check it must fail
 MATRIX = {"drop": "exactly-once", "retry-dup": "exactly-once",
-          "raw-body": "no-executable-markup", "miscount": "tally"}
+          "raw-body": "no-executable-markup", "miscount": "tally",
+          "silent-dlq": "dlq-explained", "stuck": "drained"}
 
 
 def audit(tmp_path, url: str, in_scenario: bool = False
@@ -56,16 +58,22 @@ def audit(tmp_path, url: str, in_scenario: bool = False
 
 
 def test_sound_with_defects_off(tmp_path):
+    """``--target`` and ``--adapter`` only: the adapter's [evidence] part shows the team's
+    queue and dead letters, so every core check is judged and the verdict is SOUND."""
     with foreign_pipeline() as url:
-        result, verdict = audit(tmp_path, url, in_scenario=True)
+        result, verdict = audit(tmp_path, url)
     checks = {c["id"]: c for c in verdict["checks"]}
-    judged = {k: checks[k]["status"] for k in DATA_CHECKS}
+    judged = {k: checks[k]["status"] for k in CORE}
     assert set(judged.values()) == {"passed"}, (judged, result.stdout[-3000:])
     assert checks["slo"]["status"] == "passed", checks["slo"]
-    # the queues are the team's own: not visible through HTTP, so unproven, not sound
-    assert verdict["outcome"] == "unproven" and verdict["unjudged"] == ["drained",
-                                                                        "dlq-explained"]
-    assert result.returncode == 1
+    assert verdict["outcome"] == "sound" and verdict["unjudged"] == []
+    assert result.returncode == 0 and "SOUND" in result.stdout
+    index = json.loads((tmp_path / "run" / "evidence.json").read_text())["questions"]
+    for question in ("queue-depths", "dead-letters", "stored-wishes"):
+        assert index[question]["source"] == "http", (question, index[question])
+    queues = json.loads((tmp_path / "run" / "queues.json").read_text())
+    assert queues == {"queues": {"inbox": {"visible": 0, "in_flight": 0, "dlq": 0}},
+                      "dead_letters": []}
     ids = [json.loads(x) for x in (tmp_path / "run" / "target-ids.jsonl").read_text().split("\n")
            if x]
     assert ids and all(x["target_id"].startswith("n-") for x in ids)
@@ -75,7 +83,9 @@ def test_sound_with_defects_off(tmp_path):
 @pytest.mark.parametrize("defect", sorted(MATRIX))
 def test_each_defect_fails_its_check(defect, tmp_path):
     with foreign_pipeline(frozenset({defect})) as url:
-        result, verdict = audit(tmp_path, url)
+        # one defect reads its target and adapter from the scenario's [target]
+        result, verdict = audit(tmp_path, url, in_scenario=defect == "miscount")
     statuses = {c["id"]: c["status"] for c in verdict["checks"]}
     assert statuses[MATRIX[defect]] == "failed", (defect, statuses)
+    print(defect, "->", sorted(k for k, v in statuses.items() if v == "failed"))
     assert result.returncode == 1 and verdict["outcome"] == "unsound"

@@ -374,6 +374,10 @@ def test_without_a_token_admin_routes_refuse_everyone(
     assert response.status_code == 403
     problem_of(response)
     assert backend.store.get(stored["wish_id"])["hidden"] is False
+    letters = frontend.client.get("/api/admin/dead-letters",
+                                  headers={"Authorization": "Bearer anything"})
+    assert letters.status_code == 403
+    problem_of(letters)
 
 
 def test_audience_wishes_are_rate_limited_per_client(state: StateDir, backend: LocalBackend) -> None:

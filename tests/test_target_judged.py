@@ -1,9 +1,10 @@
 """``--target`` alone judges what HTTP can answer, and agrees with ``--state-dir``.
 
 With the presenter token the bundled frontend lists a run's stored wishes
-(``GET /api/admin/runs/{run_id}/wishes``), so exactly-once, no-phantoms, tally and content
-are judged over HTTP exactly as over the state dir; the ``lossy-worker`` flaw fails through
-``--target`` too. Without the token, lookups still catch the loss.
+(``GET /api/admin/runs/{run_id}/wishes``) and its dead letters
+(``GET /api/admin/dead-letters``), so every core check is judged over HTTP exactly as over
+the state dir, and a sound stack is SOUND through ``--target`` alone; the ``lossy-worker``
+flaw fails through ``--target`` too. Without the token, lookups still catch the loss.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 TOKEN = "presenter-" + "k" * 32
 CORE = ("exactly-once", "no-phantoms", "tally", "content", "bad-input", "no-false-rejects",
-        "no-executable-markup")
+        "no-executable-markup", "drained", "dlq-explained")
 
 
 def cli(*args: str, token: bool = True) -> subprocess.CompletedProcess:
@@ -76,11 +77,12 @@ def test_target_judges_like_the_state_dir(tmp_path, up):
     assert evidence["questions"]["stored-wishes"]["source"] == "http"
     assert TOKEN not in "".join(p.read_text(errors="replace")
                                 for p in (tmp_path / "http").rglob("*") if p.is_file())
+    assert evidence["questions"]["dead-letters"]["source"] == "http"
     if not flaw:
         assert set(http.values()) == {"passed"}, http
-        assert by_http.returncode == 1  # dlq-explained: HTTP cannot read dead letters
+        assert by_http.returncode == 0, by_http.stdout[-3000:]
         verdict = json.loads((tmp_path / "http" / "verdict.json").read_text())
-        assert verdict["unjudged"] == ["dlq-explained"]
+        assert verdict["outcome"] == "sound" and verdict["unjudged"] == []
         checks = {c["id"]: c for c in verdict["checks"]}
         assert checks["drained"]["status"] == "passed"  # /metrics' queue depth gauges
         run = json.loads((tmp_path / "http" / "run.json").read_text())
@@ -101,8 +103,31 @@ def test_target_judges_like_the_state_dir(tmp_path, up):
 
 
 def test_run_listing_is_presenter_only_and_paginated(tmp_path):
-    with exodus_up(tmp_path, "") as (_, _, url):
+    with exodus_up(tmp_path, "") as (_, state, url):
         listing_is_presenter_only_and_paginated(url)
+        dead_letters_are_presenter_only(url, state)
+
+
+def dead_letters_are_presenter_only(url: str, state) -> None:
+    """A message that can never be valid is dead-lettered with its reason; the route shows
+    it to the presenter only."""
+    from exodus2045.app_under_test.backends.local import open_local
+    from exodus2045.app_under_test.ports import OutgoingMessage
+    from exodus2045.app_under_test.statedir import StateDir
+
+    backend = open_local(StateDir(state))
+    try:
+        backend.wishes.send_batch([OutgoingMessage("not a wish at all")])
+    finally:
+        backend.close()
+    path = f"{url}/api/admin/dead-letters"
+    assert httpx.get(path).status_code == 401
+    assert httpx.get(path, headers={"authorization": "Bearer wrong"}).status_code == 403
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    wait_for(lambda: httpx.get(path, headers=auth).json()["dead_letters"], what="a dead letter")
+    [letter] = httpx.get(path, headers=auth).json()["dead_letters"]
+    assert letter["body"] == "not a wish at all" and letter["reason"].strip()
+    assert letter["queue"] == "wishes", letter
 
 
 def listing_is_presenter_only_and_paginated(url: str) -> None:

@@ -1,4 +1,5 @@
-"""Presenter routes: hide a wish, list a run's wishes, and the presenter check they share.
+"""Presenter routes: hide a wish, list a run's wishes and the dead letters, and the
+presenter check they share.
 
 A room will post things nobody wants on the projector. Only the presenter, holding the
 token ``exodus stage`` printed (or ``EXODUS_PRESENTER_TOKEN``), may hide a wish; with no
@@ -94,3 +95,14 @@ def add_admin_routes(app: FastAPI, state: FrontendState) -> None:
         more = len(rows) > limit
         return json_response({"run_id": run_id, "offset": offset, "wishes": rows[:limit],
                               "next": offset + limit if more else None})
+
+    @app.get("/api/admin/dead-letters", response_class=Response,
+             summary="Every dead-lettered message of both queues, with its reason "
+                     "(presenter token required)")
+    async def dead_letters(authorization: str | None = Header(None)) -> Response:
+        """What an audit over HTTP needs for dlq-explained: which messages died and why.
+        Presenter-only, because a dead letter's body is a whole message (``run_id``,
+        ``source`` and all)."""
+        check_presenter(authorization, state.config.presenter_token)
+        letters = await anyio.to_thread.run_sync(state.read_dead_letters)
+        return json_response({"dead_letters": letters})

@@ -112,6 +112,18 @@ class FrontendState:
             parsed = backend.parsed.depth()
         return {backend.wishes.name: wishes, backend.parsed.name: parsed}
 
+    def read_dead_letters(self) -> list[dict[str, Any]]:
+        """Both queues' dead letters (each read under its queue's lock, as depths are)."""
+        backend, batcher = self.backend, self.batcher
+        if backend is None or batcher is None:
+            return []
+        with batcher.lock:
+            wishes = backend.wishes.dead_letters()
+        with self._parsed_lock:
+            parsed = backend.parsed.dead_letters()
+        return [{"queue": q.name, **d} for q, letters in
+                ((backend.wishes, wishes), (backend.parsed, parsed)) for d in letters]
+
 
 def _open_aws(config: FrontendConfig) -> Any:
     """The aws backend of a frontend run against a deployed stack (``exodus up --backend aws``):

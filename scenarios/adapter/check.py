@@ -3,8 +3,9 @@
 The first thing a team runs: the adapter file is validated, the target probed, then one
 clearly labelled wish is sent through the translator, looked up until stored, compared
 field by field, the tally read before and after, the listing searched for it, and each page
-fetched. The report ends with one line per core check: judged, and from what, or not, and
-why -- the same reasons the run's verdict will give.
+fetched; the queues and dead letters its ``[evidence]`` part names are read once
+(:mod:`.evidence_check`). The report ends with one line per core check: judged, and from
+what, or not, and why -- the same reasons the run's verdict will give.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 from exodus2045.reports.content_modes import differs
@@ -22,7 +24,8 @@ from exodus2045.scenarios.adapter.spec import Adapter
 from exodus2045.scenarios.adapter.translator import Translator
 from exodus2045.scenarios.evidence.reach import probe
 
-NO_QUEUES = "the target's HTTP API does not show its queues"
+if TYPE_CHECKING:
+    from exodus2045.app_under_test.settings import AwsConfig
 
 
 @dataclass
@@ -45,7 +48,8 @@ class CheckReport:
 
 
 def check_adapter(adapter: Adapter, target: str, wait_s: float = 30.0,
-                  sleep: Callable[[float], None] = time.sleep) -> CheckReport:
+                  sleep: Callable[[float], None] = time.sleep,
+                  aws: AwsConfig | None = None) -> CheckReport:
     """Raise :class:`TargetUnreachable` when the target is not there; else the report."""
     report = CheckReport()
     status = probe(target)
@@ -106,6 +110,14 @@ def check_adapter(adapter: Adapter, target: str, wait_s: float = 30.0,
                 w.get("wish_id") == wish_id for w in lst.json().get("wishes", []))
             report.step("listing", f"GET {adapter.listing.path} -> "
                         + ("lists the wish" if listed else "does not list the wish"), listed)
+        from exodus2045.scenarios.adapter.evidence_check import (
+            EvidenceFindings,
+            check_evidence,
+            judges,
+        )
+
+        evidence = check_evidence(adapter, client, token, wish_id if found else None, t.claim,
+                                  report.step, aws) if adapter.evidence else EvidenceFindings()
         pages = []
         for path in adapter.pages:
             page = client.get(path)
@@ -116,10 +128,11 @@ def check_adapter(adapter: Adapter, target: str, wait_s: float = 30.0,
               f"no [limits]: Exodus's assumed (message at most {EXODUS.message_max})")
     listing_why = ("the adapter names no [listing]" if not adapter.listing
                    else "the listing did not show the wish")
+    rows = "the listing" if listed else f"the table {evidence.table}" if evidence.table else None
     report.judges = [
-        ("exactly-once", "yes, from the listing" if listed else
+        ("exactly-once", f"yes, from {rows}" if rows else
          f"loss only (by lookup); duplicates not: {listing_why}"),
-        ("no-phantoms", "yes, from the listing" if listed else f"no: {listing_why}"),
+        ("no-phantoms", f"yes, from {rows}" if rows else f"no: {listing_why}"),
         ("tally", "yes: the tally delta against what was acknowledged (another client's "
          "traffic during the run would show as a difference)" if tally_ok else
          "no: the tally route did not answer"),
@@ -128,7 +141,6 @@ def check_adapter(adapter: Adapter, target: str, wait_s: float = 30.0,
         ("no-false-rejects", f"yes, from the answers; {limits}"),
         ("no-executable-markup", f"yes, on {len(pages)} page(s)" if pages else
          "no: the adapter names no [pages]"),
-        ("drained", f"no: {NO_QUEUES}"),
-        ("dlq-explained", f"no: {NO_QUEUES}"),
+        *judges(evidence),
     ]
     return report

@@ -45,7 +45,8 @@ Parts with their own module (:data:`PARTS`): ``content = "exact"|"normalized"|"e
 (top level; :mod:`~exodus2045.scenarios.adapter.content`), ``[limits]`` (the team's input
 limits; :mod:`~exodus2045.scenarios.adapter.limits`) and ``[auth] sigv4`` (AWS SigV4 from
 the environment; :mod:`~exodus2045.scenarios.adapter.auth`, which also refuses a credential
-written into a header).
+written into a header) and ``[evidence]`` (where the team's queues and dead letters can be
+read; :mod:`~exodus2045.scenarios.adapter.evidence_spec`).
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.reports.input_limits import InputLimits
 from exodus2045.scenarios.adapter import auth as auth_part
 from exodus2045.scenarios.adapter import content as content_part
+from exodus2045.scenarios.adapter import evidence_spec as evidence_part
 from exodus2045.scenarios.adapter import limits as limits_part
+from exodus2045.scenarios.adapter.evidence_spec import EvidenceSpec
 
 WISH_FIELDS = ("evacuee", "destination", "message")
 DESTINATIONS = ("mars", "jupiter")
@@ -81,7 +84,7 @@ KNOWN: dict[str, set[str]] = {
 }
 #: Parts with their own module (key, validation, meaning): each adds its keys to KNOWN and
 #: its values to the Adapter through ``parse(data, validator)``.
-PARTS = (content_part, limits_part, auth_part)
+PARTS = (content_part, limits_part, auth_part, evidence_part)
 for _part in PARTS:
     KNOWN[""] |= _part.TOP_LEVEL | set(_part.SECTIONS)
     KNOWN.update(_part.SECTIONS)
@@ -124,6 +127,7 @@ class Adapter:
     headers: Mapping[str, str] = field(default_factory=dict)
     listing: Listing | None = None
     pages: tuple[str, ...] = ()
+    evidence: EvidenceSpec | None = None  # where its queues and dead letters can be read
     content: str = "exact"  # how stored text is compared (scenarios/adapter/content.py)
     limits: InputLimits | None = None  # the team's [limits]; None: Exodus's assumed
     auth: auth_part.SigV4 | None = None  # [auth] sigv4; credentials from the environment
@@ -167,7 +171,8 @@ class Adapter:
                 "listing": self.listing.path if self.listing else None,
                 "pages": list(self.pages), "content": self.content,
                 **({"limits": self.limits.to_json()} if self.limits else {}),
-                **({"auth": self.auth.describe()} if self.auth else {})}
+                **({"auth": self.auth.describe()} if self.auth else {}),
+                "evidence": self.evidence.describe() if self.evidence else None}
 
 
 def load_adapter(path: Path | str) -> Adapter:

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import httpx
+from exodus2045.scenarios.adapter import evidence_routes
 from exodus2045.scenarios.adapter.spec import WISH_FIELDS, Adapter, pointer_get
 
 LISTING = "/api/admin/runs/"
@@ -42,6 +43,8 @@ class Translator:
                                    limits=httpx.Limits(max_connections=64),
                                    auth=adapter.resolved_auth())  # [auth] sigv4 signs each
         self.ids: dict[str, str] = {}  # our wish id -> theirs
+        self.sent: set[str] = set()  # every wish id of ours forwarded: this run's rows
+        self._theirs: dict[str, str] = {}  # every id the team gave -> ours (a retry's too)
         self.run_id: str | None = None
         self._ids_file = ids_file.open("a", encoding="utf-8") if ids_file else None
         self._lock = threading.Lock()
@@ -83,6 +86,9 @@ class Translator:
             problem = {"type": "about:blank", "title": "invalid wish_id", "status": 422,
                        "field": "wish_id", "detail": "wish_id must be a UUID"}
             return 422, {"content-type": "application/problem+json"}, json.dumps(problem).encode()
+        if ours is not None:
+            with self._lock:
+                self.sent.add(ours)
         if isinstance(wish, dict):
             body: dict[str, Any] = {a.fields.get(k, k): v for k, v in wish.items()
                                     if k != "wish_id"}  # a field we do not map goes as sent
@@ -119,9 +125,23 @@ class Translator:
             if self.ids.get(ours) == theirs:
                 return
             self.ids[ours] = theirs
+            self._theirs[theirs] = ours
             if self._ids_file:
                 self._ids_file.write(json.dumps({"wish_id": ours, "target_id": theirs}) + "\n")
                 self._ids_file.flush()
+
+    def ours(self, key: str) -> str:
+        """Our wish id for a key the team shows: theirs mapped back, else it is ours."""
+        with self._lock:
+            return self._theirs.get(key, key)
+
+    def claim(self, key: str, theirs: bool) -> str | None:
+        """Our wish id when a row keyed ``key`` is this run's (its id one we sent), else None:
+        a shared table's other rows are not the run's to judge."""
+        with self._lock:
+            if theirs:
+                return self._theirs.get(key)
+            return key if key in self.sent else None
 
     # -- reads -------------------------------------------------------------------------
     def lookup(self, ours: str) -> tuple[int, bytes]:
@@ -229,6 +249,12 @@ def _handler(t: Translator) -> type[BaseHTTPRequestHandler]:
                     return self._answer(*t.lookup(unquote(path[len("/api/wishes/"):])))
                 if path == "/api/tally":
                     return self._answer(*t.tally())
+                if path in (evidence_routes.QUEUES, evidence_routes.DEAD_LETTERS):
+                    if not t.authorised(self._headers()):
+                        return self._answer(401, b"{}")
+                    read = evidence_routes.queues if path == evidence_routes.QUEUES \
+                        else evidence_routes.dead_letters
+                    return self._answer(*read(t))
                 if path.startswith(LISTING) and path.endswith("/wishes"):
                     if not t.authorised(self._headers()):
                         return self._answer(401, b"{}")

@@ -20,10 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--target", required=True, help="the team's pipeline URL")
     check.add_argument("--wait", type=float, default=30.0,
                        help="seconds to wait for the wish to be stored (default 30)")
+    check.add_argument("--aws-endpoint", metavar="URL",
+                       help="a local AWS for the adapter's [evidence.aws] (default: "
+                            "$AWS_ENDPOINT_URL, else AWS)")
     check.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    _aws_endpoint(args)
     from exodus2045.scenarios.adapter import load_adapter
     from exodus2045.scenarios.adapter.check import check_adapter
 
@@ -33,3 +37,21 @@ def run(args: argparse.Namespace) -> int:
     report = check_adapter(adapter, args.target, wait_s=args.wait)
     print(report.render())
     return 0 if report.ok else 1
+
+
+def _aws_endpoint(args: argparse.Namespace) -> None:
+    """``--aws-endpoint`` for the adapter's ``[evidence.aws]`` (as ``AWS_ENDPOINT_URL``, which
+    the check's AWS clients read); refused when the file names no AWS to read there."""
+    if not args.aws_endpoint:
+        return
+    import os
+
+    from exodus2045.app_under_test.errors import ConfigError
+    from exodus2045.app_under_test.settings import ENV_AWS_ENDPOINT, AwsConfig
+    from exodus2045.scenarios.adapter import load_adapter
+
+    adapter = load_adapter(args.adapter)  # its problems first, as the check would say them
+    if not (adapter.evidence and adapter.evidence.aws):
+        raise ConfigError(f"--aws-endpoint: {args.adapter} has no [evidence.aws] to read there")
+    AwsConfig(endpoint_url=args.aws_endpoint)  # a malformed URL: one line, exit 2
+    os.environ[ENV_AWS_ENDPOINT] = args.aws_endpoint

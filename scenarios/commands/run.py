@@ -109,8 +109,10 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
                           "`exodus deploy --flaws ...`)")
     if stack and args.state_dir:
         raise ConfigError("--stack and --state-dir name two different pipelines: pick one")
-    if getattr(args, "aws_endpoint", None) and not stack:
-        raise ConfigError("--aws-endpoint needs --stack (the deployed stack to reach there)")
+    if getattr(args, "aws_endpoint", None) and not (
+            stack or getattr(args, "adapter", None) or scenario.target_adapter):
+        raise ConfigError("--aws-endpoint needs --stack (the deployed stack to reach there) "
+                          "or an --adapter with [evidence.aws]")
     scenario = scenario.with_overrides(
         seed=args.seed, evacuees=args.evacuees, arrival_rate=args.arrival_rate,
         mars_share=args.mars_share, infiltrator_share=args.infiltrator_share,
@@ -129,6 +131,12 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
             raise ConfigError(f"scenario {scenario.name} asks for flaws "
                               f"{','.join(sorted(scenario.stack.flaws))}: on AWS they are the "
                               "deployed stack's (`exodus deploy --flaws ...`)")
+    elif getattr(args, "aws_endpoint", None):  # for an adapter's [evidence.aws]; see run()
+        import os
+
+        from exodus2045.app_under_test.settings import AwsConfig
+
+        aws = AwsConfig.from_env(os.environ, endpoint_url=args.aws_endpoint)
     adapter = None
     target = args.target or (None if args.state_dir else scenario.target_url)
     adapter_file = getattr(args, "adapter", None) or (
@@ -145,6 +153,18 @@ def options_from(args: argparse.Namespace, scenario_spec: str):
     return RunOptions(scenario=scenario, target=target, state_dir=args.state_dir,
                       out=args.out, runs_dir=args.runs_dir, allow_partial=args.allow_partial,
                       stack=stack, aws=aws, adapter=adapter, swarm=_swarm_layout(args))
+
+
+def _aws_endpoint_is_used(args: argparse.Namespace, options) -> None:
+    """``--aws-endpoint`` reaches a deployed stack or an adapter's ``[evidence.aws]``: with
+    neither it would be silently ignored, so refuse it."""
+    from exodus2045.app_under_test.errors import ConfigError
+
+    adapter = options.adapter
+    if getattr(args, "aws_endpoint", None) and not options.stack and not (
+            adapter and adapter.evidence and adapter.evidence.aws):
+        where = f"{adapter.origin} has" if adapter else "the run has no adapter, so"
+        raise ConfigError(f"--aws-endpoint: {where} no [evidence.aws] to read there")
 
 
 def _tracing_environment(args: argparse.Namespace) -> None:
@@ -201,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
     from exodus2045.scenarios.runner import run_scenario
 
     options = options_from(args, args.scenario)
+    _aws_endpoint_is_used(args, options)
     if args.web:
         from exodus2045.scenarios.web_run import WebOptions, run_web
 

@@ -21,6 +21,7 @@ from exodus2045.app_under_test.settings import AwsConfig, AwsResources
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.reports.evidence_index import Answer, EvidenceIndex
 from exodus2045.scenarios.evidence import folder
+from exodus2045.scenarios.evidence.aws_team import TeamAws
 from exodus2045.scenarios.evidence.http import HttpSource, HttpSourceConfig
 from exodus2045.scenarios.evidence.protocol import EvidenceError, Lookup, Question, Source
 from exodus2045.scenarios.evidence.statedir import StateDirSource
@@ -38,6 +39,7 @@ class EvidenceConfig:
     aws: AwsConfig | None = None  # with ``aws_resources``: a deployed stack (``--stack``)
     aws_resources: AwsResources | None = None
     stack: str | None = None
+    team_aws: TeamAws | None = None  # with ``aws``: a team's table and queues (an adapter's)
 
 
 def open_sources(config: EvidenceConfig) -> list[Source]:
@@ -49,6 +51,10 @@ def open_sources(config: EvidenceConfig) -> list[Source]:
         from exodus2045.scenarios.evidence.aws import open_aws_source
 
         sources.append(open_aws_source(config.aws, config.aws_resources, config.stack))
+    elif config.aws is not None and config.team_aws is not None:
+        from exodus2045.scenarios.evidence.aws import open_team_aws_source
+
+        sources.append(open_team_aws_source(config.aws, config.team_aws))
     if config.url:
         sources.append(HttpSource(config.url, config.http))
     return sources

@@ -6,7 +6,8 @@ the presenter token it lists a run's stored wishes through the frontend's admin 
 (``GET /api/admin/runs/{run_id}/wishes``, paginated), so exactly-once and no-phantoms are
 judged over HTTP too; without it, it cannot. Queue depths (and so the backlog the drain
 waits on) come from the ``exodus_queue_depth`` gauges of ``/metrics`` where the target has
-them. It never counts stored rows or reads dead letters, and says so.
+them (or, through an adapter's translator, ``GET /api/admin/queues``); dead letters from the
+presenter-only ``GET /api/admin/dead-letters``. It never counts stored rows, and says so.
 
 Every request is paced and bounded (:class:`HttpSourceConfig`): the audit reads after the
 swarm, but a target shared with real users must not feel a second swarm in its lookups.
@@ -40,6 +41,8 @@ PAGE_PATHS = ("/wall?limit=200", "/", "/tally", "/api/wall?limit=200", "/api/tal
 _NO_LISTING = ("the target has no listing of a run's stored wishes (the bundled frontend "
                "lists them for the presenter token: set EXODUS_PRESENTER_TOKEN)")
 _NO_QUEUES = "the target's HTTP API does not show its queues"
+_NO_DEAD_LETTERS = ("the target's HTTP API does not show its dead letters (an adapter names "
+                    "them in [evidence.dead_letters] or [evidence.aws])")
 _DEPTH = re.compile(r"^exodus_queue_depth\{([^}]*)\}\s+([0-9.eE+-]+)\s*$", re.MULTILINE)
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
 
@@ -57,7 +60,12 @@ class HttpSourceConfig:
     wish_pages: int = 20  # /api/wishes/{id} pages fetched for the static oracle
     #: the presenter token (from the environment, never a file): opens the run listing
     presenter_token: str | None = field(default=None, repr=False)
-    listing_path: str = "/api/admin/runs/{run_id}/wishes"
+    listing_path: str | None = "/api/admin/runs/{run_id}/wishes"  # None: the target has none
+    #: with the presenter token: ``{"queues": {name: {visible, in_flight, dlq}}}`` (a
+    #: translator's, from an adapter's ``[evidence.queues]``); preferred to ``metrics_path``
+    queues_path: str | None = None
+    #: with the presenter token: ``{"dead_letters": [{queue, message_id, body, reason}]}``
+    dead_letters_path: str | None = "/api/admin/dead-letters"
     #: Prometheus text with ``exodus_queue_depth{queue,state}`` gauges (the bundled frontend's
     #: ``/metrics``): queue depths and the backlog over HTTP. None: the target shows none.
     metrics_path: str | None = "/metrics"
@@ -91,17 +99,21 @@ class HttpSource(SourceBase):
         Question.STORED_COUNTS: "the target shows its tally counters, not a count of stored rows",
         Question.QUEUE_DEPTHS: _NO_QUEUES,
         Question.BACKLOG: _NO_QUEUES,
-        Question.DEAD_LETTERS: _NO_QUEUES,
+        Question.DEAD_LETTERS: "the target's dead letters are read through a presenter-only "
+                               "route (set EXODUS_PRESENTER_TOKEN)",
         Question.RESTARTS: "the target's HTTP API does not report restarts",
     }
 
     def __init__(self, url: str, config: HttpSourceConfig | None = None) -> None:
         self.url = url.rstrip("/")
         self.config = config or HttpSourceConfig()
-        if self.config.presenter_token:
+        if self.config.presenter_token and self.config.listing_path:
             self.ANSWERS = self.ANSWERS | {Question.STORED_WISHES}
         if self.config.metrics_path:
             self.ANSWERS = self.ANSWERS | {Question.QUEUE_DEPTHS, Question.BACKLOG}
+        self.ANSWERS = self.ANSWERS | _queue_answers(self.config)
+        if not self.config.dead_letters_path:
+            self.WHY_NOT = {**self.WHY_NOT, Question.DEAD_LETTERS: _NO_DEAD_LETTERS}
         self.errors = (httpx.HTTPError, ValueError)
         n = max(1, self.config.concurrency)
         self.client = httpx.Client(
@@ -150,7 +162,7 @@ class HttpSource(SourceBase):
     def stored_wishes(self, run_id: str) -> Iterator[dict[str, Any]]:
         """Every row the target lists for ``run_id``, page by page (a read error raises, so a
         half listing is never taken for the whole store)."""
-        path = self.config.listing_path.format(run_id=quote(run_id, safe=""))
+        path = (self.config.listing_path or "").format(run_id=quote(run_id, safe=""))
         headers = {"authorization": f"Bearer {self.config.presenter_token}"}
         offset: int | None = 0
         while offset is not None:
@@ -170,6 +182,8 @@ class HttpSource(SourceBase):
 
     def queue_depths(self) -> dict[str, dict[str, int]]:
         """Per queue ``{visible, in_flight, dlq}`` from the target's Prometheus gauges."""
+        if self.config.queues_path and self.config.presenter_token:
+            return self._admin_queues()
         path = self.config.metrics_path or ""
         r = self.get(path)
         r.raise_for_status()
@@ -186,6 +200,38 @@ class HttpSource(SourceBase):
     def backlog(self) -> int:
         return sum(d.get("visible", 0) + d.get("in_flight", 0)
                    for d in self.queue_depths().values())
+
+    # -- queues and dead letters through presenter-only admin routes --------------------
+    def _admin_get(self, path: str, key: str) -> Any:
+        self._pace.wait()
+        r = self.client.get(path, headers={
+            "authorization": f"Bearer {self.config.presenter_token}"})
+        if r.status_code in (401, 403, 404):
+            raise EvidenceError(f"{self.url}{path}: {r.status_code} (not readable with this "
+                                "presenter token)")
+        r.raise_for_status()
+        body = r.json()
+        value = body.get(key) if isinstance(body, dict) else None
+        if value is None:
+            raise EvidenceError(f"{self.url}{path}: no {key!r} in the answer")
+        return value
+
+    def _admin_queues(self) -> dict[str, dict[str, int]]:
+        queues = self._admin_get(self.config.queues_path or "", "queues")
+        if not isinstance(queues, dict) or not queues or not all(
+                isinstance(d, dict) and all(isinstance(n, int) for n in d.values())
+                for d in queues.values()):
+            raise EvidenceError(f"{self.url}{self.config.queues_path}: no "
+                                "{'queues': {name: {visible, in_flight, dlq}}} object")
+        return {str(name): dict(d) for name, d in queues.items()}
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Every dead letter the target shows the presenter: queue, body, reason."""
+        letters = self._admin_get(self.config.dead_letters_path or "", "dead_letters")
+        if not isinstance(letters, list) or not all(isinstance(d, dict) for d in letters):
+            raise EvidenceError(f"{self.url}{self.config.dead_letters_path}: no "
+                                "{'dead_letters': [...]} array")
+        return letters
 
     def pages(self, sample_ids: Sequence[str]) -> list[FetchedPage]:
         paths = list(self.config.page_paths)
@@ -222,6 +268,16 @@ class HttpSource(SourceBase):
             if attempt + 1 < self.config.attempts:
                 time.sleep(min(wait, self.config.retry_after_cap_s))
         return Lookup(wish_id, False, None, status)
+
+
+def _queue_answers(config: HttpSourceConfig) -> frozenset[Question]:
+    """What the presenter-only queue and dead-letter routes let this source answer."""
+    if not config.presenter_token:
+        return frozenset()
+    answers = {Question.DEAD_LETTERS} if config.dead_letters_path else set()
+    if config.queues_path:
+        answers |= {Question.QUEUE_DEPTHS, Question.BACKLOG}
+    return frozenset(answers)
 
 
 def _retry_after(response: httpx.Response, default: float) -> float:

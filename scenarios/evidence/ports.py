@@ -58,5 +58,5 @@ class PortsSource(SourceBase):
         return [{"queue": q.name, **d, **self.DEAD_LETTER_NOTE}
                 for q in self._queues() for d in q.dead_letters()]
 
-    def _queues(self) -> tuple[Queue, Queue]:
+    def _queues(self) -> tuple[Queue, ...]:
         return (self._backend.wishes, self._backend.parsed)

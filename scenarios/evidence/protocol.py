@@ -18,9 +18,9 @@ audience-wishes    store rows without a run id     --                           
 wish-lookup        store get                       ``GET /api/wishes/{id}``         table get
 tally              tally rows                      ``GET /api/tally``               tally items
 stored-counts      COUNT by destination            --                               table scan count
-queue-depths       queue files                     --                               queue attributes
-backlog            queue files                     --                               queue attributes
-dead-letters       DLQ rows                        --                               DLQ receive, vis 0
+queue-depths       queue files                     ``/metrics`` gauges, admin route queue attributes
+backlog            queue files                     ``/metrics`` gauges, admin route queue attributes
+dead-letters       DLQ rows                        presenter-only dead-letter route DLQ receive, vis 0
 pages              --                              the wall, join page, JSON views  --
 restarts           the supervisor's stack.json     --                               --
 =================  ==============================  ===============================  =================
@@ -28,8 +28,10 @@ restarts           the supervisor's stack.json     --                           
 The ``aws`` source (:mod:`.aws`) is built from the stack's outputs (table name, queue and DLQ
 URLs) with boto3 clients injected, and sits in
 :func:`exodus2045.scenarios.evidence.collector.open_sources` after ``state-dir`` and before
-``http``. SQS has no peek, so it reads dead letters by receiving them with visibility 0
-(their receive count rises; nothing else changes) and says so in its answer's ``how``.
+``http`` (or, for a team's pipeline, is built from an adapter's ``[evidence.aws]``: its
+table read by the adapter's attribute names, only the rows whose id the run sent). SQS has
+no peek, so it reads dead letters by receiving them with visibility 0 (their receive count
+rises; nothing else changes) and says so in its answer's ``how``.
 """
 
 from __future__ import annotations
