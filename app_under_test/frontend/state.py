@@ -46,7 +46,7 @@ class FrontendState:
         self.flaws = config.flaws
         self.backend = backend
         self._owns_backend = backend is None
-        self.metrics = FrontendMetrics(self._read_depths)
+        self.metrics = FrontendMetrics(self._read_depths, config.metrics_multiproc_dir)
         self.buckets = TokenBuckets(config.rate_limit_per_s)
         self.run_keys = RunKeys(config.state_dir)
         self.batcher: GroupCommit | None = None

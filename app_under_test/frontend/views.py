@@ -11,7 +11,6 @@ from importlib import resources
 from typing import Any
 
 from exodus2045.app_under_test.frontend import pages
-from exodus2045.app_under_test.frontend.metrics import CONTENT_TYPE as METRICS_TYPE
 from exodus2045.app_under_test.frontend.responses import (
     NO_STORE,
     html_response,
@@ -20,7 +19,7 @@ from exodus2045.app_under_test.frontend.responses import (
 )
 from exodus2045.app_under_test.frontend.state import FrontendState
 from exodus2045.app_under_test.wish import DESTINATIONS
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from starlette.responses import Response
 
 WALL_DEFAULT = 50
@@ -76,8 +75,9 @@ def add_view_routes(app: FastAPI, state: FrontendState) -> None:
         return json_response({"tally": full_tally(counts)})
 
     @app.get("/metrics", response_class=Response, summary="Prometheus text exposition")
-    def metrics() -> Response:  # sync: runs in the thread pool, as depth reads may wait
-        return Response(state.metrics.render(), media_type=METRICS_TYPE)
+    def metrics(request: Request) -> Response:  # sync: in the thread pool, depth reads may wait
+        body, media = state.metrics.render(request.headers.get("accept"))
+        return Response(body, media_type=media)
 
     if "html-api" in state.flaws:
 
