@@ -9,7 +9,12 @@ address never do. A forged, replayed or unsigned read is just a public one.
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.frontend.public_view import MAX_AGE_S
 from exodus2045.app_under_test.runkey import RUN_HEADER, SIG_HEADER, read_signature, write_key
@@ -133,3 +139,50 @@ def test_public_reads_are_limited_but_the_runners_signed_reads_never_are(tmp_pat
     assert pages and {p.status for p in pages} == {200} and backlog == 0, pages
     assert (still, forged, replayed, unsigned) == (429, 429, 429, 429)
     assert signed == 200
+
+
+@pytest.mark.slow
+def test_a_run_against_a_stage_target_is_never_limited_in_its_own_reads(tmp_path: Path) -> None:
+    """The runner's evidence reads (the drain's /metrics polls, ten a second; the tally; the
+    pages; the listing) against a frontend on stage, while a public client on the same
+    address reads flat out and is limited: signed, so not one of the runner's is."""
+    state, out = tmp_path / "state", tmp_path / "run"
+    env = {**os.environ, "EXODUS_PRESENTER_TOKEN": TOKEN, "EXODUS_RATE_LIMIT": "1"}
+    up = subprocess.Popen([sys.executable, "-m", "exodus2045.scenarios.cli", "up", "--port", "0",
+                           "--state-dir", str(state), "--parsers", "1", "--pod-workers", "1"],
+                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: (state / "stack.json").exists() and all(
+            c["pid"] for c in json.loads((state / "stack.json").read_text())["components"]),
+            what="exodus up")
+        url = json.loads((state / "stack.json").read_text())["url"]
+        done, hammered = threading.Event(), []
+
+        def hammer() -> None:  # a public client on the runner's own address, reading flat out
+            with httpx.Client(base_url=url, timeout=10.0) as public:
+                while not done.is_set():
+                    hammered.append(public.get("/api/tally").status_code)
+                    done.wait(0.02)
+
+        thread = threading.Thread(target=hammer, daemon=True)
+        thread.start()
+        try:
+            run = subprocess.run(
+                [sys.executable, "-m", "exodus2045.scenarios.cli", "run", "smoke", "--target", url,
+                 "--out", str(out), "--evacuees", "120", "--arrival-rate", "60",
+                 "--allow-partial"],  # HTTP alone cannot see dead letters: unproven, not unsound
+                env=env, capture_output=True, text=True, timeout=300)
+        finally:
+            done.set()
+            thread.join(10)
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(timeout=30)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    evidence = json.loads((out / "evidence.json").read_text())
+    meta = json.loads((out / "run.json").read_text())
+    pages = json.loads((out / "pages" / "index.json").read_text())
+    assert 429 in hammered, "the public client on that address was limited throughout"
+    assert [src.get("signed_reads") for src in evidence["sources"]] == [True]
+    assert meta["drain"]["drained"] and meta["drain"]["by"] == "backlog", meta["drain"]
+    assert len(pages) >= 5 and {p["status"] for p in pages} <= {200, 404}, pages
