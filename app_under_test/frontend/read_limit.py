@@ -1,7 +1,9 @@
 """Public reads, limited per client on stage: one laptop cannot starve the projector's store.
 
-``/wall``, ``/api/wall``, ``/tally``, ``/api/tally*``, ``/api/wishes/{id}`` and ``/metrics``
-each take the store's one read slot (or the writer's lock). With the audience rate limit on
+``/api/wishes/{id}`` takes the store's one read slot per request and ``/metrics`` reads the
+queues' depths (at most once a second); ``/wall``, ``/api/wall``, ``/tally`` and
+``/api/tally*`` share one snapshot read at most once a second (:mod:`public_view`), yet each
+answer still costs rendering. With the audience rate limit on
 (``EXODUS_RATE_LIMIT`` > 0, i.e. on stage) they are limited per client too, at
 :data:`READS_PER_S` with a burst of :data:`READ_BURST`, far above what a person or a page's
 refresh needs. Exempt: the presenter (its token), and reads signed with a run's key
