@@ -58,12 +58,14 @@ def test_with_two_frontends_every_scrape_reports_the_whole_frontend(tmp_path: Pa
         with ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(send, range(k)))
         assert statuses == [202] * k, statuses
-        counts = [accepted(scrape(url).text) for _ in range(12)]
+        texts = [scrape(url).text for _ in range(12)]
+        counts = [accepted(text) for text in texts]
         open_metrics = [scrape(url, OPENMETRICS) for _ in range(4)]
         pids = [c.pid for c in stack.components if c.kind == "frontend"]
         shared = tmp_path / "state" / MULTIPROC_DIR
         files = {p.name for p in shared.iterdir()} if shared.is_dir() else set()
     assert counts == [k] * len(counts), f"scrapes disagree: {counts}"
+    assert all('exodus_queue_depth{queue="wishes",state="visible"}' in t for t in texts)
     for answer in open_metrics:
         assert answer.headers["content-type"].startswith("application/openmetrics-text")
         assert answer.text.rstrip().endswith("# EOF")
