@@ -20,11 +20,14 @@ cached for longer would lie exactly when someone looks at it during an outage.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.app_under_test.ports import QueueDepth
+from exodus2045.app_under_test.settings import ENV_PROMETHEUS_MULTIPROC
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
@@ -97,6 +100,9 @@ class FrontendMetrics:
     def __init__(self, read_depths: DepthReader | None = None,
                  multiproc_dir: Path | None = None) -> None:
         self.multiproc = multiproc_dir is not None
+        if self.multiproc and not os.environ.get(ENV_PROMETHEUS_MULTIPROC):  # read at import
+            raise ConfigError("PROMETHEUS_MULTIPROC_DIR must be set when the process starts "
+                              "(the supervisor sets it for N > 1 frontends)")
         self.registry = CollectorRegistry(auto_describe=False)
         wishes = Counter(
             "exodus_frontend_wishes", "Wish submissions by outcome",
