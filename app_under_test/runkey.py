@@ -7,6 +7,14 @@ parsed from the body) so a deliberately broken body -- an infiltrator's -- verif
 as a good one; the body digest binds the rest. Anything that does not verify is an audience
 wish: a phone cannot join a run, skip its limits, or forge its verdict.
 
+A read (the runner's own evidence: lookups, the tally, the pages, the presenter's run
+listing) is signed the same way with the request line in the wish id's place and an empty
+body: ``X-Exodus-Sig: read:<hex>``, ``<hex>`` being ``HMAC-SHA256(key, run_id|METHOD
+target|sha256(b""))`` where ``target`` is the path and query exactly as sent. The frontend
+recomputes it from the request it got, so a signature opens that one read of that run only;
+a signed read skips the public per-client read limit and is answered from the store, not
+from the shared snapshot the public sees.
+
 Keys of a local stack live in ``<state-dir>/run-keys/<run id>.key`` (0600, hex), written by
 whoever starts the run (the runner, or the presenter's console) or by the presenter-token
 admin route for a frontend whose state dir the runner cannot reach. They are never written
@@ -51,6 +59,22 @@ def signature(key: bytes, run_id: str, wish_id: str, body: bytes) -> str:
     """The ``X-Exodus-Sig`` value for one request."""
     message = b"%s|%s|%s" % (run_id.encode(), wish_id.encode(), hashlib.sha256(body).digest())
     return f"{wish_id}:{hmac.new(key, message, hashlib.sha256).hexdigest()}"
+
+
+READ_LABEL = "read"
+
+
+def read_signature(key: bytes, run_id: str, method: str, target: str) -> str:
+    """The ``X-Exodus-Sig`` value of a read: ``method`` and ``target`` (path?query as sent)
+    take the wish id's place, the body is empty."""
+    _, _, mac = signature(key, run_id, f"{method.upper()} {target}", b"").rpartition(":")
+    return f"{READ_LABEL}:{mac}"
+
+
+def verify_read(key: bytes, run_id: str, header: str, method: str, target: str) -> bool:
+    """Whether ``header`` signs this read (``method`` + ``target``) for ``run_id``."""
+    expected = read_signature(key, run_id, method, target)
+    return hmac.compare_digest(expected.encode(), header.encode("utf-8", "replace"))
 
 
 def verify(key: bytes, run_id: str, header: str, body: bytes) -> bool:
@@ -107,6 +131,13 @@ class RunKeys:
             return False
         key = self.lookup(run_id)
         return key is not None and verify(key, run_id, header, body)
+
+    def verified_read(self, run_id: str | None, header: str | None, method: str,
+                      target: str) -> bool:
+        if not run_id or not header or not header.startswith(READ_LABEL + ":"):
+            return False
+        key = self.lookup(run_id)
+        return key is not None and verify_read(key, run_id, header, method, target)
 
     def register(self, run_id: str, key: bytes) -> None:
         """Remember ``key`` for ``run_id`` (written 0600 when there is a state dir)."""

@@ -38,6 +38,9 @@ ENV_TRACE_SAMPLE = "EXODUS_TRACE_SAMPLE"  # share of wishes (traces) whose spans
 ENV_BACKEND = "EXODUS_BACKEND"
 BACKENDS = ("local", "aws")
 ENV_TRUST_PROXY = "EXODUS_TRUST_PROXY"
+#: prometheus-client's own name: set (by the supervisor) only for N > 1 frontend processes,
+#: whose /metrics then answers for all of them (app_under_test/frontend/metrics.py).
+ENV_PROMETHEUS_MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
 #: The read end of the parent's lifeline pipe (app_under_test/lifeline.py), set by the parent.
 ENV_LIFELINE_FD = "EXODUS_LIFELINE_FD"
 #: A folder a local Locust worker writes every ledger line to before shipping it
@@ -179,6 +182,8 @@ class FrontendConfig:
     backend: str = "local"  # "aws": claim in the stack's table, enqueue on its SQS queue
     aws: AwsConfig | None = None  # with backend "aws": how to reach it, and what it holds
     aws_resources: AwsResources | None = None
+    #: shared by the stack's N frontend processes: /metrics sums them (no exemplars then)
+    metrics_multiproc_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -204,6 +209,8 @@ class FrontendConfig:
             queue=QueueConfig.from_env(env, flaws),
             public_url=public_url(env.get(ENV_PUBLIC_URL)),
             trust_proxy=trust_proxy(env.get(ENV_TRUST_PROXY)),
+            metrics_multiproc_dir=Path(env[ENV_PROMETHEUS_MULTIPROC])
+            if env.get(ENV_PROMETHEUS_MULTIPROC) else None,
         )
         values.update(overrides)
         return cls(**values)

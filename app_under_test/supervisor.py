@@ -29,6 +29,7 @@ from typing import IO
 import httpx
 from exodus2045.app_under_test import settings as s
 from exodus2045.app_under_test.errors import StateDirError
+from exodus2045.app_under_test.frontend.metrics import fresh_multiproc_dir, process_dead
 from exodus2045.app_under_test.lifeline import tethered
 from exodus2045.app_under_test.settings import StackConfig
 from exodus2045.app_under_test.statedir import StateDir
@@ -74,6 +75,7 @@ def child_env(config: StackConfig) -> dict[str, str]:
         env[s.ENV_PRESENTER_TOKEN] = config.presenter_token
     env[s.ENV_RATE_LIMIT] = str(config.rate_limit_per_s)
     env[s.ENV_TRUST_PROXY] = config.trust_proxy or ""
+    env.pop(s.ENV_PROMETHEUS_MULTIPROC, None)  # ours to set, for N > 1 frontends only
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -116,6 +118,7 @@ class Supervisor:
         self.components: list[Component] = []
         self.url = ""
         self.started_at = time.time()
+        self.metrics_dir: Path | None = None  # shared by N > 1 frontends (frontend/metrics.py)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> str:
@@ -135,6 +138,8 @@ class Supervisor:
         host, port = self._sock.getsockname()[:2]
         self.url = f"http://{host}:{port}"
         fd = self._sock.fileno()
+        if self.config.frontends > 1:  # one /metrics for all of them, counted from zero
+            self.metrics_dir = fresh_multiproc_dir(self.state.root)
         for i in range(self.config.frontends):
             self.components.append(Component(
                 f"frontend:{i}", "frontend",
@@ -186,6 +191,8 @@ class Supervisor:
                     c.process.wait()
                 c.reported_exit = True
                 self._event(c, "stopped", code=c.process.returncode)
+                if c.kind == "frontend" and self.metrics_dir is not None:
+                    process_dead(self.metrics_dir, c.process.pid)
         for c in self.components:
             if c.process and c.process.poll() is None:  # continued after a pause, say
                 c.process.kill()
@@ -217,9 +224,12 @@ class Supervisor:
     def _spawn(self, c: Component) -> None:
         if c.log_file is None:
             c.log_file = open(self.state.logs / f"{c.name.replace(':', '-')}.log", "ab")  # noqa: SIM115
+        env = child_env(self.config)
+        if c.kind == "frontend" and self.metrics_dir is not None:
+            env[s.ENV_PROMETHEUS_MULTIPROC] = str(self.metrics_dir.resolve())
         c.process = subprocess.Popen(  # own session, yet tethered: dies with the supervisor
             c.argv, stdin=subprocess.DEVNULL, stdout=c.log_file, stderr=subprocess.STDOUT,
-            start_new_session=True, **tethered(child_env(self.config), c.pass_fds),
+            start_new_session=True, **tethered(env, c.pass_fds),
         )
         c.started_at = time.monotonic()
         self._event(c, "started" if c.restarts == 0 else "restarted", pid=c.process.pid,
@@ -236,6 +246,8 @@ class Supervisor:
 
     def _exited(self, c: Component) -> None:
         code = c.process.returncode if c.process else None
+        if c.kind == "frontend" and self.metrics_dir is not None and c.process is not None:
+            process_dead(self.metrics_dir, c.process.pid)
         if code is not None and code < 0:
             self._event(c, "exited", signal=signal.Signals(-code).name, code=None)
         else:

@@ -117,6 +117,7 @@ class _Stack:
         self.events = 0
         self.translator: Translator | None = None
         self.listing_token: str | None = None
+        self.run_key: tuple[str, bytes] | None = None  # (run id, key): the evidence signs reads
 
     def open_translator(self, run_dir: Path) -> None:
         """With an adapter, the swarm and the evidence talk to a translator in front of the
@@ -134,7 +135,9 @@ class _Stack:
     def http_config(self) -> HttpSourceConfig:
         adapter = self.options.adapter
         if adapter is None:
-            return HttpSourceConfig(presenter_token=_presenter_token(self))
+            run_id, key = self.run_key or (None, None)
+            return HttpSourceConfig(presenter_token=_presenter_token(self), run_id=run_id,
+                                    run_key=key)
         return HttpSourceConfig(presenter_token=self.listing_token, metrics_path=None,
                                 page_paths=adapter.pages, wish_pages=0)
 
@@ -304,6 +307,8 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
         meta["target"] = stack.url
         stack.open_translator(run_dir)
         phases["stack_s"] = round(time.perf_counter() - tick, 3)
+        key_env = _run_key_env(stack, run_id, meta)  # before the evidence: it signs its reads
+        stack.run_key = (run_id, bytes.fromhex(key_env[ENV_RUN_KEY]))
         evidence = Evidence(stack.evidence_config())
         if options.adapter:
             meta["adapter"] = options.adapter.describe()
@@ -335,7 +340,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
                 chaos.start()
             tick = time.perf_counter()
             swarm = start_swarm(scenario, stack.url, run_id, run_dir, options.swarm,
-                                env=_run_key_env(stack, run_id, meta))
+                                env=key_env)
             meta["locust_config_ignored"] = list(swarm.ignored)  # see locust_isolation
             code = _wait_or_abort(swarm, scenario, tail, meta, t0)
             meta["ledger_merged"] = settle(swarm, run_dir)  # scenarios/distributed.py

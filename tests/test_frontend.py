@@ -238,7 +238,8 @@ def test_a_wall_limit_out_of_range_is_a_422_problem(
 def test_tally_counts_stored_wishes(frontend: RunningFrontend, backend: LocalBackend) -> None:
     assert frontend.client.get("/api/tally").json() == {"tally": {"mars": 0, "jupiter": 0}}
     backend.store.put_wishes([stored_wish(n) for n in range(5)])  # 0, 2, 4 -> mars
-    assert frontend.client.get("/api/tally").json() == {"tally": {"mars": 3, "jupiter": 2}}
+    wait_for(lambda: frontend.client.get("/api/tally").json() == {  # the public snapshot is
+        "tally": {"mars": 3, "jupiter": 2}}, 5, "the tally")  # at most a second old
     page = HTMLParser(frontend.client.get("/wall").text)
     assert page.css_first(".count-mars strong").text() == "3"
 
@@ -440,11 +441,12 @@ def test_metrics_scrapes_within_a_second_share_one_depth_read(frontend: RunningF
 def test_public_reads_are_limited_per_client_on_stage_but_not_for_the_run_or_presenter(
     state: StateDir, backend: LocalBackend
 ) -> None:
-    from exodus2045.app_under_test.runkey import RunKeys, signature
+    from exodus2045.app_under_test.runkey import RunKeys, read_signature, signature
 
     key = b"r" * 32
     RunKeys(state.root).register(RUN_ID, key)
-    signed = {"X-Exodus-Run": RUN_ID, "X-Exodus-Sig": signature(key, RUN_ID, "/api/wall", b"")}
+    signed = {"X-Exodus-Run": RUN_ID,
+              "X-Exodus-Sig": read_signature(key, RUN_ID, "GET", "/api/wall")}
     config = config_for(state.root, rate_limit_per_s=1.0, presenter_token="s3cret")
     with running_frontend(config, backend) as fe:
         statuses = [fe.client.get("/api/wall").status_code for _ in range(30)]
@@ -453,8 +455,10 @@ def test_public_reads_are_limited_per_client_on_stage_but_not_for_the_run_or_pre
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
         problem_of(limited)
         assert fe.client.get("/api/wall", headers=signed).status_code == 200
-        forged = {**signed, "X-Exodus-Sig": signature(b"x" * 32, RUN_ID, "/api/wall", b"")}
+        forged = {**signed, "X-Exodus-Sig": read_signature(b"x" * 32, RUN_ID, "GET", "/api/wall")}
         assert fe.client.get("/api/wall", headers=forged).status_code == 429
+        wish_shaped = {**signed, "X-Exodus-Sig": signature(key, RUN_ID, "/api/wall", b"")}
+        assert fe.client.get("/api/wall", headers=wish_shaped).status_code == 429
         presenter = {"Authorization": "Bearer s3cret"}
         assert fe.client.get("/api/wall", headers=presenter).status_code == 200
         assert fe.client.get("/healthz").status_code == 200, "liveness is never limited"

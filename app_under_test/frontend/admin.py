@@ -74,6 +74,7 @@ def add_admin_routes(app: FastAPI, state: FrontendState) -> None:
         assert state.backend is not None, "the frontend was not opened"
         if not await state.store(state.backend.store.hide, wish_id):
             raise Problem(404, "wish-not-found", "no wish is stored with this id")
+        state.view.invalidate()  # off this process's wall now, not in a second
         return json_response({"wish_id": wish_id, "hidden": True})
 
     @app.get("/api/admin/runs/{run_id}/wishes", response_class=Response,

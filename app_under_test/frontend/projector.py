@@ -15,7 +15,6 @@ SVG: no external service ever learns the audience's URL. This page alone may run
 from __future__ import annotations
 
 import hmac
-import json
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -24,16 +23,12 @@ from urllib.parse import urlsplit
 import segno
 from exodus2045.app_under_test.frontend.display import for_display
 from exodus2045.app_under_test.frontend.pages import DESTINATION_NAMES, TRIP, esc, wall_item
+from exodus2045.app_under_test.frontend.public_view import EncodedFeed, ViewData
+from exodus2045.app_under_test.frontend.read_limit import is_signed_read
 from exodus2045.app_under_test.frontend.responses import NO_STORE, html_response, json_response
 from exodus2045.app_under_test.frontend.security import CSP
-from exodus2045.app_under_test.frontend.sse import (
-    SharedSnapshot,
-    StreamGate,
-    projector_key,
-    stream_response,
-)
+from exodus2045.app_under_test.frontend.sse import StreamGate, projector_key, stream_response
 from exodus2045.app_under_test.frontend.state import FrontendState
-from exodus2045.app_under_test.frontend.views import full_tally
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
@@ -61,6 +56,12 @@ def snapshot_doc(wishes: list[dict[str, Any]], tally: dict[str, int]) -> dict[st
               "stored_at": w.get("stored_at")}
              for w in wishes if not w.get("hidden")]
     return {"tally": tally, "total": sum(tally.values()), "wishes": shown}
+
+
+def projector_doc(data: ViewData) -> dict[str, Any]:
+    """The projector's share of the public snapshot: the newest visible wishes, the tally."""
+    return snapshot_doc([w for w in data.wishes if not w.get("hidden")][:WISHES_SHOWN],
+                        data.tally)
 
 
 def join_url(configured: str | None, request: Request) -> str:
@@ -145,29 +146,21 @@ def add_projector_routes(app: FastAPI, state: FrontendState) -> None:
     gate = StreamGate(state.config.stream_max, state.config.stream_per_client)
     key = projector_key(state.config.presenter_token)
 
-    async def read() -> dict[str, Any]:
-        backend = state.backend
-        assert backend is not None, "the frontend was not opened"
-        store = backend.store
-        wishes, tally = await state.store(
-            lambda: (store.latest(WISHES_SHOWN), full_tally(store.tally())))
-        return snapshot_doc(wishes, tally)
+    async def read(request: Request) -> dict[str, Any]:
+        """The public snapshot (public_view.py); a run's signed read gets the store's now."""
+        return projector_doc(await state.view.get(fresh=is_signed_read(request.state)))
 
-    async def read_bytes() -> bytes:
-        doc = await read()
-        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
-
-    shared = SharedSnapshot(read_bytes)
+    shared = EncodedFeed(state.view, projector_doc)  # every stream: one read, one encoding
 
     @app.get("/tally", response_class=Response, summary="The projector: live tally and join QR")
     async def tally_page(request: Request) -> Response:
-        page = projector_page(await read(), join_url(state.config.public_url, request))
+        page = projector_page(await read(request), join_url(state.config.public_url, request))
         return html_response(page, headers={**NO_STORE, "content-security-policy": PROJECTOR_CSP})
 
     @app.get("/api/tally/snapshot", response_class=Response,
              summary="What the projector shows: tally and newest wishes (JSON)")
-    async def tally_snapshot() -> Response:
-        return json_response(await read(), headers=NO_STORE)
+    async def tally_snapshot(request: Request) -> Response:
+        return json_response(await read(request), headers=NO_STORE)
 
     @app.get(STREAM_PATH, response_class=Response,
              summary="The projector's live feed (text/event-stream, bounded)")

@@ -1,16 +1,22 @@
 """Public reads, limited per client on stage: one laptop cannot starve the projector's store.
 
-``/wall``, ``/api/wall``, ``/tally``, ``/api/tally*``, ``/api/wishes/{id}`` and ``/metrics``
-each take the store's one read slot (or the writer's lock). With the audience rate limit on
+``/api/wishes/{id}`` takes the store's one read slot per request and ``/metrics`` reads the
+queues' depths (at most once a second); ``/wall``, ``/api/wall``, ``/tally`` and
+``/api/tally*`` share one snapshot read at most once a second (:mod:`public_view`), yet each
+answer still costs rendering. With the audience rate limit on
 (``EXODUS_RATE_LIMIT`` > 0, i.e. on stage) they are limited per client too, at
 :data:`READS_PER_S` with a burst of :data:`READ_BURST`, far above what a person or a page's
-refresh needs. Exempt: the presenter (its token), and requests signed with a run's key
-(``X-Exodus-Run`` + ``X-Exodus-Sig`` over the path and an empty body: the runner's own
-evidence reads), as docs/architecture.md "Scope of a run" says.
+refresh needs. Exempt: the presenter (its token), and reads signed with a run's key
+(``X-Exodus-Run`` + ``X-Exodus-Sig: read:<hex>`` over the method, path and query and an
+empty body, :func:`exodus2045.app_under_test.runkey.read_signature`: the runner's own
+evidence reads), as docs/architecture.md "Scope of a run" says. A signed read is marked
+on the request (:data:`SIGNED_READ`, in ``request.state``) so the views answer it from the
+store rather than from the public snapshot: the audit judges what is stored now.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import math
 
@@ -23,6 +29,19 @@ READ_BURST = 20.0
 LIMITED = frozenset({"/wall", "/api/wall", "/tally", "/api/tally", "/api/tally/snapshot",
                      "/metrics"})
 LIMITED_PREFIXES = ("/api/wishes/",)
+SIGNED_READ = "exodus_signed_read"  # request.state flag: a run's own verified read
+
+
+def request_target(scope: Scope) -> str:
+    """The path and query as the client sent them: what a read signature covers."""
+    raw = scope.get("raw_path") or scope.get("path", "").encode("utf-8")
+    query = scope.get("query_string") or b""
+    target = raw.decode("latin-1")
+    return f"{target}?{query.decode('latin-1')}" if query else target
+
+
+def is_signed_read(request_state: object) -> bool:
+    return bool(getattr(request_state, SIGNED_READ, False))
 
 
 class PublicReadLimit:
@@ -34,21 +53,30 @@ class PublicReadLimit:
         self.keys = keys
         self.bearer = f"bearer {presenter_token}".lower().encode() if presenter_token else None
 
-    def _exempt(self, scope: Scope) -> bool:
-        headers = dict(scope.get("headers") or ())
-        auth = headers.get(b"authorization")
-        if self.bearer is not None and auth is not None and auth.lower() == self.bearer:
-            return True
+    def _signed(self, scope: Scope, headers: dict[bytes, bytes]) -> bool:
         run, sig = headers.get(b"x-exodus-run"), headers.get(b"x-exodus-sig")
-        if run and sig:
-            return self.keys.verified(run.decode("latin-1"), sig.decode("latin-1"), b"")
-        return False
+        if not (run and sig):
+            return False
+        return self.keys.verified_read(run.decode("latin-1"), sig.decode("latin-1"),
+                                       str(scope.get("method", "GET")), request_target(scope))
+
+    def _presenter(self, headers: dict[bytes, bytes]) -> bool:
+        auth = headers.get(b"authorization")
+        return self.bearer is not None and auth is not None and hmac.compare_digest(
+            auth.lower(), self.bearer)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if (not self.enabled or scope["type"] != "http" or scope.get("method") != "GET"
-                or (path not in LIMITED and not path.startswith(LIMITED_PREFIXES))
-                or self._exempt(scope)):
+        if (scope["type"] != "http" or scope.get("method") != "GET"
+                or (path not in LIMITED and not path.startswith(LIMITED_PREFIXES))):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or ())
+        if self._signed(scope, headers):
+            scope.setdefault("state", {})[SIGNED_READ] = True
+            await self.app(scope, receive, send)
+            return
+        if not self.enabled or self._presenter(headers):
             await self.app(scope, receive, send)
             return
         wait = self.buckets.take((scope.get("client") or ("?", 0))[0])

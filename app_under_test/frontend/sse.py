@@ -26,7 +26,7 @@ import hmac
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 from exodus2045.app_under_test.errors import ExodusError
@@ -40,6 +40,7 @@ HEARTBEAT_S = 15.0
 RETRY_MS = 3000  # how long the browser waits before it reconnects after a stream ended
 FULL_RETRY_AFTER_S = 10
 STALL_GRACE_S = 5.0  # past its lifetime, a stream whose client stopped reading is cut
+T = TypeVar("T")
 
 
 def encode_event(data: bytes, event: str) -> bytes:
@@ -99,17 +100,21 @@ class StreamGate:
             self.by_client.pop(client, None)
 
 
-class SharedSnapshot:
-    """The latest snapshot bytes, read at most once per ``max_age_s`` for every stream."""
+class SharedSnapshot(Generic[T]):
+    """The latest snapshot, read at most once per ``max_age_s`` for every reader."""
 
-    def __init__(self, read: Callable[[], Awaitable[bytes]], max_age_s: float = 1.0) -> None:
+    def __init__(self, read: Callable[[], Awaitable[T]], max_age_s: float = 1.0) -> None:
         self.read = read
         self.max_age_s = max_age_s
-        self._value: bytes | None = None
+        self._value: T | None = None
         self._at = 0.0
         self._lock = anyio.Lock()
 
-    async def get(self) -> bytes | None:
+    def invalidate(self) -> None:
+        """The next get reads again (the last good value stays for a failed read)."""
+        self._at = -self.max_age_s
+
+    async def get(self) -> T | None:
         """The snapshot, or the last good one (None before the first) if a read fails."""
         if self._value is not None and time.monotonic() - self._at < self.max_age_s:
             return self._value
@@ -125,8 +130,14 @@ class SharedSnapshot:
         return self._value
 
 
+class Snapshot(Protocol):
+    """What a stream follows: the current bytes (None before any), read however it likes."""
+
+    async def get(self) -> bytes | None: ...
+
+
 async def event_stream(
-    snapshot: SharedSnapshot, *, event: str, lifetime_s: float, closing: Callable[[], bool],
+    snapshot: Snapshot, *, event: str, lifetime_s: float, closing: Callable[[], bool],
     interval_s: float = 1.0,
 ) -> AsyncIterator[bytes]:
     """Yield the first snapshot at once, then each changed one, until the lifetime ends."""
@@ -168,7 +179,7 @@ class EventStreamResponse(StreamingResponse):
 
 
 def stream_response(
-    gate: StreamGate, snapshot: SharedSnapshot, receive: Receive, *, event: str,
+    gate: StreamGate, snapshot: Snapshot, receive: Receive, *, event: str,
     lifetime_s: float, interval_s: float = 1.0, client: str = "?", projector: bool = False,
 ) -> Any:
     """Open a stream (or raise the 503 problem when the gate is full)."""

@@ -23,6 +23,12 @@ from exodus2045.app_under_test.backends.local import LocalBackend, open_local
 from exodus2045.app_under_test.frontend.batcher import GroupCommit, Intake
 from exodus2045.app_under_test.frontend.hooks import IntakeWrapper
 from exodus2045.app_under_test.frontend.metrics import FrontendMetrics
+from exodus2045.app_under_test.frontend.public_view import (
+    WALL_MAX,
+    PublicView,
+    ViewData,
+    full_tally,
+)
 from exodus2045.app_under_test.frontend.ratelimit import TokenBuckets
 from exodus2045.app_under_test.ports import QueueDepth
 from exodus2045.app_under_test.runkey import RunKeys
@@ -46,13 +52,14 @@ class FrontendState:
         self.flaws = config.flaws
         self.backend = backend
         self._owns_backend = backend is None
-        self.metrics = FrontendMetrics(self._read_depths)
+        self.metrics = FrontendMetrics(self._read_depths, config.metrics_multiproc_dir)
         self.buckets = TokenBuckets(config.rate_limit_per_s)
         self.run_keys = RunKeys(config.state_dir)
         self.batcher: GroupCommit | None = None
         self._store_limiter: anyio.CapacityLimiter | None = None
         self._parsed_lock = threading.Lock()
         self._depths: tuple[float, dict[str, QueueDepth]] | None = None
+        self.view = PublicView(self._read_view)  # what /wall, /tally & co. show the public
 
     async def open(self) -> None:
         intake: Intake
@@ -86,6 +93,14 @@ class FrontendState:
     async def store(self, call: Callable[..., T], *args: Any) -> T:
         """Run a store method off the event loop, one at a time."""
         return await anyio.to_thread.run_sync(call, *args, limiter=self._store_limiter)
+
+    async def _read_view(self) -> ViewData:
+        """The newest visible wishes and the tally, in one turn of the store slot."""
+        backend = self.backend
+        assert backend is not None, "the frontend was not opened"
+        store = backend.store
+        wishes, tally = await self.store(lambda: (store.latest(WALL_MAX), store.tally()))
+        return ViewData(wishes, full_tally(tally))
 
     def _read_depths(self) -> dict[str, QueueDepth]:
         """Both queues' depths, read at most once a second (:data:`DEPTH_MAX_AGE_S`).

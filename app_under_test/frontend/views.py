@@ -11,7 +11,8 @@ from importlib import resources
 from typing import Any
 
 from exodus2045.app_under_test.frontend import pages
-from exodus2045.app_under_test.frontend.metrics import CONTENT_TYPE as METRICS_TYPE
+from exodus2045.app_under_test.frontend.public_view import WALL_MAX, ViewData
+from exodus2045.app_under_test.frontend.read_limit import is_signed_read
 from exodus2045.app_under_test.frontend.responses import (
     NO_STORE,
     html_response,
@@ -19,20 +20,13 @@ from exodus2045.app_under_test.frontend.responses import (
     public_wish,
 )
 from exodus2045.app_under_test.frontend.state import FrontendState
-from exodus2045.app_under_test.wish import DESTINATIONS
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from starlette.responses import Response
 
 WALL_DEFAULT = 50
-WALL_MAX = 200
 HEALTHY = b'{"status":"ok"}'
 STYLESHEET = "exodus.css"
 FLAWED_MESSAGE_PATH = "/message"
-
-
-def full_tally(tally: dict[str, int]) -> dict[str, int]:
-    """Both destinations, always, even before the first wish."""
-    return {d: int(tally.get(d, 0)) for d in DESTINATIONS}
 
 
 def add_view_routes(app: FastAPI, state: FrontendState) -> None:
@@ -56,28 +50,31 @@ def add_view_routes(app: FastAPI, state: FrontendState) -> None:
         return Response(css, media_type="text/css; charset=utf-8",
                         headers={"cache-control": "public, max-age=3600"})
 
-    async def latest(limit: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
-        store = backend().store
-        return await state.store(lambda: (store.latest(limit), full_tally(store.tally())))
+    async def view(request: Request) -> ViewData:
+        """The public snapshot (public_view.py); a run's signed read gets the store's now."""
+        return await state.view.get(fresh=is_signed_read(request.state))
 
     @app.get("/wall", response_class=Response, summary="The wall (HTML), newest first")
-    async def wall(limit: int = Query(WALL_DEFAULT, ge=1, le=WALL_MAX)) -> Response:
-        wishes, tally = await latest(limit)
-        return html_response(pages.wall_page(wishes, tally, raw=raw_wall), headers=NO_STORE)
+    async def wall(request: Request,
+                   limit: int = Query(WALL_DEFAULT, ge=1, le=WALL_MAX)) -> Response:
+        data = await view(request)
+        return html_response(pages.wall_page(data.wishes[:limit], data.tally, raw=raw_wall),
+                             headers=NO_STORE)
 
     @app.get("/api/wall", response_class=Response, summary="The wall as a JSON list")
-    async def wall_json(limit: int = Query(WALL_DEFAULT, ge=1, le=WALL_MAX)) -> Response:
-        wishes, _ = await latest(limit)
-        return json_response([public_wish(w) for w in wishes])
+    async def wall_json(request: Request,
+                        limit: int = Query(WALL_DEFAULT, ge=1, le=WALL_MAX)) -> Response:
+        data = await view(request)
+        return json_response([public_wish(w) for w in data.wishes[:limit]])
 
     @app.get("/api/tally", response_class=Response, summary="Stored wishes per destination")
-    async def tally() -> Response:
-        counts = await state.store(backend().store.tally)
-        return json_response({"tally": full_tally(counts)})
+    async def tally(request: Request) -> Response:
+        return json_response({"tally": (await view(request)).tally})
 
     @app.get("/metrics", response_class=Response, summary="Prometheus text exposition")
-    def metrics() -> Response:  # sync: runs in the thread pool, as depth reads may wait
-        return Response(state.metrics.render(), media_type=METRICS_TYPE)
+    def metrics(request: Request) -> Response:  # sync: in the thread pool, depth reads may wait
+        body, media = state.metrics.render(request.headers.get("accept"))
+        return Response(body, media_type=media)
 
     if "html-api" in state.flaws:
 

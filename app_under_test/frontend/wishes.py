@@ -215,11 +215,12 @@ class WishIntake:
                                        "exodus.run_id": run_id})
         submission = Submission(wish_id, content_digest(clean), body, {TRACEPARENT: traceparent})
         try:
-            return await self._commit(submission, html, agent)
+            return await self._commit(submission, html, agent, traceparent)
         finally:
             end_hop(span)
 
-    async def _commit(self, submission: Submission, html: bool, agent: str) -> Response:
+    async def _commit(self, submission: Submission, html: bool, agent: str,
+                      traceparent: str | None = None) -> Response:
         wish_id = submission.wish_id
         batcher = self.state.batcher
         assert batcher is not None, "the frontend was not opened"
@@ -242,7 +243,7 @@ class WishIntake:
                 return problem_answer(problem, html=html)
             finally:
                 self.enqueuing -= 1
-            self.metrics.enqueue_seconds.observe(time.perf_counter() - started)
+            self.metrics.accepted_in(time.perf_counter() - started, traceparent)
         if outcome == CONFLICT:
             self.metrics.outcome["conflict"].inc()
             problem = Problem(409, "wish-id-conflict",

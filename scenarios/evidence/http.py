@@ -9,6 +9,11 @@ waits on) come from the ``exodus_queue_depth`` gauges of ``/metrics`` where the 
 them (or, through an adapter's translator, ``GET /api/admin/queues``); dead letters from the
 presenter-only ``GET /api/admin/dead-letters``. It never counts stored rows, and says so.
 
+With the run's key (``run_id`` + ``run_key``) every request is signed as the run's own read
+(``X-Exodus-Sig: read:<hex>``, :func:`exodus2045.app_under_test.runkey.read_signature`): the
+bundled frontend then exempts it from the public per-client read limit and answers it from
+the store, not from the snapshot the room sees (docs/architecture.md "Scope of a run").
+
 Every request is paced and bounded (:class:`HttpSourceConfig`): the audit reads after the
 swarm, but a target shared with real users must not feel a second swarm in its lookups.
 Lookups retry what a busy server answers (connection error, 429, 5xx), honouring
@@ -27,6 +32,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
+from exodus2045.app_under_test.runkey import RUN_HEADER, SIG_HEADER, read_signature
 from exodus2045.scenarios.evidence.protocol import (
     EvidenceError,
     FetchedPage,
@@ -69,6 +75,24 @@ class HttpSourceConfig:
     #: Prometheus text with ``exodus_queue_depth{queue,state}`` gauges (the bundled frontend's
     #: ``/metrics``): queue depths and the backlog over HTTP. None: the target shows none.
     metrics_path: str | None = "/metrics"
+    #: the run's id and key: every read is signed as the run's own (never written anywhere)
+    run_id: str | None = None
+    run_key: bytes | None = field(default=None, repr=False)
+
+
+class SignedReads(httpx.Auth):
+    """Signs each request as a read of the run: method and path?query as sent, empty body."""
+
+    def __init__(self, run_id: str, key: bytes) -> None:
+        self.run_id = run_id
+        self._key = key
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        target = request.url.raw_path.decode("ascii")
+        request.headers[RUN_HEADER] = self.run_id
+        request.headers[SIG_HEADER] = read_signature(self._key, self.run_id, request.method,
+                                                     target)
+        yield request
 
 
 class Pace:
@@ -116,8 +140,10 @@ class HttpSource(SourceBase):
             self.WHY_NOT = {**self.WHY_NOT, Question.DEAD_LETTERS: _NO_DEAD_LETTERS}
         self.errors = (httpx.HTTPError, ValueError)
         n = max(1, self.config.concurrency)
+        signed = self.config.run_id and self.config.run_key
         self.client = httpx.Client(
             base_url=self.url, timeout=self.config.timeout_s,
+            auth=SignedReads(self.config.run_id, self.config.run_key) if signed else None,
             limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
         self._pace = Pace(self.config.rate_per_s)
         self._pool: ThreadPoolExecutor | None = None
@@ -126,6 +152,7 @@ class HttpSource(SourceBase):
         listing = (f"{self.config.listing_path} with the presenter token"
                    if self.config.presenter_token else None)
         return {"name": self.name, "url": self.url, "listing": listing,
+                "signed_reads": bool(self.config.run_id and self.config.run_key),
                 "concurrency": self.config.concurrency, "rate_per_s": self.config.rate_per_s}
 
     def close(self) -> None:
