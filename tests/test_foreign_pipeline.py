@@ -59,8 +59,18 @@ def audit(tmp_path, url: str, in_scenario: bool = False
 
 def test_sound_with_defects_off(tmp_path):
     """``--target`` and ``--adapter`` only: the adapter's [evidence] part shows the team's
-    queue and dead letters, so every core check is judged and the verdict is SOUND."""
+    queue and dead letters, so every core check is judged and the verdict is SOUND.
+
+    ``adapter check`` runs first on the same pipeline, as docs/github-actions.md's job does:
+    the wish it leaves behind is not the run's (its listing shows it; the run must not
+    claim it)."""
     with foreign_pipeline() as url:
+        (tmp_path / "team.toml").write_text(ADAPTER)
+        check = subprocess.run(
+            [sys.executable, "-m", "exodus2045.scenarios.cli", "adapter", "check",
+             str(tmp_path / "team.toml"), "--target", url],
+            capture_output=True, text=True, timeout=120)
+        assert check.returncode == 0 and "adapter check: OK" in check.stdout, check.stdout
         result, verdict = audit(tmp_path, url)
     checks = {c["id"]: c for c in verdict["checks"]}
     judged = {k: checks[k]["status"] for k in CORE}

@@ -189,9 +189,17 @@ class Translator:
             page = r.json()
             for item in pointer_get(page, spec.items) or ():
                 key = pointer_get(item, spec.id)
-                ours = by_theirs.get(str(key), str(key)) if key is not None else None
-                if ours is None or (ours not in self.ids and self.adapter.id_pointer
-                                    and spec.id == self.adapter.id_pointer):
+                if key is None:
+                    continue
+                # this run's rows only: an id the team gave one of our wishes, or our own id
+                # on a wish this run sent (rejected ones too: a stored reject is a phantom).
+                # Another client's rows -- an earlier `adapter check`, other traffic on a
+                # shared system -- are not this run's to judge.
+                ours = by_theirs.get(str(key))
+                if ours is None:
+                    with self._lock:
+                        ours = str(key) if str(key) in self.sent else None
+                if ours is None:
                     continue
                 rows.append({"wish_id": ours, "run_id": run_id, **self._ours(item, pointers)})
             cursor = pointer_get(page, spec.next) if spec.next else None
