@@ -35,6 +35,11 @@ ENV_RUNS_DIR = "EXODUS_RUNS_DIR"
 ENV_PUBLIC_URL = "EXODUS_PUBLIC_URL"
 ENV_TRACING = "EXODUS_TRACING"  # "off": no spans even with the SDK installed (hop times stay)
 ENV_TRACE_SAMPLE = "EXODUS_TRACE_SAMPLE"  # share of wishes (traces) whose spans are kept: 0..1
+#: Spans of this share of wishes unless EXODUS_TRACE_SAMPLE (or --trace-sample) says
+#: otherwise, for every stack (run, up, stage): every span costs the frontend a quarter of its
+#: accept rate, a tenth of them stays within the 10% goal (`exodus bench tracing`; README
+#: "Tracing"). Hop times are kept for every wish.
+DEFAULT_TRACE_SAMPLE = 0.1
 ENV_BACKEND = "EXODUS_BACKEND"
 BACKENDS = ("local", "aws")
 ENV_TRUST_PROXY = "EXODUS_TRUST_PROXY"

@@ -23,7 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from exodus2045.app_under_test import tracing
-from exodus2045.app_under_test.settings import ENV_TRACE_SAMPLE, ENV_TRACING, env_float
+from exodus2045.app_under_test.settings import (
+    DEFAULT_TRACE_SAMPLE,
+    ENV_TRACE_SAMPLE,
+    ENV_TRACING,
+    env_float,
+)
 
 log = logging.getLogger("exodus.tracing")
 
@@ -53,8 +58,9 @@ def span_line(span: Any) -> str:
 
 
 def sample_ratio(env: Mapping[str, str] = os.environ) -> float:
-    """The share of wishes whose spans are kept (``EXODUS_TRACE_SAMPLE``, default all)."""
-    return min(env_float(env, ENV_TRACE_SAMPLE, 1.0, minimum=0.0), 1.0)
+    """The share of wishes whose spans are kept (``EXODUS_TRACE_SAMPLE``, default
+    :data:`~exodus2045.app_under_test.settings.DEFAULT_TRACE_SAMPLE`)."""
+    return min(env_float(env, ENV_TRACE_SAMPLE, DEFAULT_TRACE_SAMPLE, minimum=0.0), 1.0)
 
 
 def configure(service: str, state_dir: Path | None, env: Mapping[str, str] = os.environ) -> str:

@@ -12,12 +12,7 @@ import os
 from pathlib import Path
 
 from exodus2045.app_under_test.flaws import parse_flaws
-from exodus2045.app_under_test.settings import ENV_RUNS_DIR
-
-#: Spans of this share of wishes unless --trace-sample says otherwise: every span costs the
-#: frontend a quarter of its accept rate, a tenth of them stays within the 10% goal
-#: (`exodus bench tracing`; README "Tracing"). Hop times are kept for every wish.
-DEFAULT_TRACE_SAMPLE = 0.1
+from exodus2045.app_under_test.settings import DEFAULT_TRACE_SAMPLE, ENV_RUNS_DIR
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -189,8 +184,6 @@ def _tracing_environment(args: argparse.Namespace) -> None:
         if not 0.0 <= sample <= 1.0:
             raise ConfigError(f"--trace-sample {sample}: expected a share between 0 and 1")
         os.environ[ENV_TRACE_SAMPLE] = str(sample)
-    else:
-        os.environ.setdefault(ENV_TRACE_SAMPLE, str(DEFAULT_TRACE_SAMPLE))
 
 
 def _swarm_layout(args: argparse.Namespace):
