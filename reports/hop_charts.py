@@ -15,11 +15,11 @@ from exodus2045.reports.charts import (
     PALETTE,
     PLOT_W,
     TOP,
-    _Frame,
-    _no_data,
-    _num,
-    _svg,
-    _text,
+    Frame,
+    no_data,
+    svg_figure,
+    svg_num,
+    svg_text,
 )
 from exodus2045.reports.formats import Point, Window
 from exodus2045.reports.hops import HOP_NAMES, HOPS, SHORT_NAMES, Traced
@@ -36,23 +36,23 @@ def stacked_hops(
     value = {h: dict(over_time.get(h, ())) for h in HOPS}
     tops = [sum(value[h].get(x, 0.0) for h in HOPS) for x in xs]
     ends = [w.end if w.end is not None else w.start for w in windows]
-    frame = _Frame(max([x_max, *ends, 1.0]), max(tops, default=0.0) * 1.05)
+    frame = Frame(max([x_max, *ends, 1.0]), max(tops, default=0.0) * 1.05)
     body = frame.windows(windows) + frame.axes("seconds since run start (by arrival)", "seconds")
     below = [0.0] * len(xs)
     for index, hop in enumerate(HOPS):
         above = [b + value[hop].get(x, 0.0) for b, x in zip(below, xs, strict=True)]
         if xs:
-            upper = " ".join(f"{_num(frame.x(x))},{_num(frame.y(y))}" for x, y in zip(xs, above,
+            upper = " ".join(f"{svg_num(frame.x(x))},{svg_num(frame.y(y))}" for x, y in zip(xs, above,
                                                                                       strict=True))
-            lower = " ".join(f"{_num(frame.x(x))},{_num(frame.y(y))}"
+            lower = " ".join(f"{svg_num(frame.x(x))},{svg_num(frame.y(y))}"
                              for x, y in reversed(list(zip(xs, below, strict=True))))
             body.append(f'<polygon fill="{PALETTE[index]}" fill-opacity="0.75" '
-                        f'points="{upper} {lower}"><title>{_text(HOP_NAMES[hop])}</title>'
+                        f'points="{upper} {lower}"><title>{svg_text(HOP_NAMES[hop])}</title>'
                         "</polygon>")
         below = above
     if not xs or not any(math.isfinite(t) and t > 0 for t in tops):
-        body.append(_no_data())
-    return _svg(title, body, [SHORT_NAMES[h] for h in HOPS])
+        body.append(no_data())
+    return svg_figure(title, body, [SHORT_NAMES[h] for h in HOPS])
 
 
 def waterfall(title: str, slowest: Sequence[Traced]) -> str:
@@ -60,29 +60,29 @@ def waterfall(title: str, slowest: Sequence[Traced]) -> str:
     longest = max((t.total for t in slowest), default=0.0)
     rows = max(len(slowest), 1)
     height = TOP + rows * WATERFALL_ROW_H + 34
-    frame = _Frame(longest * 1.02 or 1.0, 1.0)
+    frame = Frame(longest * 1.02 or 1.0, 1.0)
     body = []
     for tick in frame.x_ticks:
-        x = _num(frame.x(tick))
+        x = svg_num(frame.x(tick))
         body.append(f'<line class="grid" x1="{x}" y1="{TOP}" x2="{x}" '
                     f'y2="{TOP + rows * WATERFALL_ROW_H}"/>'
                     f'<text class="tick" x="{x}" y="{TOP + rows * WATERFALL_ROW_H + 14}" '
-                    f'text-anchor="middle">{_text(f"{tick:g}")}</text>')
+                    f'text-anchor="middle">{svg_text(f"{tick:g}")}</text>')
     for row, wish in enumerate(slowest):
         y = TOP + row * WATERFALL_ROW_H
         body.append(f'<text class="tick" x="{LEFT - 4}" y="{y + 10}" text-anchor="end">'
-                    f"…{_text(wish.wish_id[-6:])}</text>")
+                    f"…{svg_text(wish.wish_id[-6:])}</text>")
         at = 0.0
         for index, hop in enumerate(HOPS):
             span = wish.hops[hop]
             x0, x1 = frame.x(at), frame.x(at + span)
-            body.append(f'<rect x="{_num(x0)}" y="{y + 2}" width="{_num(max(x1 - x0, 0.5))}" '
+            body.append(f'<rect x="{svg_num(x0)}" y="{y + 2}" width="{svg_num(max(x1 - x0, 0.5))}" '
                         f'height="{WATERFALL_ROW_H - 4}" fill="{PALETTE[index]}">'
-                        f"<title>{_text(wish.wish_id)} {_text(HOP_NAMES[hop])}: "
-                        f"{_text(f'{span:.3f}')} s</title></rect>")
+                        f"<title>{svg_text(wish.wish_id)} {svg_text(HOP_NAMES[hop])}: "
+                        f"{svg_text(f'{span:.3f}')} s</title></rect>")
             at += span
     body.append(f'<text class="label" x="{LEFT + PLOT_W / 2:.1f}" y="{height - 4}" '
                 'text-anchor="middle">seconds since the wish arrived</text>')
     if not slowest:
-        body.append(_no_data())
-    return _svg(title, body, [SHORT_NAMES[h] for h in HOPS], height)
+        body.append(no_data())
+    return svg_figure(title, body, [SHORT_NAMES[h] for h in HOPS], height)

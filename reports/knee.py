@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from exodus2045.app_under_test.errors import ExodusError
-from exodus2045.reports.charts import LEFT, PALETTE, PLOT_H, TOP, _Frame, _num, _svg, _text
+from exodus2045.reports.charts import (
+    LEFT,
+    PALETTE,
+    PLOT_H,
+    TOP,
+    Frame,
+    svg_figure,
+    svg_num,
+    svg_text,
+)
 from exodus2045.reports.formats.html import CSP, STYLE, esc, href
 from exodus2045.reports.formats.markdown import md
 
@@ -62,14 +71,14 @@ def knee_chart(title: str, steps: Sequence[Mapping[str, Any]], key: str, y_label
     points = [(float(s["rate"]), _number(s.get(key)), str(s.get("outcome", "?"))) for s in steps]
     values = [y for _, y, _ in points if y is not None]
     rates = [x for x, _, _ in points]
-    frame = _Frame(max(rates, default=1.0) * 1.05, max(values, default=0.0) * 1.1)
+    frame = Frame(max(rates, default=1.0) * 1.05, max(values, default=0.0) * 1.1)
     body = frame.axes("offered rate (evacuees/s)", y_label)
     if knee is not None:
-        x = _num(frame.x(knee))
+        x = svg_num(frame.x(knee))
         body.append(f'<line class="knee" x1="{x}" y1="{TOP}" x2="{x}" y2="{TOP + PLOT_H}"/>'
-                    f'<text class="knee-label" x="{_num(frame.x(knee) + 3)}" y="{TOP + 10}">'
-                    f'knee {_text(f"{knee:g}")}/s</text>')
-    coords = " ".join(f"{_num(frame.x(x))},{_num(frame.y(y))}" for x, y, _ in points
+                    f'<text class="knee-label" x="{svg_num(frame.x(knee) + 3)}" y="{TOP + 10}">'
+                    f'knee {svg_text(f"{knee:g}")}/s</text>')
+    coords = " ".join(f"{svg_num(frame.x(x))},{svg_num(frame.y(y))}" for x, y, _ in points
                       if y is not None)
     if coords:
         body.append(f'<polyline fill="none" stroke="{PALETTE[0]}" points="{coords}"/>')
@@ -77,21 +86,21 @@ def knee_chart(title: str, steps: Sequence[Mapping[str, Any]], key: str, y_label
         if y is None:
             continue
         cx, cy = frame.x(x), frame.y(y)
-        tip = f"<title>{_text(f'{x:g}/s: {outcome}, {y:g} {y_label}')}</title>"
-        attrs = f'class="step {_text(outcome)}" data-rate="{_text(f"{x:g}")}" ' \
-                f'data-outcome="{_text(outcome)}" data-value="{_text(f"{y:g}")}"'
+        tip = f"<title>{svg_text(f'{x:g}/s: {outcome}, {y:g} {y_label}')}</title>"
+        attrs = f'class="step {svg_text(outcome)}" data-rate="{svg_text(f"{x:g}")}" ' \
+                f'data-outcome="{svg_text(outcome)}" data-value="{svg_text(f"{y:g}")}"'
         if outcome == "sound":
-            body.append(f'<circle {attrs} cx="{_num(cx)}" cy="{_num(cy)}" r="4" '
+            body.append(f'<circle {attrs} cx="{svg_num(cx)}" cy="{svg_num(cy)}" r="4" '
                         f'fill="{SOUND_FILL}">{tip}</circle>')
         else:
-            d = (f"M{_num(cx - 4)} {_num(cy - 4)}L{_num(cx + 4)} {_num(cy + 4)}"
-                 f"M{_num(cx - 4)} {_num(cy + 4)}L{_num(cx + 4)} {_num(cy - 4)}")
+            d = (f"M{svg_num(cx - 4)} {svg_num(cy - 4)}L{svg_num(cx + 4)} {svg_num(cy + 4)}"
+                 f"M{svg_num(cx - 4)} {svg_num(cy + 4)}L{svg_num(cx + 4)} {svg_num(cy - 4)}")
             body.append(f'<path {attrs} d="{d}" stroke="{UNSOUND_STROKE}" '
                         f'stroke-width="2.2" fill="none">{tip}</path>')
     if not values:
         body.append(f'<text class="empty" x="{LEFT + 280}" y="{TOP + PLOT_H / 2:.1f}" '
                     'text-anchor="middle">no data</text>')
-    return _svg(title, body, [y_label])
+    return svg_figure(title, body, [y_label])
 
 
 def knee_line(capacity: Mapping[str, Any]) -> str:
