@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+
 from exodus2045.app_under_test import settings as s
 from exodus2045.app_under_test.errors import StateDirError
 from exodus2045.app_under_test.frontend.metrics import fresh_multiproc_dir, process_dead

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import nh3
+
 from exodus2045.app_under_test.errors import InvalidWish
 
 DESTINATIONS = ("mars", "jupiter")

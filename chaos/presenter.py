@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
+from fastapi import FastAPI, Header, Request
+from starlette.responses import Response
+
 from exodus2045.app_under_test.errors import ConfigError, ExodusError
 from exodus2045.app_under_test.frontend.admin import check_presenter
 from exodus2045.app_under_test.frontend.body import declared_length, decode_json, read_limited
@@ -37,8 +40,6 @@ from exodus2045.chaos.processes import is_component, resume
 from exodus2045.chaos.step import ChaosStep
 from exodus2045.chaos.switch import Activation, switch_on
 from exodus2045.chaos.timeline import Timeline
-from fastapi import FastAPI, Header, Request
-from starlette.responses import Response
 
 CHAOS_BODY_MAX = 4096
 NOT_ON_SELF = ("kill", "pause")  # process faults the frontend must not aim at frontends

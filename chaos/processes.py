@@ -13,6 +13,7 @@ import os
 import signal
 
 import psutil
+
 from exodus2045.app_under_test.errors import StateDirError
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.app_under_test.supervisor import FRONTEND_MODULE, FUNCTIONS_MODULE, component_pids

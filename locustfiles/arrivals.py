@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gevent.event
+
 from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.chaos.durations import parse_duration
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gevent
+
 from exodus2045.app_under_test.settings import SwarmWorkerConfig
 
 MSG_PING = "exodus_clock_ping"  # master -> worker: {"t0"}

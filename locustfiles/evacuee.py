@@ -26,13 +26,14 @@ import logging
 import time
 
 import gevent
+from locust import constant, task
+from locust.contrib.fasthttp import FastHttpSession, FastHttpUser, ResponseContextManager
+
 from exodus2045.locustfiles.answers import judge, retry_delay, should_retry
 from exodus2045.locustfiles.headers import Template, fresh
 from exodus2045.locustfiles.ledger import LINE
 from exodus2045.locustfiles.run import Ticket
 from exodus2045.locustfiles.swarm import Swarm, swarm_for
-from locust import constant, task
-from locust.contrib.fasthttp import FastHttpSession, FastHttpUser, ResponseContextManager
 
 PATH = "/api/wishes"
 NAME_ACCEPT = "/api/wishes"

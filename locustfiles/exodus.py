@@ -13,10 +13,11 @@ registering anything twice: the logic lives in importable modules (``exodus2045.
 
 from __future__ import annotations
 
+from locust import events
+
 import exodus2045.locustfiles.webui  # noqa: F401 - installs the presenter's console (Pipeline tab, chaos)
 from exodus2045.locustfiles.evacuee import Evacuee
 from exodus2045.locustfiles.swarm import install, swarm_for
-from locust import events
 
 install(events)
 

@@ -15,8 +15,9 @@ import signal
 from typing import Any
 
 import gevent
-from exodus2045.app_under_test.lifeline import GRACE_S, lifeline_fd
 from gevent.socket import wait_read
+
+from exodus2045.app_under_test.lifeline import GRACE_S, lifeline_fd
 
 
 def _watch(fd: int) -> None:

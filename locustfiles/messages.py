@@ -14,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import gevent
+
 from exodus2045.locustfiles.run import Run, RunSecret
 from exodus2045.locustfiles.tally import SwarmTally
 

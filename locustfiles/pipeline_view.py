@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos import faults

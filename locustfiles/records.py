@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
+
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.locustfiles.run import Run
 from exodus2045.locustfiles.tally import write_summary

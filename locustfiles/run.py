@@ -22,6 +22,7 @@ from typing import IO, Any
 
 import gevent
 import gevent.event
+
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.runkey import ENV_RUN_KEY, new_key, parse_key
 from exodus2045.locustfiles.arrivals import ArrivalSchedule, LeaseDesk, LeasedTickets, LocalTickets

@@ -20,6 +20,7 @@ import json
 from typing import Any
 
 import gevent
+
 from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.locustfiles.options import SwarmOptions
 from exodus2045.locustfiles.web_session import Session

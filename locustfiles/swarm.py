@@ -29,6 +29,8 @@ import weakref
 from typing import Any
 
 import gevent
+from locust.runners import MasterRunner, WorkerRunner
+
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.locustfiles import records
 from exodus2045.locustfiles.arrivals import LeaseDesk, LeasedTickets, LocalTickets
@@ -53,7 +55,6 @@ from exodus2045.locustfiles.run import (
 from exodus2045.locustfiles.spill import open_spill
 from exodus2045.locustfiles.tickets import plan_ahead
 from exodus2045.locustfiles.worker_watch import watch_workers
-from locust.runners import MasterRunner, WorkerRunner
 
 log = logging.getLogger(__name__)
 _SWARMS: weakref.WeakKeyDictionary[Any, Swarm] = weakref.WeakKeyDictionary()

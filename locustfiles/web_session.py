@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+
 from exodus2045.locustfiles.options import mint_run_id
 from exodus2045.locustfiles.pipeline_view import read_verdict
 

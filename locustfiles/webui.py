@@ -31,6 +31,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from locust import events
+
 from exodus2045.app_under_test.runkey import write_key
 from exodus2045.app_under_test.settings import StackConfig
 from exodus2045.locustfiles.locust_compat import (
@@ -43,7 +45,6 @@ from exodus2045.locustfiles.start_page import start_from_form, start_page
 from exodus2045.locustfiles.swarm import install, swarm_for
 from exodus2045.locustfiles.verdict_tab import VERDICT_TAB, VERDICT_TABLE, runs_page, verdict_rows
 from exodus2045.locustfiles.web_session import install_session, session_of
-from locust import events
 
 PREFIX = "/exodus"
 TAB = "pipeline"

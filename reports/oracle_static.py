@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
 from exodus2045.reports.checks._markers import markers_in
 from exodus2045.reports.runfolder import Page
-from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 URL_ATTRS = frozenset(
     {

@@ -15,11 +15,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from exodus2045.reports.formats import excerpt
-from exodus2045.reports.verdict import Verdict
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from exodus2045.reports.formats import excerpt
+from exodus2045.reports.verdict import Verdict
 
 SUMMARY_CHARS = 160
 STATUS_CELL = {

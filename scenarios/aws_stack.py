@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.settings import (
     ENV_AWS_ENDPOINT,
@@ -55,6 +56,7 @@ class DeployedStack:
 def find_stack(name: str, config: AwsConfig) -> DeployedStack:
     """The stack's outputs, read from CloudFormation; a clear error if there is none."""
     from botocore.exceptions import BotoCoreError, ClientError
+
     from exodus2045.app_under_test.backends.aws.stack import StackClients, describe, outputs
 
     try:

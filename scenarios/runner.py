@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from exodus2045.app_under_test.errors import ExodusError, StateDirError
 from exodus2045.app_under_test.runkey import ENV_RUN_KEY, new_key, write_key
 from exodus2045.app_under_test.settings import ENV_PRESENTER_TOKEN, AwsConfig, StackConfig

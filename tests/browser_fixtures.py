@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
+
 from exodus2045.reports.browser_launch import CHROMIUM_PATH, LAUNCH_ARGS, browser_available
 from exodus2045.reports.browser_probe import INTERACTION_JS
 from exodus2045.reports.oracle_browser import MARKER_RE

@@ -18,10 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+
 from exodus2045.app_under_test.backends.local import open_local
 from exodus2045.app_under_test.ports import OutgoingMessage
 from exodus2045.app_under_test.statedir import StateDir
-
 from tests.conftest import wait_for
 from tests.frontend_fixtures import signed_post
 from tests.stack_fixtures import running_stack

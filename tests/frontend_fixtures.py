@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+
 from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.backends.local.intake import LocalIntake, Submission
 from exodus2045.app_under_test.errors import QueueUnavailable
@@ -26,8 +28,6 @@ from exodus2045.app_under_test.frontend.app import create_app
 from exodus2045.app_under_test.frontend.hooks import FrontendHooks
 from exodus2045.app_under_test.frontend.serve import build_server
 from exodus2045.app_under_test.settings import FrontendConfig
-from fastapi import FastAPI
-
 from tests.conftest import wait_for
 
 START_TIMEOUT_S = 15.0

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import nh3
+
 from exodus2045.app_under_test.wish import has_markup, normalise_text
 
 T0 = 1764324900.0

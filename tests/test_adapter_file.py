@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+
 from exodus2045.scenarios.adapter import AdapterError, load_adapter
 from exodus2045.scenarios.adapter.spec import parse_adapter, pointer_get
-
 from tests.foreign_pipeline import ADAPTER, foreign_pipeline
 
 
@@ -184,8 +184,8 @@ def test_translator_shows_the_team_queue_and_dead_letters_in_exodus_shapes(tmp_p
     """Through the adapter's pointers, presenter-only; a pointer that finds nothing is an
     error naming it, never an empty queue."""
     import httpx
-    from exodus2045.scenarios.adapter.translator import Translator
 
+    from exodus2045.scenarios.adapter.translator import Translator
     from tests.foreign_pipeline import foreign_pipeline as pipeline
 
     wrong = ADAPTER.replace('in_flight = "/inbox/working"', 'in_flight = "/inbox/busy"')

@@ -11,13 +11,13 @@ import html
 
 import httpx
 import pytest
+
 from exodus2045.app_under_test import wish
 from exodus2045.locustfiles.generate import SwarmPlan, build_pools, plan_wish
 from exodus2045.reports.content_modes import differs, normalized, unescape_once
 from exodus2045.reports.input_limits import EXODUS, InputLimits, expect_under
 from exodus2045.scenarios.adapter import AdapterError, load_adapter
 from exodus2045.scenarios.adapter.auth import MissingCredentials, SigV4Signer
-
 from tests.foreign_pipeline import ADAPTER, foreign_pipeline
 
 SENT = 'Tell my sister:\n<b>kept</b> & "quoted" &lt;already&gt; é  done '

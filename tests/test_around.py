@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from selectolax.lexbor import LexborHTMLParser
+
 from exodus2045.reports.around import around_faults, describe, read_logs
 from exodus2045.reports.formats import Window
 from exodus2045.reports.render import build_context, render_all
-from selectolax.lexbor import LexborHTMLParser
-
 from tests.golden_folder import GOLDEN_FAILURE_MODES, STARTED_AT, make_golden_folder
 
 

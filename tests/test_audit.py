@@ -7,13 +7,13 @@ import types
 from pathlib import Path
 
 import pytest
+
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.reports.audit import audit_run, run_checks
 from exodus2045.reports.checks import CHECK_MODULES, registered_ids
 from exodus2045.reports.fmea import failure_modes, occurrence
 from exodus2045.reports.runfolder import RunData, RunFolderError
 from exodus2045.reports.verdict import CORE_CHECKS, CheckResult, Verdict, VerdictError
-
 from tests.runfolder_factory import FAULT_CHECK_ID, RETRIED, RUN_ID, make_run_folder, wish_id
 
 ALL_IDS = [

@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from exodus2045.app_under_test.backends.aws import open_aws
 from exodus2045.app_under_test.backends.aws.clients import AwsClients
 from exodus2045.app_under_test.backends.aws.provision import create_queue_pair, delete_queue_pair
@@ -20,7 +21,6 @@ from exodus2045.chaos.aws import AwsChaos, AwsChaosError, StackTargets
 from exodus2045.chaos.ssm_board import READ_EVERY_S
 from exodus2045.chaos.step import ChaosStep
 from exodus2045.chaos.timeline import Timeline
-
 from tests.aws_fixtures import Ministack, ministack_session  # noqa: F401 - the fixture
 from tests.conftest import frontend_body, wait_for
 from tests.test_aws_run import deploy, destroy, exodus, verdict

@@ -7,6 +7,7 @@ import json
 import uuid
 
 import pytest
+
 from exodus2045.app_under_test.backends.aws import open_aws
 from exodus2045.app_under_test.backends.aws.clients import AwsClients
 from exodus2045.app_under_test.backends.aws.provision import (
@@ -26,7 +27,6 @@ from exodus2045.app_under_test.ports import OutgoingMessage
 from exodus2045.app_under_test.settings import AwsResources
 from exodus2045.scenarios.evidence import Evidence, EvidenceConfig, Question
 from exodus2045.scenarios.evidence.aws import DLQ_READ, AwsSource
-
 from tests.aws_fixtures import Ministack, ministack_session  # noqa: F401 - the fixture
 from tests.conftest import frontend_body
 

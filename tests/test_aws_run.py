@@ -22,11 +22,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from exodus2045.app_under_test.backends.aws import open_aws
 from exodus2045.app_under_test.backends.aws.clients import AwsClients
 from exodus2045.app_under_test.backends.aws.stack import resources_from_outputs
 from exodus2045.app_under_test.ports import OutgoingMessage
-
 from tests.aws_fixtures import CREDENTIALS, REGION, Ministack, ministack_session  # noqa: F401
 from tests.conftest import frontend_body, wait_for
 

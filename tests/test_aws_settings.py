@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from exodus2045.app_under_test.backends.aws.clients import make_clients
 from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.app_under_test.settings import ALL_ENV, AwsConfig, AwsResources

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import exodus2045.app_under_test.backends.aws as aws_pkg
 import pytest
+
+import exodus2045.app_under_test.backends.aws as aws_pkg
 from exodus2045.app_under_test.backends.aws import lambda_entry
 from exodus2045.app_under_test.backends.aws.provision import table_definition
 

@@ -22,9 +22,9 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
+
 from exodus2045.app_under_test import tracing
 from exodus2045.app_under_test.backends.aws.package import build_zip
-
 from tests.conftest import wait_for
 
 pytest.importorskip("opentelemetry.sdk", reason="the `tracing` extra is not installed")
@@ -121,7 +121,6 @@ def test_deployed_functions_on_ministack_export_to_a_receiver_on_loopback(minist
     from exodus2045.app_under_test.backends.aws.clients import AwsClients
     from exodus2045.app_under_test.backends.aws.stack import resources_from_outputs
     from exodus2045.app_under_test.ports import OutgoingMessage
-
     from tests.conftest import frontend_body
     from tests.test_aws_run import destroy, exodus
 

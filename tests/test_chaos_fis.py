@@ -9,9 +9,9 @@ import sys
 import uuid
 
 import pytest
+
 from exodus2045.chaos.fis import FisError, FisStack, fis_template
 from exodus2045.chaos.step import ChaosStep
-
 from tests.aws_fixtures import CREDENTIALS, REGION, Ministack, ministack_session  # noqa: F401
 
 ARNS = {"parser": "arn:aws:lambda:us-east-1:123456789012:function:exo-parser",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.chaos import faults
 from exodus2045.chaos.plan import catalogue, resolved_params, step_from_cli, validate_step

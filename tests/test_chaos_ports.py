@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from exodus2045.app_under_test import functions
 from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.backends.local.intake import QUEUED, Submission
@@ -22,7 +23,6 @@ from exodus2045.chaos.presenter import add_chaos_routes
 from exodus2045.chaos.runtime import held_down_predicate, instrument_intake, instrument_poller
 from exodus2045.chaos.source import FileFaultSource, StaticFaultSource
 from exodus2045.chaos.wrappers import ChaosQueue, ChaosStore
-
 from tests.conftest import frontend_body, wait_for
 
 

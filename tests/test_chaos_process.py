@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+
 from exodus2045.app_under_test import pod_worker
 from exodus2045.app_under_test import settings as s
 from exodus2045.app_under_test.backends.local import LocalBackend, open_local
@@ -23,7 +24,6 @@ from exodus2045.chaos.faults.crash_after_store import EXIT_CODE
 from exodus2045.chaos.faults.poison import poison_body
 from exodus2045.chaos.processes import is_component
 from exodus2045.chaos.stack import component_command
-
 from tests.conftest import frontend_body, wait_for
 
 VISIBILITY_S = 0.5

@@ -12,7 +12,6 @@ from exodus2045.chaos.board import FaultBoard
 from exodus2045.chaos.schedule import ChaosSchedule
 from exodus2045.chaos.step import ChaosStep
 from exodus2045.chaos.timeline import FIELDS, read_timeline
-
 from tests.conftest import wait_for
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from exodus2045.app_under_test.backends.local import open_local
 from exodus2045.app_under_test.settings import StackConfig
 from exodus2045.app_under_test.statedir import StateDir
@@ -23,7 +24,6 @@ from exodus2045.chaos.schedule import ChaosSchedule
 from exodus2045.chaos.stack import chaos_supervisor
 from exodus2045.chaos.step import ChaosStep
 from exodus2045.chaos.timeline import FIELDS, read_timeline
-
 from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]

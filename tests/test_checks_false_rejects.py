@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from exodus2045.reports.audit import run_checks
 from exodus2045.reports.checks import no_false_rejects
 from exodus2045.reports.fmea import failure_modes
 from exodus2045.reports.runfolder import RunData
 from exodus2045.reports.verdict import Verdict
-
 from tests.runfolder_factory import REJECTS, RETRIED, T0, make_run_folder, wish_id
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from exodus2045.reports.checks import content, exactly_once, no_phantoms, tally
 from exodus2045.reports.runfolder import RunData
-
 from tests.runfolder_factory import make_run_folder, wish_id
 
 

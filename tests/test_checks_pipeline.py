@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from exodus2045.reports.checks import dlq_explained, drained, no_executable_markup, recovery, slo
 from exodus2045.reports.runfolder import RunData
-
 from tests.runfolder_factory import (
     ACCEPTED_INFILTRATORS,
     FAULT_CHECK_ID,

@@ -7,10 +7,10 @@ import types
 from pathlib import Path
 
 import pytest
+
 from exodus2045.locustfiles import generate
 from exodus2045.reports.checks import bad_input, content, exactly_once, no_phantoms, tally
 from exodus2045.reports.runfolder import RunData
-
 from tests.runfolder_factory import (
     ACCEPTED_INFILTRATORS,
     REJECTS,

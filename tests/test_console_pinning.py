@@ -20,11 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
+
 from exodus2045.app_under_test.backends.local import open_local
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.app_under_test.supervisor import Supervisor
 from exodus2045.reports.browser_launch import open_browser
-
 from tests.browser_fixtures import require_browser
 from tests.stack_fixtures import running_stack
 from tests.swarm_fixtures import stop_process, wait_for

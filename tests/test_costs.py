@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+
 from exodus2045.reports.audit import audit_run
 from exodus2045.reports.costs import (
     PRICES_FILE,
@@ -18,7 +19,6 @@ from exodus2045.reports.costs import (
     usage,
 )
 from exodus2045.reports.render import render_all
-
 from tests.runfolder_factory import make_run_folder
 
 README = Path(__file__).parent.parent / "README.md"

@@ -17,9 +17,10 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+
 from exodus2045.app_under_test.frontend import uvicorn_compat
 from exodus2045.locustfiles import locust_compat
-from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
 

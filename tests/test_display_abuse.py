@@ -14,7 +14,6 @@ from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.frontend.display import MARKS_MAX, for_display
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.reports.browser_launch import open_browser
-
 from tests.browser_fixtures import require_browser
 from tests.frontend_fixtures import config_for, running_frontend, stored_wish
 

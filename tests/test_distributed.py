@@ -17,9 +17,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from exodus2045.locustfiles.generate import SwarmPlan, build_pools, plan_wish
 from exodus2045.scenarios.distributed import merge_spills
-
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.slow

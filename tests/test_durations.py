@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.chaos.durations import DurationError, format_duration, parse_duration
 from exodus2045.scenarios.scenario import parse_scenario

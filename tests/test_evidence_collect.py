@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from exodus2045.reports.audit import run_checks
 from exodus2045.reports.checks import dlq_explained, drained, exactly_once, tally
 from exodus2045.reports.evidence_index import EvidenceIndex, derive
@@ -19,7 +20,6 @@ from exodus2045.scenarios.evidence import (
     Sampler,
 )
 from exodus2045.scenarios.evidence.protocol import EvidenceError, SourceBase
-
 from tests.conftest import wait_for
 from tests.evidence_fixtures import RUN_ID, FilledStack, filled_stack, serving, write_ledger
 from tests.runfolder_factory import make_run_folder

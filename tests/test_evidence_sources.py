@@ -6,9 +6,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
+
 from exodus2045.scenarios.evidence import HttpSource, HttpSourceConfig, Question, StateDirSource
 from exodus2045.scenarios.evidence.protocol import EvidenceError
-
 from tests.evidence_fixtures import (
     POISON,
     RUN_ID,

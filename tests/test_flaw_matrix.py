@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from exodus2045.app_under_test.flaws import CAUGHT_BY, FLAWS
 from exodus2045.reports.formats.markdown import md
 

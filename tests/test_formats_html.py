@@ -13,10 +13,10 @@ import re
 from pathlib import Path
 
 import pytest
-from exodus2045.reports.formats.html import CSP, href
-from exodus2045.reports.render import render_all
 from selectolax.lexbor import LexborHTMLParser
 
+from exodus2045.reports.formats.html import CSP, href
+from exodus2045.reports.render import render_all
 from tests.golden_folder import GOLDEN_FAILURE_MODES, make_golden_folder
 
 XSS = ("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "javascript:alert(1)")

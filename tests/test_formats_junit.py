@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from exodus2045.reports.render import render_all
 
+from exodus2045.reports.render import render_all
 from tests.golden_folder import make_golden_folder, verdict
 
 FORBIDDEN = "nul\x00 bell\x07 esc\x1b surrogate\ud800 nonchar\ufffe\uffff ok\u00e9\U0001f680"

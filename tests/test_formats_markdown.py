@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+
 from exodus2045.reports.formats.markdown import FORMAT, md
 from exodus2045.reports.render import build_context, render_all
-
 from tests.golden_folder import GOLDEN_FAILURE_MODES, make_golden_folder
 
 HOSTILE = [

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.reports.formats import (
     ReportFormat,
@@ -19,7 +20,6 @@ from exodus2045.reports.formats import (
 )
 from exodus2045.reports.render import build_context, render_all
 from exodus2045.reports.verdict import Verdict, VerdictError
-
 from tests.golden_folder import make_golden_folder, verdict
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
 from exodus2045.app_under_test.backends.local import LocalBackend, open_local
 from exodus2045.app_under_test.parser import parse_body
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos import board, entry
-from selectolax.lexbor import LexborHTMLParser as HTMLParser
-
 from tests.frontend_fixtures import (
     RunningFrontend,
     config_for,

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from exodus2045.app_under_test.wish import validate_submission
 from exodus2045.scenarios.benchmarks.frontend import id_prefix, wish_body
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from exodus2045.app_under_test.backends.local import LocalBackend
-from exodus2045.app_under_test.statedir import StateDir
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
+from exodus2045.app_under_test.backends.local import LocalBackend
+from exodus2045.app_under_test.statedir import StateDir
 from tests.frontend_fixtures import (
     config_for,
     drain_bodies,

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
 from exodus2045.app_under_test.backends.local import LocalBackend, open_local
 from exodus2045.app_under_test.frontend.security import CSP
 from exodus2045.app_under_test.statedir import StateDir
-from selectolax.lexbor import LexborHTMLParser as HTMLParser
-
 from tests.frontend_fixtures import (
     RunningFrontend,
     config_for,

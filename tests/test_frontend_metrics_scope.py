@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from exodus2045.app_under_test.frontend.metrics import MULTIPROC_DIR
 
+from exodus2045.app_under_test.frontend.metrics import MULTIPROC_DIR
 from tests.frontend_fixtures import signed_post, wish
 from tests.stack_fixtures import running_stack
 

@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
 from exodus2045.app_under_test import settings as s
 from exodus2045.app_under_test.backends.local import open_local
 from exodus2045.app_under_test.statedir import StateDir
-
 from tests.frontend_fixtures import drain_bodies, wait_for, wish
 
 EXIT_TIMEOUT_S = 15

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+
 from exodus2045.app_under_test.backends.local.intake import CONFLICT, DUPLICATE, QUEUED, Submission
 from exodus2045.app_under_test.errors import ExodusError, QueueUnavailable
 from exodus2045.app_under_test.frontend.batcher import GroupCommit

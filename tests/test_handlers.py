@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from exodus2045.app_under_test import parser, pod_worker
 from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.poller import Poller
 from exodus2045.app_under_test.ports import OutgoingMessage
-
 from tests.conftest import frontend_body
 
 

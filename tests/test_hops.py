@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from selectolax.lexbor import LexborHTMLParser
+
 from exodus2045.reports.formats import Window
 from exodus2045.reports.hops import HOPS, breakdown, hop_durations, seconds
 from exodus2045.reports.render import build_context, render_all
-from selectolax.lexbor import LexborHTMLParser
-
 from tests.golden_folder import GOLDEN_FAILURE_MODES, make_golden_folder
 
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from exodus2045.reports.around import describe
 from exodus2045.reports.render import build_context
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
+
 from exodus2045.scenarios.cli import build_parser
 from exodus2045.scenarios.scenario import load_scenario
 

@@ -14,8 +14,8 @@ import sys
 from html.parser import HTMLParser
 
 import pytest
-from exodus2045.reports.knee import knee_line, render_capacity, steps_by_rate
 
+from exodus2045.reports.knee import knee_line, render_capacity, steps_by_rate
 from tests.runfolder_factory import make_run_folder
 
 CLI = [sys.executable, "-m", "exodus2045.scenarios.cli"]

@@ -19,6 +19,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
 from exodus2045.locustfiles.pipeline_view import REPORT_CSP
 from exodus2045.reports.formats.html import CSP
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from exodus2045.app_under_test.lifeline import lifeline_fd, tethered
 
+from exodus2045.app_under_test.lifeline import lifeline_fd, tethered
 from tests.conftest import wait_for
 
 CLI = [sys.executable, "-m", "exodus2045.scenarios.cli"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+
 from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.locustfiles.arrivals import Stage
 from exodus2045.locustfiles.load import Load, flag

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from exodus2045.scenarios.locust_isolation import LOCUST_CONFIG_FILES, isolate, user_config
 
 TRIVIAL_LOCUSTFILE = """

@@ -11,6 +11,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+
 from exodus2045.app_under_test.wish import clean_destination, has_markup, normalise_text
 from exodus2045.reports import markup_policy as policy
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from exodus2045.locustfiles.payloads import FAMILIES, render_payload
 from exodus2045.reports.browser_launch import open_browser
 from exodus2045.reports.oracle_browser import KINDS, BrowserReport, judge_pages
-
 from tests.browser_fixtures import (
     browser_ready,  # noqa: F401 - the skip-or-fail fixture
     ground_truth,

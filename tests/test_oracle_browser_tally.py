@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from exodus2045.app_under_test.backends.local import open_local
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.reports.browser_probe import (
@@ -21,7 +22,6 @@ from exodus2045.reports.browser_probe import (
     swap_csp,
 )
 from exodus2045.reports.oracle_browser import judge_pages
-
 from tests.browser_fixtures import (
     browser_ready,  # noqa: F401 - the skip-or-fail fixture
     payload_site,

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import exodus2045.reports.browser_launch as launch
 import pytest
+
+import exodus2045.reports.browser_launch as launch
+import tests.browser_fixtures as fixtures
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.reports.oracle_browser import BrowserReport, Finding, write_browser_json
-
-import tests.browser_fixtures as fixtures
 
 
 def test_browser_json_has_the_shape_the_audit_merges(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import html
 import time
 
 import pytest
+
 from exodus2045.locustfiles import payloads
 from exodus2045.reports.oracle_static import (
     csp_findings,

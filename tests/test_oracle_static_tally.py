@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from exodus2045.app_under_test.backends.local import LocalBackend, open_local
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.reports.oracle_static import TEMPLATE_SCRIPTS, scan_html, scan_page
 from exodus2045.reports.runfolder import Page
 from exodus2045.scenarios.evidence import PAGE_PATHS
-
 from tests.frontend_fixtures import config_for, running_frontend, stored_wish
 
 M = "XM12345678"

@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 
 import pytest
+
 from exodus2045.locustfiles.outcome import EXIT_CODES, OUTCOMES, exit_code, headline
 
 REPO = Path(__file__).resolve().parents[1]

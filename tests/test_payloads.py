@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 import pytest
+
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.wish import EVACUEE_MAX, MESSAGE_MAX, has_markup
 from exodus2045.locustfiles.payloads import (
@@ -17,7 +18,6 @@ from exodus2045.locustfiles.payloads import (
     render_invalid,
     render_payload,
 )
-
 from tests.swarm_fixtures import verdict_for
 
 MARKER = "XM1a2b3c4d"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from exodus2045.locustfiles.percentiles import percentile, percentiles
 from exodus2045.locustfiles.tally import spread
 from exodus2045.scenarios.swarm_process import LedgerTail

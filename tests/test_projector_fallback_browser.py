@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from exodus2045.app_under_test.settings import FrontendConfig
 
+from exodus2045.app_under_test.settings import FrontendConfig
 from tests.browser_fixtures import browser_ready  # noqa: F401 - the skip-or-fail fixture
 from tests.frontend_fixtures import wish
 from tests.stack_fixtures import running_stack

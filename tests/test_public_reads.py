@@ -23,12 +23,12 @@ from typing import Any
 
 import httpx
 import pytest
+
 from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.frontend.public_view import MAX_AGE_S
 from exodus2045.app_under_test.runkey import RUN_HEADER, SIG_HEADER, read_signature, write_key
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.scenarios.evidence.http import HttpSource, HttpSourceConfig
-
 from tests.conftest import wait_for
 from tests.frontend_fixtures import config_for, running_frontend, signed_post, stored_wish, wish
 from tests.stack_fixtures import running_stack

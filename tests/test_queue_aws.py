@@ -7,11 +7,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from exodus2045.app_under_test.backends.aws.provision import create_queue_pair, delete_queue_pair
 from exodus2045.app_under_test.backends.aws.queue import SqsQueue
 from exodus2045.app_under_test.errors import InvalidMessageContents, QueueUnavailable
 from exodus2045.app_under_test.ports import OutgoingMessage
-
 from tests.aws_fixtures import Ministack, ministack_session  # noqa: F401 - the fixture
 from tests.queue_contract import QueueContract
 

@@ -8,10 +8,10 @@ import sys
 import textwrap
 
 import pytest
+
 from exodus2045.app_under_test.backends.local.queue import LocalQueue
 from exodus2045.app_under_test.ports import OutgoingMessage
 from exodus2045.app_under_test.settings import QueueConfig
-
 from tests.queue_contract import QueueContract
 
 

@@ -8,6 +8,7 @@ import types
 from pathlib import Path
 
 import pytest
+
 from exodus2045 import reports
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.reports.fmea import FailureMode
@@ -15,7 +16,6 @@ from exodus2045.reports.formats import Window
 from exodus2045.reports.render import build_context, render_all
 from exodus2045.reports.series import derive_series, fault_windows
 from exodus2045.reports.verdict import VerdictError
-
 from tests.golden_folder import make_golden_folder
 
 

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
-from exodus2045.reports.render import render_all
 
+from exodus2045.reports.render import render_all
 from tests.golden_folder import GOLDEN_FAILURE_MODES, make_golden_folder
 
 GOLDEN = Path(__file__).parent / "golden"

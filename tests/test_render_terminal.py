@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from exodus2045.reports.terminal import print_verdict
-from exodus2045.reports.verdict import Verdict
 from rich.console import Console
 
+from exodus2045.reports.terminal import print_verdict
+from exodus2045.reports.verdict import Verdict
 from tests.golden_folder import verdict
 
 

@@ -8,7 +8,6 @@ import sys
 from exodus2045.app_under_test.backends.local import open_local
 from exodus2045.app_under_test.ports import OutgoingMessage
 from exodus2045.app_under_test.statedir import StateDir
-
 from tests.stack_fixtures import running_stack
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from exodus2045.scenarios.scenario import ScenarioError, available, load_scenario, parse_scenario
 
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from exodus2045.chaos.plan import validate_step
 from exodus2045.scenarios.scenario import load_scenario
 

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+
 from exodus2045.app_under_test.frontend.body import read_limited
 from exodus2045.app_under_test.frontend.problems import Problem
-
 from tests.frontend_fixtures import config_for, running_frontend, wish
 
 RECEIVE_S = 1.0

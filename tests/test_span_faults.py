@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
+
 from exodus2045.app_under_test import settings as s
 from exodus2045.app_under_test.backends.local import open_local
 from exodus2045.app_under_test.ports import OutgoingMessage
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.app_under_test.tracing import TRACEPARENT, swarm_traceparent, trace_id_for
 from exodus2045.chaos.board import ActiveFault, FaultBoard
-
 from tests.conftest import frontend_body, wait_for
 
 pytest.importorskip("opentelemetry.sdk", reason="the `tracing` extra is not installed")

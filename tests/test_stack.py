@@ -13,9 +13,9 @@ import uuid
 
 import httpx
 import pytest
+
 from exodus2045.app_under_test.backends.local import open_local
 from exodus2045.app_under_test.statedir import StateDir
-
 from tests.conftest import wait_for
 from tests.stack_fixtures import running_stack
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+
 from exodus2045.app_under_test.supervisor import Supervisor
 from exodus2045.reports.browser_launch import open_browser
-
 from tests.browser_fixtures import browser_ready  # noqa: F401 - the skip-or-fail fixture
 from tests.stack_fixtures import running_stack
 

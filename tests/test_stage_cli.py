@@ -23,9 +23,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from exodus2045.app_under_test import settings as s
 from exodus2045.app_under_test.statedir import StateDir
-
 from tests.conftest import wait_for
 from tests.frontend_fixtures import signed_post
 

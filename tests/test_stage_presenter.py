@@ -14,13 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from exodus2045.app_under_test.backends.local import open_local
 from exodus2045.app_under_test.supervisor import Supervisor
 from exodus2045.chaos import entry
 from exodus2045.chaos.board import FaultBoard
 from exodus2045.chaos.processes import process_state
 from exodus2045.chaos.timeline import read_timeline
-
 from tests.conftest import wait_for
 from tests.frontend_fixtures import config_for, problem_of, running_frontend
 from tests.stack_fixtures import running_stack

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
 from exodus2045.app_under_test.backends.local import LocalBackend, open_local
 from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.app_under_test.frontend.projector import PROJECTOR_CSP, qr_svg
 from exodus2045.app_under_test.settings import public_url
 from exodus2045.app_under_test.statedir import StateDir
-from selectolax.lexbor import LexborHTMLParser as HTMLParser
-
 from tests.frontend_fixtures import (
     config_for,
     problem_of,
@@ -193,6 +193,7 @@ def test_one_client_cannot_take_every_stream_and_the_projector_keeps_its_slot(
 def test_a_stream_whose_client_stopped_reading_ends_at_its_deadline() -> None:
     """A send blocked on a full socket never returns by itself; the deadline cuts it."""
     import anyio
+
     from exodus2045.app_under_test.frontend.sse import EventStreamResponse, StreamGate
 
     gate = StreamGate(2, reserved=0)

@@ -7,10 +7,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from exodus2045.app_under_test.backends.aws.provision import create_table, delete_table
 from exodus2045.app_under_test.backends.aws.store import DynamoWishStore
 from exodus2045.app_under_test.errors import StoreUnavailable
-
 from tests.aws_fixtures import Ministack, ministack_session  # noqa: F401 - the fixture
 from tests.store_contract import StoreContract, wish
 

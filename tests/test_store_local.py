@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from exodus2045.app_under_test.backends.local.store import LocalWishStore
 
+from exodus2045.app_under_test.backends.local.store import LocalWishStore
 from tests.store_contract import StoreContract
 
 

@@ -18,6 +18,7 @@ import sys
 import textwrap
 
 import pytest
+
 from exodus2045.app_under_test.settings import SwarmWorkerConfig
 from exodus2045.locustfiles.clock import (
     BURST,
@@ -27,7 +28,6 @@ from exodus2045.locustfiles.clock import (
     WorkerClock,
     estimate,
 )
-
 from tests.conftest import wait_for
 
 CLI = [sys.executable, "-m", "exodus2045.scenarios.cli"]

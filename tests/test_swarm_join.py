@@ -15,8 +15,8 @@ import sys
 import textwrap
 
 import pytest
-from exodus2045.locustfiles.join import join_proof
 
+from exodus2045.locustfiles.join import join_proof
 from tests.conftest import wait_for
 
 CLI = [sys.executable, "-m", "exodus2045.scenarios.cli"]

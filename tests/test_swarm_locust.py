@@ -13,10 +13,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+
 from exodus2045.app_under_test.runkey import ENV_RUN_KEY
 from exodus2045.locustfiles.generate import SwarmPlan, build_pools, plan_wish
 from exodus2045.locustfiles.ledger import FIELDS, read_ledger
-
 from tests.swarm_fixtures import (
     StandIn,
     free_port,

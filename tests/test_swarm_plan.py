@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 
 import pytest
+
 from exodus2045.app_under_test.errors import ConfigError, ExodusError
 from exodus2045.app_under_test.wish import validate_submission
 from exodus2045.locustfiles.answers import judge, retry_delay, should_retry
@@ -44,7 +45,6 @@ from exodus2045.locustfiles.ledger import (
 from exodus2045.locustfiles.payloads import dump_json, markers_in
 from exodus2045.locustfiles.percentiles import percentile
 from exodus2045.locustfiles.tally import SwarmTally
-
 from tests.swarm_fixtures import verdict_for
 
 N = 10_000

@@ -20,7 +20,6 @@ from pathlib import Path
 from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.locustfiles.ledger import read_ledger
-
 from tests.frontend_fixtures import config_for, running_frontend
 from tests.gate import Gate
 from tests.swarm_fixtures import free_port, run_locust

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from exodus2045.locustfiles.ledger import read_ledger
 
+from exodus2045.locustfiles.ledger import read_ledger
 from tests.swarm_fixtures import StandIn, free_port, locust_cmd, stop_process, wait_for
 
 TEMPLATE_ARGS = re.compile(r"window\.templateArgs\s*=\s*(\{.*?\})\s*$", re.MULTILINE)

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from exodus2045.app_under_test import runkey
 
+from exodus2045.app_under_test import runkey
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.slow

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
 from exodus2045.scenarios.evidence.reach import TargetUnreachable, probe
 
 

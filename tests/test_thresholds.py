@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from exodus2045.reports.checks import slo
 from exodus2045.reports.runfolder import RunData
 from exodus2045.reports.thresholds import ThresholdError, evaluate, parse_threshold
 from exodus2045.scenarios.scenario import ScenarioError, load_scenario
-
 from tests.runfolder_factory import make_run_folder
 
 

@@ -14,7 +14,6 @@ from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.sqs_event import sqs_event
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.locustfiles.ledger import prefix_of
-
 from tests.frontend_fixtures import config_for, running_frontend, wish
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"

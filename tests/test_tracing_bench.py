@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from exodus2045.scenarios.benchmarks.tracing import MODES, _rotated, mode_env, round_ratios
 
 

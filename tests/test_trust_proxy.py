@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.app_under_test.settings import trust_proxy
-
 from tests.frontend_fixtures import config_for, running_frontend, wish
 
 

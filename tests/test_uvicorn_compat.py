@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+
 from exodus2045.app_under_test.frontend.uvicorn_compat import (
     TESTED_WITH,
     server_closing,
@@ -84,8 +85,9 @@ def test_elsewhere_the_probe_says_it_cannot_see() -> None:
 def test_the_receive_bound_hooks_uvicorns_httptools_callbacks() -> None:
     """bounded_httptools overrides these callbacks; an upgrade that renames one would leave
     slowloris connections open silently (tests/test_slowloris.py drives the real thing)."""
-    from exodus2045.app_under_test.frontend.uvicorn_compat import bounded_httptools
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from exodus2045.app_under_test.frontend.uvicorn_compat import bounded_httptools
 
     for name in ("connection_made", "on_message_begin", "on_message_complete",
                  "connection_lost"):

@@ -22,8 +22,8 @@ from typing import Any
 
 import httpx
 import pytest
-from exodus2045.reports.browser_launch import open_browser
 
+from exodus2045.reports.browser_launch import open_browser
 from tests.browser_fixtures import browser_ready  # noqa: F401 - the skip-or-fail fixture
 from tests.swarm_fixtures import free_port, wait_for
 

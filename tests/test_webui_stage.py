@@ -23,12 +23,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from exodus2045.app_under_test.backends.local import open_local
 from exodus2045.app_under_test.settings import ENV_PRESENTER_TOKEN
 from exodus2045.app_under_test.supervisor import Supervisor
 from exodus2045.chaos.board import FaultBoard
 from exodus2045.reports.browser_launch import browser_available, open_browser
-
 from tests.stack_fixtures import running_stack
 from tests.swarm_fixtures import free_port, stop_process, wait_for
 

@@ -14,12 +14,13 @@ import hmac
 from itertools import islice
 
 import anyio.to_thread
+from fastapi import Body, FastAPI, Header, Path, Query
+from starlette.responses import Response
+
 from exodus2045.app_under_test.frontend.problems import Problem
 from exodus2045.app_under_test.frontend.responses import json_response
 from exodus2045.app_under_test.frontend.state import FrontendState
 from exodus2045.app_under_test.runkey import parse_key, valid_run_id
-from fastapi import Body, FastAPI, Header, Path, Query
-from starlette.responses import Response
 
 #: Rows per page of a run's listing; a run's audit pages through it with ``offset``.
 LIST_PAGE_MAX = 1000

@@ -14,6 +14,8 @@ import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from fastapi import FastAPI
+
 from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.frontend.admin import add_admin_routes
 from exodus2045.app_under_test.frontend.admin_throttle import AdminThrottle
@@ -28,7 +30,6 @@ from exodus2045.app_under_test.frontend.views import FLAWED_MESSAGE_PATH, add_vi
 from exodus2045.app_under_test.frontend.wishes import add_wish_routes
 from exodus2045.app_under_test.settings import FrontendConfig
 from exodus2045.app_under_test.tracing_sdk import flush_spans
-from fastapi import FastAPI
 
 TITLE = "Exodus 2045 frontend"
 NO_HOOKS = FrontendHooks()

@@ -16,9 +16,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from starlette.types import Receive
+
 from exodus2045.app_under_test.frontend.problems import Problem
 from exodus2045.app_under_test.runkey import RunKeys
-from starlette.types import Receive
 
 JSON = "json"
 FORM = "form"

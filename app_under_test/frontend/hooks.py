@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from exodus2045.app_under_test.frontend.batcher import Intake
 from fastapi import FastAPI
+
+from exodus2045.app_under_test.frontend.batcher import Intake
 
 if TYPE_CHECKING:  # state.py imports this module
     from exodus2045.app_under_test.frontend.state import FrontendState

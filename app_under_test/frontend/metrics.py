@@ -25,14 +25,15 @@ import shutil
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from exodus2045.app_under_test.errors import ConfigError
-from exodus2045.app_under_test.ports import QueueDepth
-from exodus2045.app_under_test.settings import ENV_PROMETHEUS_MULTIPROC
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.openmetrics import exposition as openmetrics
 from prometheus_client.registry import Collector
+
+from exodus2045.app_under_test.errors import ConfigError
+from exodus2045.app_under_test.ports import QueueDepth
+from exodus2045.app_under_test.settings import ENV_PROMETHEUS_MULTIPROC
 
 log = logging.getLogger("exodus.frontend")
 

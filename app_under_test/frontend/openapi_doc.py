@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from exodus2045.app_under_test.frontend.problems import PROBLEM_JSON
 from fastapi import FastAPI
+
+from exodus2045.app_under_test.frontend.problems import PROBLEM_JSON
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",

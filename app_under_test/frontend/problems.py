@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-from exodus2045.app_under_test.errors import ExodusError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+from exodus2045.app_under_test.errors import ExodusError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "urn:exodus2045:problem:"

@@ -21,6 +21,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import segno
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
 from exodus2045.app_under_test.frontend.display import for_display
 from exodus2045.app_under_test.frontend.pages import DESTINATION_NAMES, TRIP, esc, wall_item
 from exodus2045.app_under_test.frontend.public_view import EncodedFeed, ViewData
@@ -29,8 +32,6 @@ from exodus2045.app_under_test.frontend.responses import NO_STORE, html_response
 from exodus2045.app_under_test.frontend.security import CSP
 from exodus2045.app_under_test.frontend.sse import StreamGate, projector_key, stream_response
 from exodus2045.app_under_test.frontend.state import FrontendState
-from fastapi import FastAPI, Request
-from starlette.responses import Response
 
 WISHES_SHOWN = 12
 MESSAGE_SHOWN = 280  # characters per wish on the big screen (the wall shows all of it)

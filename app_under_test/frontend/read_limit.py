@@ -20,9 +20,10 @@ import hmac
 import json
 import math
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from exodus2045.app_under_test.frontend.ratelimit import TokenBuckets
 from exodus2045.app_under_test.runkey import RunKeys
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 READS_PER_S = 5.0
 READ_BURST = 20.0

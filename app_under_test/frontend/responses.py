@@ -10,9 +10,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from starlette.responses import Response
+
 from exodus2045.app_under_test.frontend import pages
 from exodus2045.app_under_test.frontend.problems import Problem, problem_response
-from starlette.responses import Response
 
 JSON_TYPE = "application/json"
 HTML_TYPE = "text/html; charset=utf-8"

@@ -15,12 +15,13 @@ import time
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
+
 from exodus2045.app_under_test.frontend.app import NO_HOOKS, create_app
 from exodus2045.app_under_test.frontend.hooks import FrontendHooks
 from exodus2045.app_under_test.frontend.uvicorn_compat import bounded_httptools
 from exodus2045.app_under_test.settings import FrontendConfig
 from exodus2045.app_under_test.tracing_sdk import configure as configure_tracing
-from fastapi import FastAPI
 
 GRACEFUL_SHUTDOWN_S = 10
 log = logging.getLogger("exodus.frontend")

@@ -29,11 +29,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.frontend.problems import Problem
 from exodus2045.app_under_test.frontend.uvicorn_compat import server_closing
-from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
 
 EVENT_STREAM = "text/event-stream; charset=utf-8"
 HEARTBEAT_S = 15.0

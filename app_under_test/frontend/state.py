@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
+
 from exodus2045.app_under_test.backends.local import LocalBackend, open_local
 from exodus2045.app_under_test.frontend.batcher import GroupCommit, Intake
 from exodus2045.app_under_test.frontend.hooks import IntakeWrapper

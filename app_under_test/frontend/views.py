@@ -10,6 +10,9 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
+from fastapi import FastAPI, Query, Request
+from starlette.responses import Response
+
 from exodus2045.app_under_test.frontend import pages
 from exodus2045.app_under_test.frontend.public_view import WALL_MAX, ViewData
 from exodus2045.app_under_test.frontend.read_limit import is_signed_read
@@ -20,8 +23,6 @@ from exodus2045.app_under_test.frontend.responses import (
     public_wish,
 )
 from exodus2045.app_under_test.frontend.state import FrontendState
-from fastapi import FastAPI, Query, Request
-from starlette.responses import Response
 
 WALL_DEFAULT = 50
 HEALTHY = b'{"status":"ok"}'

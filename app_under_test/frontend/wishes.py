@@ -20,6 +20,10 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from fastapi import FastAPI, Header, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
 from exodus2045.app_under_test.backends.local.intake import CONFLICT, QUEUED, Submission
 from exodus2045.app_under_test.errors import InvalidWish, QueueUnavailable
 from exodus2045.app_under_test.frontend import pages
@@ -58,9 +62,6 @@ from exodus2045.app_under_test.wish import (
     content_digest,
     validate_submission,
 )
-from fastapi import FastAPI, Header, Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 RETRY_AFTER_S = "1"
 FALSE_REJECT_EVERY = 32  # the false-reject flaw refuses the 8th, 40th, 72nd, ... valid wish

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
 from exodus2045.app_under_test.errors import ConfigError
 
 TOP_LEVEL: set[str] = set()

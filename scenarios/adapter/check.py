@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import httpx
+
 from exodus2045.reports.content_modes import differs
 from exodus2045.reports.input_limits import EXODUS
 from exodus2045.scenarios.adapter.auth import preflight

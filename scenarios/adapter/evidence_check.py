@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.settings import AwsConfig
 from exodus2045.scenarios.adapter import evidence_routes

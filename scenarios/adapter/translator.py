@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import httpx
+
 from exodus2045.scenarios.adapter import evidence_routes
 from exodus2045.scenarios.adapter.spec import WISH_FIELDS, Adapter, pointer_get
 

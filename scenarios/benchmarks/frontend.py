@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+
 from exodus2045.app_under_test import settings as s
 from exodus2045.app_under_test.errors import ExodusError
 

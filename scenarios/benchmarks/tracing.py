@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+
 from exodus2045.app_under_test import settings as s
 from exodus2045.app_under_test.backends.local import open_local
 from exodus2045.app_under_test.ports import OutgoingMessage

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from exodus2045.scenarios.commands.run import add_run_arguments, options_from
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+
+from exodus2045.scenarios.commands.run import add_run_arguments, options_from
 
 
 def register(sub: argparse._SubParsersAction) -> None:

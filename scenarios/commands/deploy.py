@@ -65,6 +65,7 @@ def aws_errors(verb: str, stack: str) -> Iterator[None]:
     """AWS's refusals (a bad parameter, no credentials, no permission) become one line and
     exit 2, like every other error Exodus expects; a bug keeps its traceback."""
     from botocore.exceptions import BotoCoreError, ClientError
+
     from exodus2045.app_under_test.backends.aws.stack import DeployError
 
     try:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rich.console import Console
+
 from exodus2045.reports.knee import CAPACITY_FILE, render_capacity
 from exodus2045.reports.render import render_all
 from exodus2045.reports.terminal import print_verdict, safe
 from exodus2045.reports.verdict import Verdict
-from rich.console import Console
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -33,12 +33,13 @@ import sys
 from pathlib import Path
 
 import segno
+from rich.console import Console
+from rich.markup import escape
+
 from exodus2045.app_under_test import settings as s
 from exodus2045.app_under_test.frontend.sse import projector_key
 from exodus2045.app_under_test.settings import FrontendConfig, StackConfig, public_url
 from exodus2045.scenarios.commands.up import add_stack_arguments, stack_config
-from rich.console import Console
-from rich.markup import escape
 
 STAGE_RATE_LIMIT = 1.0  # audience wishes a second per client; the bucket holds two
 LOCUSTFILE = "locustfiles/exodus.py"

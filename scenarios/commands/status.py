@@ -6,10 +6,11 @@ import argparse
 import json
 import os
 
-from exodus2045.app_under_test.settings import StackConfig
-from exodus2045.app_under_test.stackview import stack_status
 from rich.console import Console
 from rich.table import Table
+
+from exodus2045.app_under_test.settings import StackConfig
+from exodus2045.app_under_test.stackview import stack_status
 
 
 def register(sub: argparse._SubParsersAction) -> None:

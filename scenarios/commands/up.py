@@ -10,9 +10,10 @@ import argparse
 import contextlib
 import os
 
+from rich.console import Console
+
 from exodus2045.app_under_test.flaws import parse_flaws
 from exodus2045.app_under_test.settings import StackConfig, trust_proxy
-from rich.console import Console
 
 
 def add_stack_arguments(parser: argparse.ArgumentParser) -> None:

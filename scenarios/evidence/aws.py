@@ -77,6 +77,7 @@ class AwsSource(PortsSource):
                  endpoint: str | None = None) -> AwsSource:
         """The same source over a team's table and queues, by the adapter's names."""
         from botocore.exceptions import BotoCoreError, ClientError
+
         from exodus2045.scenarios.evidence.aws_team import TeamTable
 
         source = cls.__new__(cls)

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
+
 from exodus2045.app_under_test.runkey import RUN_HEADER, SIG_HEADER, read_signature
 from exodus2045.scenarios.evidence.protocol import (
     EvidenceError,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ssl
 
 import httpx
+
 from exodus2045.scenarios.evidence.protocol import EvidenceError
 
 __all__ = ["TargetUnreachable", "probe"]

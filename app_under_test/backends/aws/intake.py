@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+
 from exodus2045.app_under_test.backends.aws.errors import error_code
 from exodus2045.app_under_test.backends.aws.queue import SqsQueue
 from exodus2045.app_under_test.backends.local.intake import (

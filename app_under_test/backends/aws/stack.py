@@ -40,6 +40,7 @@ class StackClients:
     @classmethod
     def build(cls, config: AwsConfig, session: Any = None) -> StackClients:
         from botocore.config import Config
+
         from exodus2045.app_under_test.backends.aws.clients import botocore_config, make_session
 
         session = session or make_session(config)
