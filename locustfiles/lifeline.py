@@ -42,3 +42,22 @@ def watch_runner(**_: Any) -> bool:
         return False
     gevent.spawn(_watch, fd)
     return True
+
+
+def _interrupt_main() -> None:
+    """Ctrl-C, delivered where Locust expects it: in the main greenlet, which waits in
+    ``main_greenlet.join()`` and answers KeyboardInterrupt with its orderly shutdown."""
+    hub = gevent.get_hub()
+    hub.loop.run_callback(hub.parent.throw, KeyboardInterrupt)
+
+
+def calm_interrupt(**_: Any) -> None:
+    """An ``events.init`` listener: take SIGINT through gevent's signal handling.
+
+    Python's own handler raises KeyboardInterrupt in whatever code runs when the signal
+    lands -- on a busy swarm, an evacuee between sending its request and writing its ledger
+    line, so the frontend saw a wish the ledger never records. Through
+    :func:`gevent.signal_handler` the handler runs in a greenlet of its own and interrupts
+    only the main greenlet; every evacuee finishes or is stopped by Locust's shutdown, which
+    ledgers what was answered."""
+    gevent.signal_handler(signal.SIGINT, _interrupt_main)

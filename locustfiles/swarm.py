@@ -38,7 +38,7 @@ from exodus2045.locustfiles.clock import ClockBook, attach_clock
 from exodus2045.locustfiles.generate import POOL_SIZE, build_pools
 from exodus2045.locustfiles.join import install_join
 from exodus2045.locustfiles.ledger import LedgerFile
-from exodus2045.locustfiles.lifeline import watch_runner
+from exodus2045.locustfiles.lifeline import calm_interrupt, watch_runner
 from exodus2045.locustfiles.messages import Messages, worker_drained
 from exodus2045.locustfiles.options import add_arguments
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
@@ -363,4 +363,5 @@ def install(events: Any) -> None:
 
     events.init.add_listener(on_init)
     events.init.add_listener(watch_runner)  # die with the runner (locustfiles/lifeline.py)
+    events.init.add_listener(calm_interrupt)  # Ctrl-C ends the run between requests
     install_join(events)  # workers prove they belong (locustfiles/join.py)
