@@ -135,6 +135,21 @@ class SwarmPlan:
         )
 
     @functools.cached_property
+    def probe_n(self) -> int:
+        """The evacuee who always sends a request that must be rejected (-1: none).
+
+        Each evacuee's part is drawn on its own, so a short run (120 evacuees, 8% of them
+        infiltrators) plans no bad input at all in about 1 run of 25 -- and a run that sent
+        none cannot prove the pipeline refuses it (``bad-input`` is skipped: unproven). A run
+        expected to hold at least one infiltrator therefore always holds this one probe,
+        drawn from the plan like everything else (the audit re-plans it alike)."""
+        expected = self.evacuees * self.infiltrator_share
+        if expected < 1 or self.invalid_share <= 0:
+            return -1
+        digest = hashlib.blake2b(self._key + b"probe", digest_size=8).digest()
+        return int.from_bytes(digest, "big") % self.evacuees
+
+    @functools.cached_property
     def _marker_base(self) -> int:
         return int.from_bytes(hashlib.blake2b(self._key, digest_size=4).digest(), "big")
 
@@ -269,7 +284,8 @@ def plan_wish(plan: SwarmPlan, n: int, pools: Pools) -> PlannedWish:
         "destination": sent_destination,
         "message": message,
     }
-    if u[6] >= t.infiltrator:
+    probe = n == plan.probe_n  # always bad input (SwarmPlan.probe_n)
+    if u[6] >= t.infiltrator and not probe:
         names_json, messages_json = pools.encoded
         raw = _PLAIN % (
             wish_id.encode(), names_json[name_i], sent_destination.encode(),
@@ -280,7 +296,7 @@ def plan_wish(plan: SwarmPlan, n: int, pools: Pools) -> PlannedWish:
             None, None, "accept", user_agent,
         )  # fmt: skip
     marker = marker_for(plan, n)
-    if u[7] < t.invalid:
+    if probe or u[7] < t.invalid:
         kind = INVALID_KINDS[u[8] * len(INVALID_KINDS) >> 32]
         bad = render_invalid(kind, body, marker)
         if kind == "unknown-destination":
@@ -321,6 +337,7 @@ def plan_sends(plan: SwarmPlan, numbers: Iterable[int], pools: Pools) -> list[tu
     unpack = _TWELVE.unpack_from
     t = plan._thresholds
     mars, recased, android, infiltrator = t.mars, t.recased, t.android, t.infiltrator
+    probe = plan.probe_n
     names_json, messages_json = pools.encoded
     names_k, messages_k, uas_k = len(pools.names), len(pools.messages), len(OTHER_UAS)
     rows: list[tuple[Any, ...]] = []
@@ -332,7 +349,7 @@ def plan_sends(plan: SwarmPlan, numbers: Iterable[int], pools: Pools) -> list[tu
         h.update(str(n).encode())
         digest = h.digest()
         u = unpack(digest, 16)
-        if u[6] < infiltrator:
+        if u[6] < infiltrator or n == probe:
             w = plan_wish(plan, n, pools)
             append((n, w.wish_id, w.kind, w.destination, w.raw, w.content_type, w.payload,
                     w.expect, w.user_agent))  # fmt: skip

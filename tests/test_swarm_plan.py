@@ -303,3 +303,21 @@ def test_answers_are_judged_by_what_was_expected() -> None:
     assert retry_delay(1, "0") == 0.0 and retry_delay(1, "120") == 1.0
     assert retry_delay(2, None) == pytest.approx(0.2)
     assert retry_delay(1, "Wed, 21 Oct 2045 07:28:00 GMT") == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("run", range(40))
+def test_a_short_run_with_infiltrators_always_sends_bad_input(run: int) -> None:
+    """GIVEN 120 evacuees, 8% infiltrators (drawn alone, about 1 plan in 25 has no request
+    that must be rejected) WHEN planned THEN the probe evacuee sends one, in both planners."""
+    plan = SwarmPlan(seed=2045, run_id=f"r-probe-{run}", evacuees=120, infiltrator_share=0.08)
+    pools = build_pools(2045, size=50)
+    planned = [plan_wish(plan, n, pools) for n in range(120)]
+    assert 0 <= plan.probe_n < 120
+    probe = planned[plan.probe_n]
+    assert (probe.kind, probe.expect) == ("infiltrator", "reject")
+    assert [row[7] for row in plan_sends(plan, range(120), pools)] == [w.expect for w in planned]
+
+
+def test_a_run_not_expected_to_hold_an_infiltrator_gets_no_probe() -> None:
+    assert SwarmPlan(seed=1, run_id="r", evacuees=10, infiltrator_share=0.05).probe_n == -1
+    assert SwarmPlan(seed=1, run_id="r", evacuees=500, infiltrator_share=0.0).probe_n == -1
