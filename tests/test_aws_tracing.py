@@ -86,8 +86,9 @@ def test_the_zipped_handlers_export_spans_with_the_xray_header(tmp_path: Path) -
     wish = {"wish_id": wish_id, "run_id": "r-aws", "source": "swarm", "evacuee": "Ada",
             "destination": "mars", "message": "Water the plants.", "accepted_at": 1.0}
     with otlp_receiver() as (endpoint, received):
+        # EXODUS_TRACE_SAMPLE as the template sets it (TraceSample, default every span)
         env = {"PATH": "/usr/bin:/bin", "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
-               "_X_AMZN_TRACE_ID": INVOCATION_XRAY}
+               "EXODUS_TRACE_SAMPLE": "1", "_X_AMZN_TRACE_ID": INVOCATION_XRAY}
         done = subprocess.run(
             [sys.executable, "-S", "-I", "-c", HANDLERS, str(code), str(runtime),
              json.dumps(wish), MESSAGE_XRAY],
