@@ -10,18 +10,13 @@ Short form (about 150 evacuees at 20 a second): the emulator's queues stay shall
 from __future__ import annotations
 
 import json
-import re
-import signal
 import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.aws_fixtures import Ministack, ministack_session  # noqa: F401
-from tests.test_aws_run import _env, deploy, destroy, exodus
+from tests.test_aws_run import deploy, destroy, exodus, served
 
 pytestmark = pytest.mark.slow
 # smoke with generous SLOs: these tests judge soundness on a loaded machine, not speed
@@ -68,29 +63,6 @@ name = "parsed"
 url = "{ParsedQueueUrl}"
 dead_letter_url = "{ParsedDlqUrl}"
 """
-
-
-@contextmanager
-def served(ministack: Ministack, stack: str) -> Iterator[str]:
-    """``exodus up --backend aws``: a frontend for the deployed stack (the team's API)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "exodus2045.scenarios.cli", "up", "--backend", "aws", "--stack",
-         stack, "--aws-endpoint", ministack.endpoint, "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(),
-        stdin=subprocess.DEVNULL)
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        url = re.search(r"http://127\.0\.0\.1:\d+", first)
-        assert url, first + proc.stdout.read(2000)
-        yield url.group()
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def audit(ministack: Ministack, tmp_path, flaws: str = "", checked: list | None = None

@@ -18,6 +18,8 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -164,8 +166,9 @@ def test_double_tally_deployed_fails_tally_on_aws(ministack, tmp_path):
         destroy(ministack, stack)
 
 
-def test_up_backend_aws_serves_the_stack(ministack):
-    stack, outputs = deploy(ministack)
+@contextmanager
+def served(ministack: Ministack, stack: str) -> Iterator[str]:
+    """``exodus up --backend aws``: a frontend for the deployed stack (the team's API)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "exodus2045.scenarios.cli", "up", "--backend", "aws", "--stack",
          stack, "--aws-endpoint", ministack.endpoint, "--port", "0"],
@@ -176,23 +179,7 @@ def test_up_backend_aws_serves_the_stack(ministack):
         first = proc.stdout.readline()
         url = re.search(r"http://127\.0\.0\.1:\d+", first)
         assert url, first + proc.stdout.read(2000)
-        body = {"wish_id": str(uuid.uuid4()), "evacuee": "Ada", "destination": "Mars",
-                "message": "Water the <b>roses</b>."}
-        answer = httpx.post(f"{url.group()}/api/wishes", json=body, timeout=10)
-        assert answer.status_code == 202, answer.text
-        again = httpx.post(f"{url.group()}/api/wishes", json=body, timeout=10)
-        assert again.status_code == 202
-        clash = httpx.post(f"{url.group()}/api/wishes", json={**body, "message": "no"},
-                           timeout=10)
-        assert clash.status_code == 409
-        store = open_aws(AwsClients(ministack.client("sqs"), ministack.client("dynamodb")),
-                         resources_from_outputs(outputs)).store
-        wait_for(lambda: store.get(body["wish_id"]), timeout=60, what="the wish stored")
-        assert store.get(body["wish_id"])["message"] == body["message"]
-        assert store.count() == 21  # the warm-up's 20, and this one once
-        got = wait_for(lambda: httpx.get(f"{url.group()}/api/wishes/{body['wish_id']}",
-                                         timeout=10).status_code == 200, timeout=10)
-        assert got
+        yield url.group()
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -200,6 +187,29 @@ def test_up_backend_aws_serves_the_stack(ministack):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_up_backend_aws_serves_the_stack(ministack):
+    stack, outputs = deploy(ministack)
+    try:
+        with served(ministack, stack) as url:
+            body = {"wish_id": str(uuid.uuid4()), "evacuee": "Ada", "destination": "Mars",
+                    "message": "Water the <b>roses</b>."}
+            answer = httpx.post(f"{url}/api/wishes", json=body, timeout=10)
+            assert answer.status_code == 202, answer.text
+            again = httpx.post(f"{url}/api/wishes", json=body, timeout=10)
+            assert again.status_code == 202
+            clash = httpx.post(f"{url}/api/wishes", json={**body, "message": "no"}, timeout=10)
+            assert clash.status_code == 409
+            store = open_aws(AwsClients(ministack.client("sqs"), ministack.client("dynamodb")),
+                             resources_from_outputs(outputs)).store
+            wait_for(lambda: store.get(body["wish_id"]), timeout=60, what="the wish stored")
+            assert store.get(body["wish_id"])["message"] == body["message"]
+            assert store.count() == 21  # the warm-up's 20, and this one once
+            got = wait_for(lambda: httpx.get(f"{url}/api/wishes/{body['wish_id']}",
+                                             timeout=10).status_code == 200, timeout=10)
+            assert got
+    finally:
         destroy(ministack, stack)
 
 
