@@ -103,6 +103,7 @@ class _Judge:
             "target": stack.url, "state_dir": str(stack.state.root) if stack.state else None,
             "visibility": evidence.visibility(),
         }
+        self.verdict: Verdict | None = None  # set once judged: final, never judged again
         (self.run_dir / "timeline.jsonl").touch()
         self.tail = LedgerTail(self.run_dir / "ledger.jsonl")
         self.tick = time.perf_counter()
@@ -141,11 +142,14 @@ class _Judge:
                                   tally_before=self.tally_before)
             if self.scenario.browser:
                 _judge_in_browser(self.stack.url, self.run_dir, self.tail.markers)
+        except KeyboardInterrupt:  # Ctrl-C while collecting: judge what was collected
+            interrupted = True
         finally:
             self.evidence.close()
         self.meta["interrupted"] = interrupted
         self.meta["ended_at"] = time.time()
-        return _audit_and_render(self.run_dir, self.meta, self.phases, tick)
+        self.verdict = _audit_and_render(self.run_dir, self.meta, self.phases, tick)
+        return self.verdict
 
 
 def scenario_for(event: dict[str, Any], base: Scenario) -> Scenario:
@@ -228,9 +232,7 @@ def run_web(options: RunOptions, web: WebOptions, say=print) -> int:
             except KeyboardInterrupt:
                 swarm.interrupt()
                 if judge is not None:
-                    last = _finish(judge, session, say, interrupted=True)
-                    judge = None
-                    return EXIT_COULD_NOT_RUN
+                    return _close_under_ctrl_c(judge, session, say)
             finally:
                 ctrl_c.restore()
                 swarm.interrupt()
@@ -270,6 +272,16 @@ def _fresh_evidence(stack: _Stack) -> tuple[Evidence, Any]:
     evidence = Evidence(EvidenceConfig(url=stack.url,
                                        state_dir=stack.state.root if stack.state else None))
     return evidence, evidence.tally_snapshot()
+
+
+def _close_under_ctrl_c(judge: _Judge, session: Path, say) -> int:
+    """Ctrl-C with a run in hand. Judged already (the Ctrl-C came while its verdict was being
+    announced): that verdict is final and its code is the session's. Not yet judged: it is
+    written as interrupted, and the session could not run it to the end."""
+    if judge.verdict is not None:
+        return judge.verdict.exit_code
+    _finish(judge, session, say, interrupted=True)
+    return EXIT_COULD_NOT_RUN
 
 
 def _finish(judge: _Judge, session: Path, say, *, interrupted: bool = False) -> int:
