@@ -56,6 +56,11 @@ def add_arguments(parser: Any) -> None:
         "--ledger", default="ledger.jsonl",
         help="where the ledger goes; swarm.json is written next to it", **hidden,
     )  # fmt: skip
+    group.add_argument(
+        "--scenario-name", default=None,
+        help="the name a run records when its scenario is not a bundled one (--scenario "
+             "offers only those)", **hidden,
+    )  # fmt: skip
     group.add_argument("--seed", default=None, help="seed for payloads and names", **hidden)
     group.add_argument(
         "--exodus-stages", default=None,
@@ -97,7 +102,7 @@ class SwarmOptions:
         Load(evacuees=evacuees, arrival_rate=None if stages else rate, stages=stages,
              mars_share=mars, infiltrator_share=infiltrators).checked(flag)
         return cls(
-            scenario=str(get("scenario") or DEFAULT_SCENARIO),
+            scenario=str(get("scenario_name") or get("scenario") or DEFAULT_SCENARIO),
             evacuees=evacuees,
             mars_share=mars,
             infiltrator_share=infiltrators,

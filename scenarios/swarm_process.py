@@ -53,6 +53,8 @@ def load_options(scenario: Scenario) -> list[str]:
            "--infiltrator-share", str(load.infiltrator_share), "--seed", str(scenario.seed)]
     if scenario.name in available():  # the web UI's dropdown lists only bundled scenarios
         cmd += ["--scenario", scenario.name]
+    else:  # a team's own file, or a capacity step: recorded by name all the same
+        cmd += ["--scenario-name", scenario.name]
     if load.stages:
         cmd += ["--exodus-stages",
                 json.dumps([{"duration_s": s.duration_s, "rate": s.rate} for s in load.stages])]

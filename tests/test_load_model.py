@@ -43,3 +43,22 @@ def test_the_web_ui_form_is_held_to_the_same_rules():
     form.arrival_rate = "20"
     assert SwarmOptions.from_parsed(form).evacuees == 100
     assert flag("infiltrator_share") == "--infiltrator-share"
+
+
+def test_a_scenario_that_is_not_bundled_is_recorded_by_its_own_name():
+    """GIVEN a team's own scenario (or a capacity step of one) WHEN the swarm is started for
+    it THEN swarm.json names it, not the default the bundled dropdown falls back to."""
+    from dataclasses import replace
+
+    from exodus2045.scenarios.scenario import load_scenario
+    from exodus2045.scenarios.swarm_process import load_options
+
+    team = replace(load_scenario("smoke"), name="team-checkout")
+    argv = load_options(team)
+    assert "--scenario" not in argv
+    assert argv[argv.index("--scenario-name") + 1] == "team-checkout"
+    parsed = SimpleNamespace(scenario="smoke", scenario_name="team-checkout", evacuees=10,
+                             mars_share=0.5, infiltrator_share=0.1, arrival_rate=10.0)
+    assert SwarmOptions.from_parsed(parsed).scenario == "team-checkout"
+    bundled = load_options(load_scenario("parser-outage"))
+    assert bundled[bundled.index("--scenario") + 1] == "parser-outage"
