@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.group_reaper import reap_with_this_process, stop_reaper
 from tests.tool_venvs import MINISTACK
 
 REGION = "us-east-1"
@@ -44,6 +45,7 @@ class Ministack:
     endpoint: str
     process: subprocess.Popen
     workdir: Path
+    reaper: subprocess.Popen | None = None  # ends the group if pytest dies (group_reaper)
     region: str = REGION
 
     def client(self, service: str):
@@ -75,6 +77,8 @@ class Ministack:
                 self.process.wait(timeout=10)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
+        if self.reaper is not None:
+            stop_reaper(self.reaper)
 
 
 def _emulator_env(workdir: Path, port: int, venv: Path) -> dict[str, str]:
@@ -110,7 +114,8 @@ def start_ministack(workdir: Path, venv: Path | None = None) -> Ministack:
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    stack = Ministack(f"http://127.0.0.1:{port}", proc, workdir)
+    stack = Ministack(f"http://127.0.0.1:{port}", proc, workdir,
+                      reaper=reap_with_this_process(proc.pid))
     _wait_ready(stack)
     return stack
 
