@@ -128,15 +128,21 @@ def watch_parent(on_gone: Callable[[], None] = stop_self) -> bool:
         return False
 
     def watch() -> None:
-        while True:
-            try:
-                if os.read(fd, 1) == b"":
-                    break
-            except InterruptedError:
-                continue
-            except OSError:
-                break
+        wait_until_parent_gone(fd)
         on_gone()
 
     threading.Thread(target=watch, name="lifeline", daemon=True).start()
     return True
+
+
+def wait_until_parent_gone(fd: int) -> None:
+    """Block until the lifeline ``fd`` reads end of file: the parent is gone, however it died
+    (nobody ever writes to it, so a read returns only then)."""
+    while True:
+        try:
+            if os.read(fd, 1) == b"":
+                return
+        except InterruptedError:
+            continue
+        except OSError:
+            return

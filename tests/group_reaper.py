@@ -19,7 +19,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from exodus2045.app_under_test.lifeline import lifeline_fd, tethered
+from exodus2045.app_under_test.lifeline import (
+    lifeline_fd,
+    tethered,
+    wait_until_parent_gone,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,14 +61,7 @@ def main(argv: list[str]) -> None:
     if fd is None:
         raise SystemExit("group_reaper: no lifeline; start it with reap_with_this_process()")
     os.write(1, b"watching\n")
-    while True:  # everywhere: end of file on the lifeline means the parent is gone
-        try:
-            if os.read(fd, 1) == b"":
-                break
-        except InterruptedError:
-            continue
-        except OSError:
-            break
+    wait_until_parent_gone(fd)  # everywhere: end of file means the parent is gone
     _reap(pgid)
 
 
