@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import unicodedata
 import uuid
 from collections.abc import Mapping
@@ -32,6 +33,11 @@ FIELDS = ("wish_id", "evacuee", "destination", "message")
 _DROP_CONTROLS = {cp: None for cp in [*range(0x20), *range(0x7F, 0xA0)] if chr(cp) not in "\n\t"}
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+#: ``json.dumps(..., ensure_ascii=False)`` without building an encoder per call.
+_CANON = json.JSONEncoder(ensure_ascii=False)
+
+
 def normalise_text(text: str, *, nfc: bool = True) -> str:
     """NFC, then drop control characters (category Cc) except newline and tab.
 
@@ -39,16 +45,19 @@ def normalise_text(text: str, *, nfc: bool = True) -> str:
     validate with :func:`clean_text`, which rejects them. ``nfc=False`` is the ``skip-nfc``
     flaw: the text keeps whatever composition it was sent in.
     """
+    if text.isascii() and text.isprintable():  # already NFC, no control character: as is
+        return text
     return (unicodedata.normalize("NFC", text) if nfc else text).translate(_DROP_CONTROLS)
 
 
 def clean_text(field: str, value: Any, maximum: int, *, nfc: bool = True) -> str:
     if not isinstance(value, str):
         raise InvalidWish(field, f"must be a string, got {type(value).__name__}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidWish(field, "is not valid Unicode (lone surrogate)") from None
+    if not value.isascii():  # ASCII holds no surrogate
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidWish(field, "is not valid Unicode (lone surrogate)") from None
     text = normalise_text(value, nfc=nfc)
     if field == "evacuee":
         text = text.strip()
@@ -64,6 +73,8 @@ def clean_wish_id(value: Any) -> str:
         raise InvalidWish("wish_id", f"must be a UUID string, got {type(value).__name__}")
     if len(value) > 64:
         raise InvalidWish("wish_id", "is not a UUID")
+    if _CANONICAL_UUID.fullmatch(value):  # what str(uuid.UUID(value)) would give back
+        return value
     try:
         return str(uuid.UUID(value))
     except ValueError:
@@ -123,9 +134,7 @@ def _unvalidated(data: Any) -> dict[str, Any]:
 
 def content_digest(wish: Mapping[str, Any]) -> str:
     """What makes two submissions with the same wish_id "the same wish" (idempotency)."""
-    canon = json.dumps(
-        [wish["evacuee"], wish["destination"], wish["message"]], ensure_ascii=False
-    )
+    canon = _CANON.encode([wish["evacuee"], wish["destination"], wish["message"]])
     return hashlib.sha256(canon.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
