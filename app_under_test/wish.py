@@ -34,8 +34,10 @@ _DROP_CONTROLS = {cp: None for cp in [*range(0x20), *range(0x7F, 0xA0)] if chr(c
 
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-#: ``json.dumps(..., ensure_ascii=False)`` without building an encoder per call.
+#: ``json.dumps(..., ensure_ascii=False)`` without building an encoder per call; a string
+#: alone is spelled by the function that encoder uses for strings.
 _CANON = json.JSONEncoder(ensure_ascii=False)
+_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 def normalise_text(text: str, *, nfc: bool = True) -> str:
@@ -134,7 +136,11 @@ def _unvalidated(data: Any) -> dict[str, Any]:
 
 def content_digest(wish: Mapping[str, Any]) -> str:
     """What makes two submissions with the same wish_id "the same wish" (idempotency)."""
-    canon = _CANON.encode([wish["evacuee"], wish["destination"], wish["message"]])
+    evacuee, destination, message = wish["evacuee"], wish["destination"], wish["message"]
+    if type(evacuee) is type(destination) is type(message) is str:  # as validated: the same
+        canon = f"[{_string(evacuee)}, {_string(destination)}, {_string(message)}]"  # text,
+    else:  # spelled without an encoder per call
+        canon = _CANON.encode([evacuee, destination, message])
     return hashlib.sha256(canon.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
