@@ -2,7 +2,8 @@
 
 A wish is answered 202 only after its group commit returned (claim + queue message in one
 SQLite transaction), so a 202 can never be lost by a ``kill -9``. The path avoids per-request
-Pydantic models and FastAPI's dependency solving (the POST is a plain Starlette route,
+Pydantic models and FastAPI's dependency solving (the POST is a plain ASGI route, served
+ahead of the middleware stack by :mod:`exodus2045.app_under_test.frontend.direct` and
 documented in the OpenAPI schema by hand): raw body, ``json.loads``,
 :func:`validate_submission`, bytes out. The seeded
 flaws ``early-ack``, ``shed-under-load``, ``ua-500``, ``no-validation`` and ``false-reject``
