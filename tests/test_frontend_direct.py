@@ -3,9 +3,11 @@ the batch-at-once intake and queue insert keep every outcome and order of the pe
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import httpx
+import pytest
 
 from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.backends.local.intake import (
@@ -17,7 +19,9 @@ from exodus2045.app_under_test.backends.local.intake import (
     Submission,
 )
 from exodus2045.app_under_test.backends.local.queue import INSERT_ROWS
+from exodus2045.app_under_test.frontend.body import read_limited
 from exodus2045.app_under_test.frontend.direct import DirectRoutesApp
+from exodus2045.app_under_test.frontend.problems import Problem
 from exodus2045.app_under_test.ports import OutgoingMessage
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.app_under_test.wish import clean_wish_id, normalise_text
@@ -118,3 +122,64 @@ def test_the_normalisers_shortcuts_give_what_the_full_path_gives() -> None:
     assert normalise_text("tab\tnew\nline\x00bell\x07del\x7f") == "tab\tnew\nlinebelldel"
     assert normalise_text("e\u0301\u0085") == "\u00e9"
     assert normalise_text("e\u0301", nfc=False) == "e\u0301"
+
+
+# -- reading the body: no timer when it is already here, the deadline when it is not ----------
+def _receiver(messages: list[dict], wait_first: bool = False, log: list[str] | None = None):
+    """An ASGI receive: ``messages`` in turn (then nothing, ever); the first only after a
+    real wait if asked."""
+    async def receive() -> dict:
+        nonlocal wait_first
+        if wait_first:
+            wait_first = False
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:  # thrown in, as by ``yield from`` (a mere close()
+                if log is not None:  # of an abandoned receive would be a GeneratorExit)
+                    log.append("cancelled")
+                raise
+        if not messages:
+            await asyncio.sleep(3600)
+        return messages.pop(0)
+
+    return receive
+
+
+def _read(receive, limit: int = 100, deadline_s: float = 5.0):  # noqa: ANN001, ANN202
+    async def main():  # noqa: ANN202
+        try:
+            return await read_limited(receive, limit, deadline_s)
+        except Problem as problem:
+            return problem.status, problem.field
+
+    return asyncio.run(main())
+
+
+def test_the_body_is_read_whole_split_or_late_and_refused_when_too_big_or_gone() -> None:
+    whole = {"type": "http.request", "body": b"abc"}
+    assert _read(_receiver([whole])) == b"abc"
+    assert _read(_receiver([dict(whole)], wait_first=True)) == b"abc"
+    split = [{"type": "http.request", "body": b"ab", "more_body": True},
+             {"type": "http.request", "body": b"c"}]
+    assert _read(_receiver(list(split))) == b"abc"
+    assert _read(_receiver(list(split), wait_first=True)) == b"abc"
+    assert _read(_receiver([{"type": "http.request", "body": b"x" * 101}])) == (413, "body")
+    assert _read(_receiver([{"type": "http.disconnect"}])) == (400, "body")
+    assert _read(_receiver([{"type": "http.disconnect"}], wait_first=True)) == (400, "body")
+    late = [{"type": "http.request", "body": b"a", "more_body": True}]
+    assert _read(_receiver(late), deadline_s=0.05) == (408, "body"), "the rest never came"
+
+
+def test_cancelling_a_waiting_body_read_reaches_the_receive_it_waits_in() -> None:
+    log: list[str] = []
+    receive = _receiver([{"type": "http.request", "body": b"abc"}], wait_first=True, log=log)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(read_limited(receive, 100))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert log == ["cancelled"]
