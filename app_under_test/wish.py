@@ -28,6 +28,7 @@ EVACUEE_MAX = 100
 MESSAGE_MAX = 2000
 BODY_MAX_BYTES = 16 * 1024
 FIELDS = ("wish_id", "evacuee", "destination", "message")
+_FIELD_SET = frozenset(FIELDS)
 
 # Unicode category Cc is exactly U+0000-001F and U+007F-009F; newline and tab stay.
 _DROP_CONTROLS = {cp: None for cp in [*range(0x20), *range(0x7F, 0xA0)] if chr(cp) not in "\n\t"}
@@ -102,8 +103,8 @@ def validate_submission(data: Any, *, strict: bool = True, nfc: bool = True) -> 
         return _unvalidated(data)
     if not isinstance(data, Mapping):
         raise InvalidWish("body", f"must be a JSON object, got {type(data).__name__}")
-    unknown = sorted(k for k in data if k not in FIELDS)
-    if unknown:
+    if not _FIELD_SET.issuperset(data):
+        unknown = sorted(k for k in data if k not in FIELDS)
         raise InvalidWish(str(unknown[0])[:40], "is not a known field")
     for name in ("evacuee", "destination", "message"):
         if name not in data:
