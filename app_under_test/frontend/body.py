@@ -87,8 +87,8 @@ async def read_limited(receive: Receive, limit: int, deadline_s: float = BODY_RE
     Reads ASGI messages directly: Starlette's ``stream()`` generator costs more than the
     body of a typical wish takes to parse. A wish's body has nearly always arrived with its
     headers, so the first ``receive()`` is run up to its first wait before any timer is
-    set: a whole body that was already there is read without one (a timer costs as much as
-    decoding the wish); anything that has to wait, waits under the deadline.
+    set: a whole body that was already there is read without one (setting and cancelling a
+    timer costs more than decoding the wish); anything that has to wait, waits under the deadline.
     """
     waiting = receive().__await__()
     try:

@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS accepted (
 );
 """
 
+
 def _uuid4s(n: int) -> list[str]:
     """``n`` random (version 4) UUIDs as ``str(uuid.uuid4())`` spells them, from one read
     of the OS's randomness: one per message of a batch, on the frontend's writer thread."""
