@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import unicodedata
 import uuid
 from collections.abc import Mapping
@@ -27,9 +28,17 @@ EVACUEE_MAX = 100
 MESSAGE_MAX = 2000
 BODY_MAX_BYTES = 16 * 1024
 FIELDS = ("wish_id", "evacuee", "destination", "message")
+_FIELD_SET = frozenset(FIELDS)
 
 # Unicode category Cc is exactly U+0000-001F and U+007F-009F; newline and tab stay.
 _DROP_CONTROLS = {cp: None for cp in [*range(0x20), *range(0x7F, 0xA0)] if chr(cp) not in "\n\t"}
+
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+#: ``json.dumps(..., ensure_ascii=False)`` without building an encoder per call; a string
+#: alone is spelled by the function that encoder uses for strings.
+_CANON = json.JSONEncoder(ensure_ascii=False)
+_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 def normalise_text(text: str, *, nfc: bool = True) -> str:
@@ -39,16 +48,19 @@ def normalise_text(text: str, *, nfc: bool = True) -> str:
     validate with :func:`clean_text`, which rejects them. ``nfc=False`` is the ``skip-nfc``
     flaw: the text keeps whatever composition it was sent in.
     """
+    if text.isascii() and text.isprintable():  # already NFC, no control character: as is
+        return text
     return (unicodedata.normalize("NFC", text) if nfc else text).translate(_DROP_CONTROLS)
 
 
 def clean_text(field: str, value: Any, maximum: int, *, nfc: bool = True) -> str:
     if not isinstance(value, str):
         raise InvalidWish(field, f"must be a string, got {type(value).__name__}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidWish(field, "is not valid Unicode (lone surrogate)") from None
+    if not value.isascii():  # ASCII holds no surrogate
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidWish(field, "is not valid Unicode (lone surrogate)") from None
     text = normalise_text(value, nfc=nfc)
     if field == "evacuee":
         text = text.strip()
@@ -64,6 +76,8 @@ def clean_wish_id(value: Any) -> str:
         raise InvalidWish("wish_id", f"must be a UUID string, got {type(value).__name__}")
     if len(value) > 64:
         raise InvalidWish("wish_id", "is not a UUID")
+    if _CANONICAL_UUID.fullmatch(value):  # what str(uuid.UUID(value)) would give back
+        return value
     try:
         return str(uuid.UUID(value))
     except ValueError:
@@ -89,8 +103,8 @@ def validate_submission(data: Any, *, strict: bool = True, nfc: bool = True) -> 
         return _unvalidated(data)
     if not isinstance(data, Mapping):
         raise InvalidWish("body", f"must be a JSON object, got {type(data).__name__}")
-    unknown = sorted(k for k in data if k not in FIELDS)
-    if unknown:
+    if not _FIELD_SET.issuperset(data):
+        unknown = sorted(k for k in data if k not in FIELDS)
         raise InvalidWish(str(unknown[0])[:40], "is not a known field")
     for name in ("evacuee", "destination", "message"):
         if name not in data:
@@ -123,9 +137,11 @@ def _unvalidated(data: Any) -> dict[str, Any]:
 
 def content_digest(wish: Mapping[str, Any]) -> str:
     """What makes two submissions with the same wish_id "the same wish" (idempotency)."""
-    canon = json.dumps(
-        [wish["evacuee"], wish["destination"], wish["message"]], ensure_ascii=False
-    )
+    evacuee, destination, message = wish["evacuee"], wish["destination"], wish["message"]
+    if type(evacuee) is type(destination) is type(message) is str:  # as validated: the same
+        canon = f"[{_string(evacuee)}, {_string(destination)}, {_string(message)}]"  # text,
+    else:  # spelled without an encoder per call
+        canon = _CANON.encode([evacuee, destination, message])
     return hashlib.sha256(canon.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 

@@ -211,6 +211,10 @@ def test_security_headers_never_duplicate_and_only_the_exempt_path_lacks_csp() -
                                                                     frozenset({"/message"})))
     merged = merge_headers([(b"x-frame-options", b"SAMEORIGIN")], headers)
     assert [v for k, v in merged if k == b"x-frame-options"] == [b"SAMEORIGIN"]
+    shouted = merge_headers([(b"X-Frame-Options", b"SAMEORIGIN")], headers)
+    assert [v for k, v in shouted if k.lower() == b"x-frame-options"] == [b"SAMEORIGIN"]
+    plain = merge_headers([(b"content-type", b"text/plain")], headers)
+    assert plain == [(b"content-type", b"text/plain"), *headers]
 
 
 def test_token_buckets_refill_with_the_clock() -> None:

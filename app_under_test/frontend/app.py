@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.frontend.admin import add_admin_routes
 from exodus2045.app_under_test.frontend.admin_throttle import AdminThrottle
+from exodus2045.app_under_test.frontend.direct import DirectRoutesApp
 from exodus2045.app_under_test.frontend.hooks import FrontendHooks
 from exodus2045.app_under_test.frontend.openapi_doc import document_problems
 from exodus2045.app_under_test.frontend.problems import install_problem_handlers
@@ -27,7 +28,7 @@ from exodus2045.app_under_test.frontend.read_limit import PublicReadLimit
 from exodus2045.app_under_test.frontend.security import SecurityHeaders
 from exodus2045.app_under_test.frontend.state import FrontendState
 from exodus2045.app_under_test.frontend.views import FLAWED_MESSAGE_PATH, add_view_routes
-from exodus2045.app_under_test.frontend.wishes import add_wish_routes
+from exodus2045.app_under_test.frontend.wishes import SUBMIT_PATH, add_wish_routes
 from exodus2045.app_under_test.settings import FrontendConfig
 from exodus2045.app_under_test.tracing_sdk import flush_spans
 
@@ -66,7 +67,7 @@ def create_app(
             # last spans are flushed here or never.
             await asyncio.to_thread(flush_spans)
 
-    app = FastAPI(
+    app = DirectRoutesApp(
         title=TITLE,
         version="1",
         description="Evacuees leave one last wish; 202 means it is durably queued.",
@@ -77,7 +78,7 @@ def create_app(
     )
     app.state.frontend = state
     install_problem_handlers(app)
-    add_wish_routes(app, state)
+    intake = add_wish_routes(app, state)
     add_view_routes(app, state)
     add_admin_routes(app, state)
     add_projector_routes(app, state)
@@ -89,4 +90,6 @@ def create_app(
                        keys=state.run_keys, presenter_token=config.presenter_token)
     app.add_middleware(AdminThrottle)
     app.add_middleware(SecurityHeaders, csp_exempt=exempt)
+    # The hot route, ahead of the stack above; the same security headers (direct.py).
+    app.serve_directly("POST", SUBMIT_PATH, SecurityHeaders(intake, csp_exempt=exempt))
     return app

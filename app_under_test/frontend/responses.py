@@ -11,11 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from exodus2045.app_under_test.frontend import pages
 from exodus2045.app_under_test.frontend.problems import Problem, problem_response
 
 JSON_TYPE = "application/json"
+JSON_TYPE_BYTES = JSON_TYPE.encode("ascii")
 HTML_TYPE = "text/html; charset=utf-8"
 NO_STORE = {"cache-control": "no-store"}
 
@@ -35,6 +37,21 @@ PRIVATE_FIELDS = frozenset({"run_id", "source", "hidden"})
 def public_wish(wish: Mapping[str, Any]) -> dict[str, Any]:
     """A stored wish as the public sees it (:data:`PRIVATE_FIELDS` left out)."""
     return {k: v for k, v in wish.items() if k not in PRIVATE_FIELDS}
+
+
+class RawResponse:
+    """A response whose raw ASGI headers the caller built (content-length included): the
+    202 of every wish, without Starlette's per-response header assembly."""
+
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status,
+                    "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body})
 
 
 def html_response(

@@ -50,12 +50,19 @@ def security_headers(path: str, csp_exempt: frozenset[str]) -> list[tuple[bytes,
 
 
 def merge_headers(
-    existing: Iterable[tuple[bytes, bytes]], extra: Iterable[tuple[bytes, bytes]]
+    existing: Iterable[tuple[bytes, bytes]], extra: Iterable[tuple[bytes, bytes]],
+    extra_names: frozenset[bytes] | None = None,
 ) -> list[tuple[bytes, bytes]]:
-    """Add ``extra`` headers, never duplicating one the response already set."""
+    """Add ``extra`` headers (lower-case names, ``extra_names`` if the caller has them at
+    hand), never duplicating one the response already set."""
     out = list(existing)
-    present = {name.lower() for name, _ in out}
-    out.extend((name, value) for name, value in extra if name not in present)
+    names = extra_names if extra_names is not None else frozenset(n for n, _ in extra)
+    for name, _ in out:
+        if name.lower() in names:  # the response set one of them itself: add the others
+            present = {n.lower() for n, _ in out}
+            out.extend((n, value) for n, value in extra if n not in present)
+            return out
+    out.extend(extra)
     return out
 
 
@@ -66,20 +73,26 @@ class SecurityHeaders:
         self.app = app
         self.csp_exempt = csp_exempt
         self._strict = security_headers("", frozenset())
+        self._strict_names = frozenset(name for name, _ in self._strict)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        extra = security_headers(path, self.csp_exempt) if path in self.csp_exempt else self._strict
+        if path in self.csp_exempt:
+            extra = security_headers(path, self.csp_exempt)
+            names = frozenset(name for name, _ in extra)
+        else:
+            extra, names = self._strict, self._strict_names
         started = False
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message = {**message, "headers": merge_headers(message.get("headers", ()), extra)}
+                message = {**message,
+                           "headers": merge_headers(message.get("headers", ()), extra, names)}
             await send(message)
 
         try:

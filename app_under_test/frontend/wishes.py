@@ -2,7 +2,8 @@
 
 A wish is answered 202 only after its group commit returned (claim + queue message in one
 SQLite transaction), so a 202 can never be lost by a ``kill -9``. The path avoids per-request
-Pydantic models and FastAPI's dependency solving (the POST is a plain Starlette route,
+Pydantic models and FastAPI's dependency solving (the POST is a plain ASGI route, served
+ahead of the middleware stack by :mod:`exodus2045.app_under_test.frontend.direct` and
 documented in the OpenAPI schema by hand): raw body, ``json.loads``,
 :func:`validate_submission`, bytes out. The seeded
 flaws ``early-ack``, ``shed-under-load``, ``ua-500``, ``no-validation`` and ``false-reject``
@@ -13,16 +14,18 @@ frontend half here (the message is queued as sent) and its other half in the par
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
+import re
 import time
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Header, Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from exodus2045.app_under_test.backends.local.intake import CONFLICT, QUEUED, Submission
 from exodus2045.app_under_test.errors import InvalidWish, QueueUnavailable
@@ -44,8 +47,9 @@ from exodus2045.app_under_test.frontend.body import (
 )
 from exodus2045.app_under_test.frontend.problems import Problem
 from exodus2045.app_under_test.frontend.responses import (
-    JSON_TYPE,
+    JSON_TYPE_BYTES,
     NO_STORE,
+    RawResponse,
     html_response,
     json_response,
     prefers_html,
@@ -70,6 +74,9 @@ WISH_ID_LOOKUP_MAX = 200
 #: The shed-under-load flaw drops (after a 202) every wish that arrives while this many
 #: others wait for the queue: nothing is lost at a gentle pace, wishes are lost under load.
 SHED_WHEN_ENQUEUING = 4
+#: What ``quote(wish_id, safe="")`` leaves as it is (a canonical UUID always is).
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+SUBMIT_PATH = "/api/wishes"
 
 #: The documented request body; its limits are the wish model's own (one definition).
 SUBMISSION_SCHEMA: dict[str, Any] = {
@@ -142,9 +149,20 @@ class WishIntake:
         self.unavailable_logged_at = 0.0
         self.limit = HARD_BODY_MAX_BYTES if self.lenient else BODY_MAX_BYTES
 
-    async def post(self, request: Request) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The route as a plain ASGI app (the frontend serves it ahead of the framework's
+        middleware stack: :mod:`exodus2045.app_under_test.frontend.direct`)."""
+        response = await self.answer(scope, receive)
+        await response(scope, receive, send)
+
+    async def post(self, request: Request) -> ASGIApp:
+        """The same route as a Starlette endpoint (reached when served through the stack)."""
+        return await self.answer(request.scope, request.receive)
+
+    async def answer(self, scope: Scope, receive: Receive) -> ASGIApp:
+        """The response to one submission, once the wish is durably queued (or refused)."""
         received_at = time.time()
-        headers = wanted_headers(request.scope["headers"])
+        headers = wanted_headers(scope["headers"])
         run_id, source = None, "audience"
         html = False
         try:
@@ -152,13 +170,13 @@ class WishIntake:
             html = kind == FORM and prefers_html(headers.get("accept"))
             signed = claims_swarm(headers)
             if not signed:  # refuse an audience flood before reading its bodies
-                self._rate_limit(request)
+                self._rate_limit(scope)
             declared_length(headers.get("content-length"), self.limit)
-            raw = await read_limited(request.receive, self.limit)
+            raw = await read_limited(receive, self.limit)
             if signed:
                 run_id, source = run_scope(headers, raw, self.state.run_keys)
                 if source == "audience":  # a forged or stale signature: just a visitor
-                    self._rate_limit(request)
+                    self._rate_limit(scope)
             clean = self._validate(raw, kind)
             if self.false_reject and self._falsely_refused():  # the flaw: a valid wish is
                 raise Problem(415, "unsupported-media-type",  # told its good type is bad
@@ -185,11 +203,12 @@ class WishIntake:
         self.valid_seen += 1
         return self.valid_seen % FALSE_REJECT_EVERY == FALSE_REJECT_FIRST
 
-    def _rate_limit(self, request: Request) -> None:
+    def _rate_limit(self, scope: Scope) -> None:
         buckets = self.state.buckets
         if not buckets.enabled:
             return
-        wait = buckets.take(request.client.host if request.client else "?")
+        client = scope.get("client")
+        wait = buckets.take(client[0] if client else "?")
         if wait > 0:
             raise Problem(429, "too-many-wishes", "one wish at a time, please",
                           headers={"retry-after": str(max(1, math.ceil(wait)))})
@@ -208,7 +227,7 @@ class WishIntake:
     async def _enqueue(
         self, clean: dict[str, Any], run_id: str | None, source: str, agent: str, html: bool,
         received_at: float, parent: str | None = None,
-    ) -> Response:
+    ) -> ASGIApp:
         wish_id = clean["wish_id"]
         body = queued_body(clean, run_id, source, received_at)
         span, traceparent = start_hop("accept", parent, received_at,
@@ -221,7 +240,7 @@ class WishIntake:
             end_hop(span)
 
     async def _commit(self, submission: Submission, html: bool, agent: str,
-                      traceparent: str | None = None) -> Response:
+                      traceparent: str | None = None) -> ASGIApp:
         wish_id = submission.wish_id
         batcher = self.state.batcher
         assert batcher is not None, "the frontend was not opened"
@@ -254,11 +273,16 @@ class WishIntake:
         if self.ua_500 and "Android" in agent:  # the flaw: queued, yet the client hears 500
             self.metrics.outcome["failed"].inc()
             return problem_answer(Problem(500, "http", "something went wrong"), html=html)
-        location = {"location": "/api/wishes/" + quote(wish_id, safe="")}
+        path = "/api/wishes/" + (wish_id if _UNRESERVED.fullmatch(wish_id)
+                                 else quote(wish_id, safe=""))
         if html:
-            return html_response(pages.queued_page(wish_id), 202, {**location, **NO_STORE})
-        return Response(b'{"wish_id":%s,"status":"queued"}' % json.dumps(wish_id).encode(), 202,
-                        location, media_type=JSON_TYPE)
+            return html_response(pages.queued_page(wish_id), 202,
+                                 {"location": path, **NO_STORE})
+        # Built as bytes here: the same headers, in the same order, as Starlette's Response.
+        body = b'{"wish_id":%s,"status":"queued"}' % encode_basestring_ascii(wish_id).encode()
+        return RawResponse(202, [(b"location", path.encode("latin-1")),
+                                 (b"content-length", str(len(body)).encode()),
+                                 (b"content-type", JSON_TYPE_BYTES)], body)
 
     async def get(self, wish_id: str, authorization: str | None = Header(None)) -> Response:
         """The stored wish; hidden ones and the private fields only for the presenter."""
@@ -282,18 +306,20 @@ def _fire_and_forget(batcher: Any, submission: Submission) -> None:
     future.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
-def add_wish_routes(app: FastAPI, state: FrontendState) -> None:
+def add_wish_routes(app: FastAPI, state: FrontendState) -> WishIntake:
     """POST as a plain Starlette route (FastAPI's per-request dependency solving is a
     sizeable share of a 202 and buys nothing here), documented in OpenAPI by hand; GET as
-    an ordinary FastAPI route."""
+    an ordinary FastAPI route. The intake is returned so the app can also serve the POST
+    directly (:mod:`exodus2045.app_under_test.frontend.direct`)."""
     intake = WishIntake(state)
-    app.router.routes.append(Route("/api/wishes", intake.post, methods=["POST"],
+    app.router.routes.append(Route(SUBMIT_PATH, intake.post, methods=["POST"],
                                    name="submit_wish"))
-    _document(app, "/api/wishes", "post", OPENAPI_POST)
+    _document(app, SUBMIT_PATH, "post", OPENAPI_POST)
     app.add_api_route(
         "/api/wishes/{wish_id}", intake.get, methods=["GET"],
         summary="A stored wish, or 404 until it is stored", response_class=Response,
     )
+    return intake
 
 
 def _document(app: FastAPI, path: str, method: str, operation: dict[str, Any]) -> None:
