@@ -78,7 +78,10 @@ def build_context(
     verdict = Verdict.load(run_dir) if verdict is None else verdict
     notes: list[str] = []
     run = _read_json(run_dir / "run.json", notes)
-    ledger = read_ledger_points(run_dir / "ledger.jsonl", notes)
+    if data is not None and data.points is not None:  # the audit's pass cut them already
+        ledger: Sequence[LedgerPoint] = data.points
+    else:
+        ledger = read_ledger_points(run_dir / "ledger.jsonl", notes)
     if data is not None and data.store is not None:  # the audit read the same file whole
         snapshot = data.store or _looked_up(run_dir, notes)
     else:

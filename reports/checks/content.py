@@ -45,6 +45,15 @@ def regenerate_sent(run: RunData, wish_ids: list[str]) -> dict[str, dict[str, An
     """Re-plan what the swarm sent for ``wish_ids`` from the seed
     (:func:`exodus2045.reports.replan.replan`; any failure raises)."""
     sent: dict[str, dict[str, Any]] = {}
+    ahead = run.sent_fields()  # re-planned by the runner while the swarm ran (reports/ahead.py)
+    if ahead is not None:
+        numbers = [(w, run.wishes[w].n) for w in wish_ids if w in run.wishes]
+        if all(n is None or 0 <= n < len(ahead) for _, n in numbers):  # else replan raises
+            for wish_id, n in numbers:
+                if n is not None:
+                    sent[wish_id] = {"wish_id": wish_id, **dict(zip(FIELDS, ahead[n],
+                                                                     strict=True))}
+            return sent
     for wish_id, planned in replan(run, wish_ids).items():
         body = planned.body if isinstance(planned.body, dict) else {}  # None: not even JSON
         sent[wish_id] = {"wish_id": wish_id, **{f: body.get(f) for f in FIELDS}}
