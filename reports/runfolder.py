@@ -398,6 +398,9 @@ def load(root: Path, ahead: Ahead | None = None) -> RunData:
             missing[key] = why
         elif not (root / name).is_file():
             missing[key] = f"{name} is missing from the run folder"
+        elif name == "store-snapshot.jsonl" and ahead and (
+                kept := ahead.store.rows(root / name)) is not None:
+            values[key] = kept  # the rows the collector wrote there (reports/ahead.py)
         else:
             values[key] = _optional(root, name)
     return RunData(

@@ -28,6 +28,7 @@ LEDGER_FIELDS = (
     "wish_id", "destination", "expect", "attempt", "status", "intended_at", "sent_at",
     "latency_ms", "response_ms",
 )  # fmt: skip
+_FIELDS = frozenset(LEDGER_FIELDS)
 _ABSENT = object()
 
 
@@ -41,12 +42,12 @@ class LedgerPoint:
             setattr(self, name, line.get(name, _ABSENT))
 
     def get(self, key: str, default: Any = None) -> Any:
-        value = getattr(self, key, _ABSENT) if key in LEDGER_FIELDS else _ABSENT
+        value = getattr(self, key, _ABSENT) if key in _FIELDS else _ABSENT
         return default if value is _ABSENT else value
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if math.isfinite(value) else None
 

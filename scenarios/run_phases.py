@@ -124,6 +124,8 @@ def audit_and_render(run_dir: Path, meta: dict[str, Any], phases: dict[str, floa
     verdict.save(run_dir)
     (run_dir / "check-times.json").write_text(json.dumps(timings, indent=2))
     phases["audit_s"] = round(time.perf_counter() - tick, 3)
+    if ahead is not None:
+        meta["ahead"] = ahead.used()
     if before_render is not None:
         before_render()
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))

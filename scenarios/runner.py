@@ -273,7 +273,8 @@ def _play(options: RunOptions, stack: RunStack, run_dir: Path, run_id: str,
             merge_stack_timeline(stack.state, run_dir, t0)
         collecting = time.perf_counter()
         evidence.collect(run_dir, run_id, since=t0, acked_ids=tail.acked_ids,
-                         sample_ids=tail.acked_infiltrators, tally_before=tally_before)
+                         sample_ids=tail.acked_infiltrators, tally_before=tally_before,
+                         keep_store=ahead.store)
         phases["evidence_s"] = round(time.perf_counter() - collecting, 3)  # in audit_s
         if scenario.browser:
             judge_in_browser(stack.url, run_dir, tail.markers)

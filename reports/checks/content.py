@@ -60,33 +60,35 @@ def regenerate_sent(run: RunData, wish_ids: list[str]) -> dict[str, dict[str, An
     return sent
 
 
-def _expected(sent: dict[str, Any]) -> dict[str, Any] | None:
+def _expected(sent: dict[str, Any], seen: dict[Any, Any] | None = None) -> dict[str, Any] | None:
     values = [sent.get(f) for f in FIELDS]
     if not all(isinstance(v, str) for v in values):
         return None
     evacuee, destination, message = values
-    message = expected_text(message)
+    if seen is None:
+        seen = {}
     return {
-        "evacuee": expected_evacuee(evacuee),
-        "destination": expected_destination(destination),
-        "message": message,
-        "markup": has_markup(message),
+        "evacuee": _once(seen, ("evacuee", evacuee), expected_evacuee, evacuee),
+        "destination": _once(seen, ("destination", destination), expected_destination,
+                             destination),
+        **_once(seen, ("message", message), _expected_message, message),
     }
 
 
-def _expected_once(
-    sent: dict[str, Any], seen: dict[tuple[Any, ...], dict[str, Any] | None]
-) -> dict[str, Any] | None:
-    """:func:`_expected`, computed once per distinct sent text (a pure function of it): a 65k
-    run draws its names and messages from pools, so most rows repeat one already judged."""
-    key = tuple(sent.get(f) for f in FIELDS)
+def _expected_message(message: str) -> dict[str, Any]:
+    expected = expected_text(message)
+    return {"message": expected, "markup": has_markup(expected)}
+
+
+def _once(seen: dict[Any, Any], key: tuple[str, Any], compute: Any, value: Any) -> Any:
+    """``compute(value)``, once per distinct field value (each is a pure function of it): a
+    65k run draws its names and messages from pools, so most values repeat one already seen,
+    while whole (name, destination, message) triples rarely do."""
     try:
         return seen[key]
     except KeyError:
-        seen[key] = expected = _expected(sent)
-        return expected
-    except TypeError:  # not hashable: not three strings, so nothing to compare (None)
-        return _expected(sent)
+        seen[key] = result = compute(value)
+        return result
 
 
 def _short(value: Any) -> Any:
@@ -117,7 +119,7 @@ def check(run: RunData) -> CheckResult:
     mismatches: list[dict[str, Any]] = []
     unsent: list[str] = []
     uncomparable: list[str] = []
-    expected_for: dict[tuple[Any, ...], dict[str, Any] | None] = {}  # pooled texts repeat
+    expected_for: dict[Any, Any] = {}  # pooled names and messages repeat
     for row in stored:
         wish_id = str(row.get("wish_id"))
         payload = run.wishes[wish_id].payload if wish_id in run.wishes else None
@@ -125,7 +127,7 @@ def check(run: RunData) -> CheckResult:
         if record is None:
             unsent.append(wish_id)
             continue
-        expected = _expected_once(record, expected_for)
+        expected = _expected(record, expected_for)
         if expected is None:
             uncomparable.append(wish_id)
             continue
