@@ -17,16 +17,19 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.statedir import StateDir
-from exodus2045.reports.ahead import Ahead
 from exodus2045.reports.verdict import Verdict
 from exodus2045.scenarios.evidence import Evidence, Question
 from exodus2045.scenarios.scenario import Scenario
 from exodus2045.scenarios.swarm_process import LedgerTail
 
+if TYPE_CHECKING:  # the reports load when the audit begins, not when a run starts
+    from exodus2045.reports.ahead import Ahead
+    from exodus2045.reports.render import Draft
+    from exodus2045.reports.runfolder import RunData
 DRAIN_LOOKUP_SAMPLE = 2000  # acknowledged wishes a drain without a backlog waits to see
 
 
@@ -102,13 +105,15 @@ def judge_in_browser(url: str, run_dir: Path, markers: set[str]) -> None:
 
 def audit_and_render(run_dir: Path, meta: dict[str, Any], phases: dict[str, float],
                      tick: float, *, ahead: Ahead | None = None,
-                     before_render: Callable[[], None] | None = None) -> Verdict:
+                     before_render: Callable[[Verdict, RunData], Draft | None] | None = None
+                     ) -> Verdict:
     """Judge the folder and save the verdict at once (a renderer that breaks must not cost
     the verdict of a long run), then render every report from the verdict in hand.
 
     ``ahead`` is what was read and re-planned while the swarm ran (:mod:`exodus2045.reports.ahead`:
     the same verdict, sooner); ``before_render`` runs between the two (the runner joins its
-    background teardown there and records what it copied into ``meta``).
+    background teardown there, records what it copied into ``meta``, and may hand back a
+    :func:`~exodus2045.reports.render.draft` of the charts it made while waiting).
     """
     from exodus2045.reports.audit import audit_data
     from exodus2045.reports.render import render_all
@@ -126,11 +131,10 @@ def audit_and_render(run_dir: Path, meta: dict[str, Any], phases: dict[str, floa
     phases["audit_s"] = round(time.perf_counter() - tick, 3)
     if ahead is not None:
         meta["ahead"] = ahead.used()
-    if before_render is not None:
-        before_render()
+    drafted = before_render(verdict, data) if before_render is not None else None
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
     tick = time.perf_counter()
-    render_all(run_dir, verdict=verdict, run=data)
+    render_all(run_dir, verdict=verdict, run=data, drafted=drafted)
     phases["render_s"] = round(time.perf_counter() - tick, 3)
     phases["peak_rss_mb"] = peak_rss_mb()  # this process: tail, evidence, audit, render
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))

@@ -189,6 +189,9 @@ class BackgroundTeardown:
         finally:
             self.seconds = round(time.perf_counter() - tick, 3)
 
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
     def join(self) -> None:
         """Wait for the stack to be down; raise what the teardown raised, once."""
         self._thread.join()

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -27,7 +27,6 @@ from exodus2045.app_under_test.settings import AwsConfig
 from exodus2045.app_under_test.tracing_sdk import sample_ratio
 from exodus2045.chaos.schedule import ChaosSchedule
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
-from exodus2045.reports.ahead import Ahead
 from exodus2045.reports.verdict import Verdict
 from exodus2045.scenarios.abort_watch import lost_threshold
 from exodus2045.scenarios.adapter import Adapter
@@ -46,6 +45,11 @@ from exodus2045.scenarios.run_stack import BackgroundTeardown, RunStack, present
 from exodus2045.scenarios.scenario import Scenario
 from exodus2045.scenarios.swarm_process import LedgerTail, SwarmProcess
 from exodus2045.scenarios.unfinished import mark_unfinished
+
+if TYPE_CHECKING:  # the reports load when the audit begins, not when a run starts
+    from exodus2045.reports.ahead import Ahead
+    from exodus2045.reports.render import Draft
+    from exodus2045.reports.runfolder import RunData
 
 Progress = Callable[[dict[str, Any]], None]
 #: What the swarm exits with when it ran (complete, or not): anything else means it broke.
@@ -173,14 +177,21 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     teardown = BackgroundTeardown(stack)  # beside the audit: it never reads what this copies
     meta["interrupted"] = interrupted
 
-    def stack_down() -> None:
+    def stack_down(verdict: Verdict, data: RunData) -> Draft | None:
         waiting = time.perf_counter()
+        drafted = None
+        if teardown.running():  # the charts' costly part meanwhile (the same bytes)
+            from exodus2045.reports.render import draft
+
+            drafted = draft(run_dir, verdict, data, ended_at=time.time())
+            phases["draft_s"] = round(time.perf_counter() - waiting, 3)
         teardown.join()
         phases["teardown_s"] = teardown.seconds  # stack down, spans, logs (beside the audit)
         phases["teardown_wait_s"] = round(time.perf_counter() - waiting, 3)
         meta["ended_at"] = time.time()
         meta["tracing"] = {"spans": stack.spans, "sample": sample_ratio(os.environ)}
         meta["events"] = stack.events
+        return drafted
 
     try:
         verdict = audit_and_render(run_dir, meta, phases, tick, ahead=ahead,
@@ -212,6 +223,8 @@ def _play(options: RunOptions, stack: RunStack, run_dir: Path, run_id: str,
         meta["aws"] = {"stack": stack.deployed.name,
                        "endpoint": stack.deployed.config.endpoint_url,
                        "region": stack.deployed.outputs.get("Region")}
+    from exodus2045.reports.ahead import Ahead
+
     tail = LedgerTail(run_dir / "ledger.jsonl")
     ahead = Ahead(run_dir / "ledger.jsonl", meta["seed"], run_id, meta["scenario"]["load"])
     feeder = AheadFeeder(ahead, tail)

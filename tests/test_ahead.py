@@ -139,3 +139,24 @@ def test_kept_store_rows_are_used_only_when_plain_and_the_file_unchanged(tmp_pat
         kept.keep(odd)
         kept.written(path)
         assert kept.rows(path) is None, odd
+
+
+@pytest.mark.parametrize("final_end", [13.0, 500.0])  # the same bucket width; a wider one
+def test_charts_drafted_while_the_stack_goes_down_render_the_same_bytes(tmp_path: Path,
+                                                                        final_end: float):
+    from exodus2045.reports.render import draft
+    from tests.runfolder_factory import T0
+
+    folder = make_run_folder(tmp_path / "a")
+    meta = json.loads((folder / "run.json").read_text())
+    meta["ended_at"] = T0 + final_end  # what run.json says once the teardown is done
+    (folder / "run.json").write_text(json.dumps(meta))
+    cold_copy = tmp_path / "cold"
+    shutil.copytree(folder, cold_copy)
+    data = RunData.load(folder)
+    verdict = audit_data(data)
+    verdict.save(folder)
+    drafted = draft(folder, verdict, data, ended_at=T0 + 11.0)  # before the teardown ended
+    assert (drafted.series.bucket_s == 1.0) and drafted.series.span_s < final_end
+    render_all(folder, verdict=verdict, run=data, drafted=drafted)
+    assert _reports(cold_copy, None) == {name: (folder / name).read_bytes() for name in REPORTS}

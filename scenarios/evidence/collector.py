@@ -15,17 +15,19 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from exodus2045.app_under_test.settings import AwsConfig, AwsResources
 from exodus2045.app_under_test.statedir import StateDir
-from exodus2045.reports.ahead import RowsAhead
 from exodus2045.reports.evidence_index import Answer, EvidenceIndex
 from exodus2045.scenarios.evidence import folder
 from exodus2045.scenarios.evidence.aws_team import TeamAws
 from exodus2045.scenarios.evidence.http import HttpSource, HttpSourceConfig
 from exodus2045.scenarios.evidence.protocol import EvidenceError, Lookup, Question, Source
 from exodus2045.scenarios.evidence.statedir import StateDirSource
+
+if TYPE_CHECKING:
+    from exodus2045.reports.ahead import RowsAhead
 
 T = TypeVar("T")
 

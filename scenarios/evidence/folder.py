@@ -11,10 +11,12 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from exodus2045.reports.ahead import RowsAhead
 from exodus2045.scenarios.evidence.protocol import FetchedPage, Lookup
+
+if TYPE_CHECKING:
+    from exodus2045.reports.ahead import RowsAhead
 
 STORE_SNAPSHOT = "store-snapshot.jsonl"
 AUDIENCE_SNAPSHOT = "audience-snapshot.jsonl"
