@@ -7,7 +7,7 @@ id and load (:mod:`exodus2045.reports.replan`). A runner may build an :class:`Ah
 read the ledger as it is written and re-plan the seed while the swarm runs, keep the store
 rows the evidence collector wrote into ``store-snapshot.jsonl``, and hand it to
 :meth:`RunData.load <exodus2045.reports.runfolder.RunData.load>`, which then reads only the
-part of the ledger written since and not the snapshot again (docs/architecture.md "Audit").
+part of the ledger written since and not the snapshot again (docs/architecture.md "Data flow of a run").
 
 Nothing read ahead is trusted blindly. The ledger prefix is used only when the file's first
 bytes still hash to what was parsed (a merged or rewritten ledger fails that), and only when

@@ -181,4 +181,5 @@ class AheadFeeder:
     def stop(self) -> None:
         """Stop reading (the audit reads what is left itself); wait for the current step."""
         self._stop.set()
-        self._thread.join()
+        if self._thread.ident is not None:  # started (the swarm may have failed before)
+            self._thread.join()
