@@ -14,7 +14,7 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,7 +148,8 @@ def peak_rss_mb() -> float:
 
 class AheadFeeder:
     """A background thread that reads the growing ledger (for the audit's :class:`Ahead` and
-    the runner's :class:`LedgerTail`) and re-plans the seed while the swarm runs.
+    the runner's :class:`LedgerTail`) and re-plans the seed while the swarm runs; ``also``
+    are more such steps (the stack's span copy: scenarios/evidence/stack_files.py).
 
     The swarm has the machine's cores; this thread asks for what is left (a nice value of
     :data:`NICE` on Linux), and whatever it did not get to is done at the end anyway.
@@ -157,8 +158,9 @@ class AheadFeeder:
     NICE = 10
     PERIOD_S = 0.5  # between ledger reads once the plan is done
 
-    def __init__(self, ahead: Ahead, tail: LedgerTail) -> None:
-        self.ahead, self.tail = ahead, tail
+    def __init__(self, ahead: Ahead, tail: LedgerTail,
+                 also: Sequence[Callable[[], None]] = ()) -> None:
+        self.ahead, self.tail, self.also = ahead, tail, tuple(also)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="exodus-ahead", daemon=True)
 
@@ -174,6 +176,8 @@ class AheadFeeder:
         while not self._stop.is_set():
             self.ahead.ledger.read()
             self.tail.read()
+            for step in self.also:
+                step()
             if planning:
                 planning = self.ahead.sent.step()
             self._stop.wait(0.0 if planning else self.PERIOD_S)

@@ -23,7 +23,12 @@ from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos.stack import chaos_supervisor
 from exodus2045.scenarios.adapter.translator import Translator
 from exodus2045.scenarios.evidence import EvidenceConfig, HttpSourceConfig
-from exodus2045.scenarios.evidence.stack_files import copy_events, copy_logs, copy_spans
+from exodus2045.scenarios.evidence.stack_files import (
+    SpanCopy,
+    copy_events,
+    copy_logs,
+    copy_spans,
+)
 
 if TYPE_CHECKING:
     from exodus2045.scenarios.runner import RunOptions
@@ -43,12 +48,21 @@ class RunStack:
         self.url = ""
         self.state: StateDir | None = None
         self.spans_to: tuple[Path, str] | None = None  # (run folder, run id) to copy spans to
+        self.span_copy: SpanCopy | None = None  # the copy done while the run goes, if any
         self.since = 0.0  # the run's start: events from then on are the run's
         self.spans = 0
         self.events = 0
         self.translator: Translator | None = None
         self.listing_token: str | None = None
         self.run_key: tuple[str, bytes] | None = None  # (run id, key): the evidence signs reads
+
+    def follow_spans(self, run_dir: Path, run_id: str) -> SpanCopy | None:
+        """Copy the run's spans into ``run_dir`` at teardown; the :class:`SpanCopy` returned
+        (None without a state dir) may be stepped meanwhile, so little is left by then."""
+        self.spans_to = (run_dir, run_id)
+        if self.state is not None:
+            self.span_copy = SpanCopy(self.state.root, run_dir, run_id)
+        return self.span_copy
 
     def open_translator(self, run_dir: Path) -> None:
         """With an adapter, the swarm and the evidence talk to a translator in front of the
@@ -146,7 +160,8 @@ class RunStack:
             self.supervisor.stop()  # its processes flush their last spans on the way out
         if self.state and self.spans_to:
             run_dir, run_id = self.spans_to
-            self.spans = copy_spans(self.state.root, run_dir, run_id)
+            self.spans = (self.span_copy.finish() if self.span_copy is not None
+                          else copy_spans(self.state.root, run_dir, run_id))
             self.events = copy_events(self.state.root, run_dir, self.since, time.time())
             if self._tmp:  # the run's own stack: its logs are all the run's
                 copy_logs(self.state.root, run_dir)

@@ -208,7 +208,7 @@ def _play(options: RunOptions, stack: RunStack, run_dir: Path, run_id: str,
     ahead for the audit, when the audit phase began)."""
     scenario = options.scenario
     interrupted = False
-    stack.spans_to = (run_dir, run_id)
+    span_copy = stack.follow_spans(run_dir, run_id)
     meta["target"] = stack.url
     stack.open_translator(run_dir)
     phases["stack_s"] = round(time.perf_counter() - tick, 3)
@@ -227,7 +227,7 @@ def _play(options: RunOptions, stack: RunStack, run_dir: Path, run_id: str,
 
     tail = LedgerTail(run_dir / "ledger.jsonl")
     ahead = Ahead(run_dir / "ledger.jsonl", meta["seed"], run_id, meta["scenario"]["load"])
-    feeder = AheadFeeder(ahead, tail)
+    feeder = AheadFeeder(ahead, tail, also=(span_copy.step,) if span_copy else ())
     tally_before = evidence.tally_snapshot()
     t0 = time.time()
     meta["started_at"] = t0
