@@ -16,6 +16,7 @@ slow machine moves every hop, a fault moves one.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -53,7 +54,9 @@ def hop_durations(wish: Mapping[str, Any]) -> dict[str, float] | None:
     """
     times: list[float] = []
     for key in HOP_TIMES:
-        t = _number(wish.get(key))
+        value = wish.get(key)
+        # a float is its own _number when finite (the common case, without the call)
+        t = value if type(value) is float and math.isfinite(value) else _number(value)
         if t is None:
             return None
         times.append(t)
@@ -165,8 +168,12 @@ def breakdown(
         for h in HOPS
     }
     shares = [_window_share(w, traced) for w in windows]
-    slowest = sorted(traced, key=lambda t: (-t.total, t.wish_id))[:SLOWEST]
+    slowest = heapq.nsmallest(SLOWEST, traced, key=_slowest_first)  # == sorted(...)[:SLOWEST]
     return HopBreakdown(len(traced), len(snapshot), overall, over_time, shares, slowest)
+
+
+def _slowest_first(t: Traced) -> tuple[float, str]:
+    return -t.total, t.wish_id
 
 
 def _window_share(window: Window, traced: Sequence[Traced]) -> WindowShare:
