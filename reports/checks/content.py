@@ -60,24 +60,28 @@ def regenerate_sent(run: RunData, wish_ids: list[str]) -> dict[str, dict[str, An
     return sent
 
 
-def _expected(sent: dict[str, Any], seen: dict[Any, Any] | None = None) -> dict[str, Any] | None:
+def _expected(
+    sent: dict[str, Any], seen: dict[Any, Any] | None = None
+) -> tuple[tuple[str, Any], ...] | None:
+    """``(field, expected value)`` pairs in the order mismatches are reported: evacuee,
+    destination, message, markup; None when what was sent is not three strings."""
     values = [sent.get(f) for f in FIELDS]
     if not all(isinstance(v, str) for v in values):
         return None
     evacuee, destination, message = values
     if seen is None:
         seen = {}
-    return {
-        "evacuee": _once(seen, ("evacuee", evacuee), expected_evacuee, evacuee),
-        "destination": _once(seen, ("destination", destination), expected_destination,
-                             destination),
-        **_once(seen, ("message", message), _expected_message, message),
-    }
+    return (
+        ("evacuee", _once(seen, ("evacuee", evacuee), expected_evacuee, evacuee)),
+        ("destination", _once(seen, ("destination", destination), expected_destination,
+                              destination)),
+        *_once(seen, ("message", message), _expected_message, message),
+    )
 
 
-def _expected_message(message: str) -> dict[str, Any]:
+def _expected_message(message: str) -> tuple[tuple[str, Any], ...]:
     expected = expected_text(message)
-    return {"message": expected, "markup": has_markup(expected)}
+    return ("message", expected), ("markup", has_markup(expected))
 
 
 def _once(seen: dict[Any, Any], key: tuple[str, Any], compute: Any, value: Any) -> Any:
@@ -122,7 +126,6 @@ def check(run: RunData) -> CheckResult:
     expected_for: dict[Any, Any] = {}  # pooled names and messages repeat
     for row in stored:
         wish_id = str(row.get("wish_id"))
-        payload = run.wishes[wish_id].payload if wish_id in run.wishes else None
         record = sent.get(wish_id)
         if record is None:
             unsent.append(wish_id)
@@ -131,13 +134,14 @@ def check(run: RunData) -> CheckResult:
         if expected is None:
             uncomparable.append(wish_id)
             continue
-        for name, want in expected.items():
+        for name, want in expected:
             if name == "markup" and "markup" not in row:
                 continue  # a target that keeps no markup flag (a team's own) is not judged on one
             got = bool(row.get(name)) if name == "markup" else row.get(name)
             why = differs(mode, want, got) if name in _MODED else (
                 None if got == want else "differs")
             if why is not None:
+                payload = run.wishes[wish_id].payload if wish_id in run.wishes else None
                 mismatch = {
                     "wish_id": wish_id,
                     "field": name,
