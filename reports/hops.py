@@ -16,13 +16,14 @@ slow machine moves every hop, a fault moves one.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from exodus2045.locustfiles.percentiles import percentile
+from exodus2045.locustfiles.percentiles import percentile, percentiles
 from exodus2045.reports.formats import Point, Window
 
 HOP_TIMES = (
@@ -41,7 +42,7 @@ MOVED_MIN_S = 0.001  # a median that grew less than this did not move
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if math.isfinite(value) else None
 
@@ -51,14 +52,19 @@ def hop_durations(wish: Mapping[str, Any]) -> dict[str, float] | None:
 
     SentTimestamp is whole milliseconds, so a hop can come out a hair below zero: clamped.
     """
-    times = [_number(wish.get(k)) for k in HOP_TIMES]
-    if any(t is None for t in times):
-        return None
-    return {hop: max(0.0, b - a) for hop, a, b in zip(HOPS, times, times[1:], strict=False)}  # type: ignore[operator]
+    times: list[float] = []
+    for key in HOP_TIMES:
+        value = wish.get(key)
+        # a float is its own _number when finite (the common case, without the call)
+        t = value if type(value) is float and math.isfinite(value) else _number(value)
+        if t is None:
+            return None
+        times.append(t)
+    return {hop: max(0.0, times[i + 1] - times[i]) for i, hop in enumerate(HOPS)}
 
 
 def _stats(values: Sequence[float]) -> dict[str, float]:
-    return {f"p{p}": round(percentile(values, p), 6) for p in PCTS} if values else {}
+    return percentiles(values, PCTS, digits=6) if values else {}  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -162,8 +168,12 @@ def breakdown(
         for h in HOPS
     }
     shares = [_window_share(w, traced) for w in windows]
-    slowest = sorted(traced, key=lambda t: (-t.total, t.wish_id))[:SLOWEST]
+    slowest = heapq.nsmallest(SLOWEST, traced, key=_slowest_first)  # == sorted(...)[:SLOWEST]
     return HopBreakdown(len(traced), len(snapshot), overall, over_time, shares, slowest)
+
+
+def _slowest_first(t: Traced) -> tuple[float, str]:
+    return -t.total, t.wish_id
 
 
 def _window_share(window: Window, traced: Sequence[Traced]) -> WindowShare:

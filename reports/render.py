@@ -19,13 +19,14 @@ import dataclasses
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.reports.around import around_faults, read_logs
-from exodus2045.reports.formats import RenderContext, all_formats
-from exodus2045.reports.hops import breakdown
+from exodus2045.reports.formats import RenderContext, RunSeries, all_formats
+from exodus2045.reports.hops import HopBreakdown, breakdown
 from exodus2045.reports.runfolder import RunData
 from exodus2045.reports.series import LedgerPoint, derive_series, origin_of
 from exodus2045.reports.verdict import Verdict
@@ -48,6 +49,7 @@ def render_all(
     verdict: Verdict | None = None,
     failure_modes: Sequence[Mapping[str, Any]] | None = None,
     run: RunData | None = None,
+    drafted: Draft | None = None,
 ) -> list[Path]:
     """Write every format into ``run_dir``; return the paths written, in writing order.
 
@@ -56,8 +58,10 @@ def render_all(
     table without depending on how another module ranks risk. ``run`` is the folder as the
     audit just read it: given, its store rows and its reading for the FMEA are used rather
     than reading those files again (the same bytes either way: tests/test_render_golden.py).
+    ``drafted`` is a :func:`draft` made while the stack went down (the same bytes again).
     """
-    ctx = build_context(run_dir, verdict=verdict, failure_modes=failure_modes, run=run)
+    ctx = build_context(run_dir, verdict=verdict, failure_modes=failure_modes, run=run,
+                        drafted=drafted)
     written = []
     for fmt in all_formats():
         path = ctx.run_dir / fmt.filename
@@ -66,34 +70,82 @@ def render_all(
     return written
 
 
-def build_context(
-    run_dir: Path,
-    *,
-    verdict: Verdict | None = None,
-    failure_modes: Sequence[Mapping[str, Any]] | None = None,
-    run: RunData | None = None,
-) -> RenderContext:
-    run_dir = Path(run_dir)
-    data = run
-    verdict = Verdict.load(run_dir) if verdict is None else verdict
-    notes: list[str] = []
+@dataclass(frozen=True)
+class Draft:
+    """The costly part of a context (series and hop breakdown), computed while the stack
+    still goes down: everything it reads is final except run.json ``ended_at``, which moves
+    only the span and, rarely, the bucket width (then it is computed again)."""
+
+    origin: float
+    series: RunSeries
+    hops: HopBreakdown
+
+
+def draft(run_dir: Path, verdict: Verdict, run: RunData, ended_at: float) -> Draft:
+    """A :class:`Draft` of ``run_dir`` as if run.json said ``ended_at`` (a lower bound)."""
+    inputs = _inputs(Path(run_dir), verdict, run, [])
+    meta = {**inputs.meta, "ended_at": ended_at}
+    series = derive_series(meta, inputs.ledger, inputs.snapshot, inputs.metrics,
+                           inputs.timeline)
+    origin = origin_of(meta, inputs.ledger)
+    return Draft(origin, series, breakdown(inputs.own, origin, series.bucket_s, series.windows))
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    meta: dict[str, Any]
+    ledger: Sequence[LedgerPoint]
+    snapshot: list[dict[str, Any]]
+    own: list[dict[str, Any]]
+    metrics: list[dict[str, Any]]
+    timeline: list[dict[str, Any]]
+
+
+def _inputs(run_dir: Path, verdict: Verdict, data: RunData | None, notes: list[str]) -> _Inputs:
     run = _read_json(run_dir / "run.json", notes)
-    ledger = read_ledger_points(run_dir / "ledger.jsonl", notes)
+    if data is not None and data.points is not None:  # the audit's pass cut them already
+        ledger: Sequence[LedgerPoint] = data.points
+    else:
+        ledger = read_ledger_points(run_dir / "ledger.jsonl", notes)
     if data is not None and data.store is not None:  # the audit read the same file whole
         snapshot = data.store or _looked_up(run_dir, notes)
     else:
         snapshot = read_jsonl(run_dir / "store-snapshot.jsonl", notes) or _looked_up(run_dir, notes)
     metrics = read_jsonl(run_dir / "metrics.jsonl", notes)
     timeline = read_jsonl(run_dir / "timeline.jsonl", notes)
+    run_id = verdict.run_id or run.get("run_id")
+    own = [w for w in snapshot if run_id is None or w.get("run_id") == run_id]
+    return _Inputs(run, ledger, snapshot, own, metrics, timeline)
+
+
+def build_context(
+    run_dir: Path,
+    *,
+    verdict: Verdict | None = None,
+    failure_modes: Sequence[Mapping[str, Any]] | None = None,
+    run: RunData | None = None,
+    drafted: Draft | None = None,
+) -> RenderContext:
+    run_dir = Path(run_dir)
+    data = run
+    verdict = Verdict.load(run_dir) if verdict is None else verdict
+    notes: list[str] = []
+    inputs = _inputs(run_dir, verdict, data, notes)
+    run, ledger, metrics, timeline = inputs.meta, inputs.ledger, inputs.metrics, inputs.timeline
     if failure_modes is None:
         modes = compute_failure_modes(verdict, run_dir, notes, data)
     else:
         modes = [dict(mode) for mode in failure_modes]
-    series = derive_series(run, ledger, snapshot, metrics, timeline)
     origin = origin_of(run, ledger)
+    if drafted is not None and drafted.origin != origin:
+        drafted = None
+    series = derive_series(run, ledger, inputs.snapshot, metrics, timeline,
+                           draft=drafted.series if drafted else None)
+    if drafted is not None and drafted.series.bucket_s == series.bucket_s:
+        hops = drafted.hops
+    else:
+        hops = breakdown(inputs.own, origin, series.bucket_s, series.windows)
     events = read_jsonl(run_dir / "events.jsonl", notes)
-    run_id = verdict.run_id or run.get("run_id")
-    own = [w for w in snapshot if run_id is None or w.get("run_id") == run_id]
     return RenderContext(
         run_dir=run_dir,
         verdict=verdict,
@@ -104,7 +156,7 @@ def build_context(
         failure_modes=modes,
         files=[name for name in EVIDENCE_FILES if (run_dir / name).is_file()],
         notes=notes,
-        hops=breakdown(own, origin, series.bucket_s, series.windows),
+        hops=hops,
         tracing="on" if (run_dir / "spans.jsonl").is_file() else "off",
         trace_sample=_trace_sample(run),
         around=around_faults(series.windows, events, read_logs(run_dir, origin), origin),

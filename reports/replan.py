@@ -16,17 +16,9 @@ from exodus2045.reports.runfolder import RunData
 
 def replan(run: RunData, wish_ids: list[str]) -> dict[str, Any]:
     """``wish_id -> PlannedWish`` for every id the ledger numbers (others are left out)."""
-    from exodus2045.locustfiles.generate import SwarmPlan, build_pools, plan_wish
-
     load = run.scenario.get("load") or {}
-    plan = SwarmPlan(
-        seed=run.seed,
-        run_id=run.run_id,
-        evacuees=load["evacuees"],
-        mars_share=load["mars_share"],
-        infiltrator_share=load["infiltrator_share"],
-    )
-    pools = build_pools(run.seed)
+    plan, pools, plan_wish = plan_of(
+        run.seed, run.run_id, load["evacuees"], load["mars_share"], load["infiltrator_share"])
     planned: dict[str, Any] = {}
     for wish_id in wish_ids:
         wish = run.wishes.get(wish_id)
@@ -34,3 +26,14 @@ def replan(run: RunData, wish_ids: list[str]) -> dict[str, Any]:
             continue
         planned[wish_id] = plan_wish(plan, wish.n, pools)
     return planned
+
+
+def plan_of(seed: Any, run_id: Any, evacuees: Any, mars_share: Any,
+            infiltrator_share: Any) -> tuple[Any, Any, Any]:
+    """The swarm's plan, its pools and its ``plan_wish``, for these run.json values (also
+    what :mod:`exodus2045.reports.ahead` re-plans with while the swarm runs)."""
+    from exodus2045.locustfiles.generate import SwarmPlan, build_pools, plan_wish
+
+    plan = SwarmPlan(seed=seed, run_id=run_id, evacuees=evacuees, mars_share=mars_share,
+                     infiltrator_share=infiltrator_share)
+    return plan, build_pools(seed), plan_wish

@@ -16,11 +16,15 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.reports.evidence_index import EvidenceIndex, EvidenceIndexError, load_index
 from exodus2045.reports.questions import QUESTION_OF_FIELD, Question
+from exodus2045.reports.series import LedgerPoint
+
+if TYPE_CHECKING:
+    from exodus2045.reports.ahead import Ahead, SentAhead
 
 
 class RunFolderError(ExodusError):
@@ -152,6 +156,10 @@ class RunData:
     browser: dict[str, Any] | None = None
     missing: dict[str, str] = field(default_factory=dict)
     evidence: EvidenceIndex = field(default_factory=EvidenceIndex)
+    #: The ledger as the report's series read it (reports/series.py), from the same pass.
+    points: tuple[LedgerPoint, ...] | None = None
+    #: The plan re-computed ahead (reports/ahead.py): used only if run.json names it.
+    sent_ahead: SentAhead | None = None
 
     # -- run.json accessors -----------------------------------------------------------
     @property
@@ -223,9 +231,15 @@ class RunData:
     def _acknowledged(self) -> tuple[WishSummary, ...]:
         return tuple(w for w in self.wishes.values() if w.acknowledged)
 
+    def sent_fields(self) -> list[tuple[Any, ...]] | None:
+        """What each evacuee sent, by n, if the runner re-planned it ahead; else None."""
+        if self.sent_ahead is None:
+            return None
+        return self.sent_ahead.fields(self.seed, self.run_id, self.scenario.get("load"))
+
     @classmethod
-    def load(cls, run_dir: Path | str) -> RunData:
-        return load(Path(run_dir))
+    def load(cls, run_dir: Path | str, ahead: Ahead | None = None) -> RunData:
+        return load(Path(run_dir), ahead)
 
 
 def _read_json(path: Path, root: Path) -> Any:
@@ -267,7 +281,8 @@ def _shared(value: Any, seen: dict[Any, Any]) -> Any:
     return seen.setdefault(value, value)
 
 
-def _attempt(obj: Mapping[str, Any], where: str, seen: dict[Any, Any] | None = None) -> Attempt:
+def attempt_of(obj: Mapping[str, Any], where: str, seen: dict[Any, Any] | None = None) -> Attempt:
+    """One ledger line as an :class:`Attempt`; ``where`` names it in the error."""
     wish_id, status = obj.get("wish_id"), obj.get("status")
     if not isinstance(wish_id, str) or not wish_id:
         raise RunFolderError(f"{where}: wish_id missing or not a string")
@@ -353,8 +368,12 @@ def _optional(root: Path, name: str) -> Any:
     return value
 
 
-def load(root: Path) -> RunData:
-    """Read a run folder. Raises RunFolderError naming the file (and line) that is wrong."""
+def load(root: Path, ahead: Ahead | None = None) -> RunData:
+    """Read a run folder. Raises RunFolderError naming the file (and line) that is wrong.
+
+    With ``ahead`` (:mod:`exodus2045.reports.ahead`), the part of the ledger it read while
+    the swarm ran is taken from it when the file's bytes still match; the rest is read here.
+    """
     if not root.is_dir():
         raise RunFolderError(f"{root}: not a run folder (no such directory)")
     if not (root / "run.json").is_file():
@@ -364,11 +383,8 @@ def load(root: Path) -> RunData:
         raise RunFolderError("run.json: expected a JSON object")
     if not (root / "ledger.jsonl").is_file():
         raise RunFolderError(f"{root}: ledger.jsonl is missing; the swarm wrote nothing")
-    seen: dict[Any, Any] = {}
-    ledger = tuple(
-        _attempt(obj, f"ledger.jsonl line {lineno}", seen)
-        for lineno, obj in _read_jsonl(root / "ledger.jsonl", root)
-    )
+    read = ahead.ledger.finish((root / "ledger.jsonl").read_bytes()) if ahead else None
+    ledger, points = read if read is not None else _ledger(root)
     try:
         evidence = load_index(root, meta)
     except EvidenceIndexError as exc:
@@ -382,9 +398,22 @@ def load(root: Path) -> RunData:
             missing[key] = why
         elif not (root / name).is_file():
             missing[key] = f"{name} is missing from the run folder"
+        elif name == "store-snapshot.jsonl" and ahead and (
+                kept := ahead.store.rows(root / name)) is not None:
+            values[key] = kept  # the rows the collector wrote there (reports/ahead.py)
         else:
             values[key] = _optional(root, name)
     return RunData(
         path=root, meta=meta, ledger=ledger, wishes=fold_attempts(ledger), missing=missing,
-        evidence=evidence, **values
+        evidence=evidence, points=points, sent_ahead=ahead.sent if ahead else None, **values
     )
+
+
+def _ledger(root: Path) -> tuple[tuple[Attempt, ...], tuple[LedgerPoint, ...]]:
+    """Every ledger line as an :class:`Attempt`, and as the series' :class:`LedgerPoint`."""
+    seen: dict[Any, Any] = {}
+    attempts, points = [], []
+    for lineno, obj in _read_jsonl(root / "ledger.jsonl", root):
+        attempts.append(attempt_of(obj, f"ledger.jsonl line {lineno}", seen))
+        points.append(LedgerPoint(obj))
+    return tuple(attempts), tuple(points)

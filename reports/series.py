@@ -11,6 +11,7 @@ the same bytes (the golden tests rely on it).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,6 +29,7 @@ LEDGER_FIELDS = (
     "wish_id", "destination", "expect", "attempt", "status", "intended_at", "sent_at",
     "latency_ms", "response_ms",
 )  # fmt: skip
+_FIELDS = frozenset(LEDGER_FIELDS)
 _ABSENT = object()
 
 
@@ -41,12 +43,12 @@ class LedgerPoint:
             setattr(self, name, line.get(name, _ABSENT))
 
     def get(self, key: str, default: Any = None) -> Any:
-        value = getattr(self, key, _ABSENT) if key in LEDGER_FIELDS else _ABSENT
+        value = getattr(self, key, _ABSENT) if key in _FIELDS else _ABSENT
         return default if value is _ABSENT else value
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if math.isfinite(value) else None
 
@@ -81,8 +83,14 @@ def derive_series(
     snapshot: Sequence[Mapping[str, Any]],
     metrics: Sequence[Mapping[str, Any]],
     timeline: Sequence[Mapping[str, Any]],
+    *,
+    draft: RunSeries | None = None,
 ) -> RunSeries:
-    """The plotted series, on one clock: seconds since run.json ``started_at``."""
+    """The plotted series, on one clock: seconds since run.json ``started_at``.
+
+    ``draft`` is these series computed from the same rows before run.json had its final
+    ``ended_at`` (:func:`exodus2045.reports.render.draft`): when the bucket width came out
+    the same, only the span differs and the draft is used with it."""
     origin = origin_of(run, ledger)
 
     def rel(value: Any) -> float | None:
@@ -95,6 +103,8 @@ def derive_series(
     ends += [_number(row.get("t")) or 0.0 for row in [*metrics, *timeline]]
     span = max(ends, default=0.0)
     width = float(max(1, math.ceil(span / MAX_POINTS)))
+    if draft is not None and draft.bucket_s == width:
+        return dataclasses.replace(draft, span_s=round(span, 3))
 
     arrivals, acks = _Buckets(width), _Buckets(width)
     latency, response, e2e = _Buckets(width), _Buckets(width), _Buckets(width)

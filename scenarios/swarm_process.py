@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,8 +127,14 @@ class LedgerTail:
     markers: set[str] = field(default_factory=set)
     acked_infiltrators: list[str] = field(default_factory=list)
     _acked_ids: dict[str, None] = field(default_factory=dict)  # insertion-ordered set
+    #: The live view's sampler, the abort watch and the runner's reader-ahead all call read().
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def read(self) -> None:
+        with self._lock:
+            self._read()
+
+    def _read(self) -> None:
         if not self.path.exists():
             return
         with self.path.open("rb") as f:

@@ -40,14 +40,14 @@ from exodus2045.locustfiles.web_session import (
 )
 from exodus2045.reports.verdict import Verdict
 from exodus2045.scenarios.evidence import Evidence, EvidenceConfig, Sampler
-from exodus2045.scenarios.runner import (
-    RunOptions,
-    _audit_and_render,
-    _drain,
-    _judge_in_browser,
-    _merge_stack_timeline,
-    _Stack,
+from exodus2045.scenarios.run_phases import (
+    audit_and_render,
+    drain,
+    judge_in_browser,
+    merge_stack_timeline,
 )
+from exodus2045.scenarios.run_stack import RunStack
+from exodus2045.scenarios.runner import RunOptions
 from exodus2045.scenarios.scenario import Scenario, load_scenario
 from exodus2045.scenarios.swarm_process import (
     LOCUSTFILE,
@@ -88,7 +88,7 @@ def web_locust_command(scenario: Scenario, url: str, session: Path, web: WebOpti
 class _Judge:
     """One run of the session, from its ``start`` event to its verdict."""
 
-    def __init__(self, stack: _Stack, options: RunOptions, scenario: Scenario,
+    def __init__(self, stack: RunStack, options: RunOptions, scenario: Scenario,
                  event: dict[str, Any], evidence: Evidence, tally_before: Any) -> None:
         self.stack, self.options, self.scenario = stack, options, scenario
         self.run_id, self.run_dir = str(event["run_id"]), Path(event["run_dir"])
@@ -122,7 +122,7 @@ class _Judge:
             if not interrupted:
                 tick = time.perf_counter()
                 self.tail.read()
-                self.meta["drain"] = _drain(self.evidence, self.scenario, self.tail, self.chaos)
+                self.meta["drain"] = drain(self.evidence, self.scenario, self.tail, self.chaos)
                 self.phases["drain_s"] = round(time.perf_counter() - tick, 3)
                 self.meta["drained_at"] = time.time()
         except KeyboardInterrupt:
@@ -135,20 +135,20 @@ class _Judge:
         self.tail.read()
         try:
             if self.options.state_dir and self.stack.state:
-                _merge_stack_timeline(self.stack.state, self.run_dir, self.t0)
+                merge_stack_timeline(self.stack.state, self.run_dir, self.t0)
             self.evidence.collect(self.run_dir, self.run_id, since=self.t0,
                                   acked_ids=self.tail.acked_ids,
                                   sample_ids=self.tail.acked_infiltrators,
                                   tally_before=self.tally_before)
             if self.scenario.browser:
-                _judge_in_browser(self.stack.url, self.run_dir, self.tail.markers)
+                judge_in_browser(self.stack.url, self.run_dir, self.tail.markers)
         except KeyboardInterrupt:  # Ctrl-C while collecting: judge what was collected
             interrupted = True
         finally:
             self.evidence.close()
         self.meta["interrupted"] = interrupted
         self.meta["ended_at"] = time.time()
-        self.verdict = _audit_and_render(self.run_dir, self.meta, self.phases, tick)
+        self.verdict = audit_and_render(self.run_dir, self.meta, self.phases, tick)
         return self.verdict
 
 
@@ -190,7 +190,7 @@ def run_web(options: RunOptions, web: WebOptions, say=print) -> int:
     judge: _Judge | None = None
     evidence: Evidence | None = None
     try:
-        with _Stack(options) as stack:
+        with RunStack(options) as stack:
             (session / SESSION_FILE).write_text(json.dumps({
                 "runs_dir": str(runs_dir), "default": options.scenario.name,
                 "scenarios": offer(options.scenario, own_stack=not (options.target
@@ -267,7 +267,7 @@ class _CtrlC:
         signal.signal(signal.SIGINT, self.previous)
 
 
-def _fresh_evidence(stack: _Stack) -> tuple[Evidence, Any]:
+def _fresh_evidence(stack: RunStack) -> tuple[Evidence, Any]:
     """Evidence for the next run, with the tally as it stands before that run starts."""
     evidence = Evidence(EvidenceConfig(url=stack.url,
                                        state_dir=stack.state.root if stack.state else None))

@@ -39,6 +39,27 @@ def test_smoke_run_is_sound_and_writes_every_report(tmp_path):
     suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
     assert suite.get("failures") == "0" and int(suite.get("tests")) == len(ids)
     assert "SOUND" in result.stdout and "report:" in result.stdout
+    _judged_cold_the_same(out, tmp_path / "cold")
+
+
+def _judged_cold_the_same(out, cold) -> None:
+    """What the runner judged with the ledger read and the seed re-planned while the swarm
+    ran (reports/ahead.py) is what a cold audit of the folder says, byte for byte."""
+    import shutil
+
+    from exodus2045.reports.audit import audit_data
+    from exodus2045.reports.render import render_all
+    from exodus2045.reports.runfolder import RunData
+
+    ahead = json.loads((out / "run.json").read_text())["ahead"]
+    assert ahead["ledger_lines"] and ahead["planned"] and ahead["store_rows"], ahead
+    shutil.copytree(out, cold)
+    data = RunData.load(cold)
+    verdict = audit_data(data)
+    verdict.save(cold)
+    render_all(cold, verdict=verdict, run=data)
+    for name in ("verdict.json", "report.html", "summary.md", "junit.xml"):
+        assert (cold / name).read_bytes() == (out / name).read_bytes(), name
 
 
 def test_ctrl_c_writes_an_interrupted_verdict_exits_2_and_leaves_nothing(tmp_path):

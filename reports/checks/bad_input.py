@@ -57,10 +57,11 @@ def check(run: RunData) -> CheckResult:
         store_note = f" (whether any was stored was not judged: {run.why_missing('store')})"
     else:
         by_marker = {w.payload: w for w in rejects if w.payload}
+        reject_markers = set(by_marker)
         reject_ids = {w.wish_id for w in rejects}
         for row in run.run_store():
             wish_id = str(row.get("wish_id"))
-            found = markers_in(f"{row.get('evacuee')}\n{row.get('message')}") & set(by_marker)
+            found = markers_in(f"{row.get('evacuee')}\n{row.get('message')}") & reject_markers
             if wish_id in reject_ids or found:
                 stored.append(
                     {

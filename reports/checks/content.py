@@ -45,39 +45,54 @@ def regenerate_sent(run: RunData, wish_ids: list[str]) -> dict[str, dict[str, An
     """Re-plan what the swarm sent for ``wish_ids`` from the seed
     (:func:`exodus2045.reports.replan.replan`; any failure raises)."""
     sent: dict[str, dict[str, Any]] = {}
+    ahead = run.sent_fields()  # re-planned by the runner while the swarm ran (reports/ahead.py)
+    if ahead is not None:
+        numbers = [(w, run.wishes[w].n) for w in wish_ids if w in run.wishes]
+        if all(n is None or 0 <= n < len(ahead) for _, n in numbers):  # else replan raises
+            for wish_id, n in numbers:
+                if n is not None:
+                    sent[wish_id] = {"wish_id": wish_id, **dict(zip(FIELDS, ahead[n],
+                                                                     strict=True))}
+            return sent
     for wish_id, planned in replan(run, wish_ids).items():
         body = planned.body if isinstance(planned.body, dict) else {}  # None: not even JSON
         sent[wish_id] = {"wish_id": wish_id, **{f: body.get(f) for f in FIELDS}}
     return sent
 
 
-def _expected(sent: dict[str, Any]) -> dict[str, Any] | None:
+def _expected(
+    sent: dict[str, Any], seen: dict[Any, Any] | None = None
+) -> tuple[tuple[str, Any], ...] | None:
+    """``(field, expected value)`` pairs in the order mismatches are reported: evacuee,
+    destination, message, markup; None when what was sent is not three strings."""
     values = [sent.get(f) for f in FIELDS]
     if not all(isinstance(v, str) for v in values):
         return None
     evacuee, destination, message = values
-    message = expected_text(message)
-    return {
-        "evacuee": expected_evacuee(evacuee),
-        "destination": expected_destination(destination),
-        "message": message,
-        "markup": has_markup(message),
-    }
+    if seen is None:
+        seen = {}
+    return (
+        ("evacuee", _once(seen, ("evacuee", evacuee), expected_evacuee, evacuee)),
+        ("destination", _once(seen, ("destination", destination), expected_destination,
+                              destination)),
+        *_once(seen, ("message", message), _expected_message, message),
+    )
 
 
-def _expected_once(
-    sent: dict[str, Any], seen: dict[tuple[Any, ...], dict[str, Any] | None]
-) -> dict[str, Any] | None:
-    """:func:`_expected`, computed once per distinct sent text (a pure function of it): a 65k
-    run draws its names and messages from pools, so most rows repeat one already judged."""
-    key = tuple(sent.get(f) for f in FIELDS)
+def _expected_message(message: str) -> tuple[tuple[str, Any], ...]:
+    expected = expected_text(message)
+    return ("message", expected), ("markup", has_markup(expected))
+
+
+def _once(seen: dict[Any, Any], key: tuple[str, Any], compute: Any, value: Any) -> Any:
+    """``compute(value)``, once per distinct field value (each is a pure function of it): a
+    65k run draws its names and messages from pools, so most values repeat one already seen,
+    while whole (name, destination, message) triples rarely do."""
     try:
         return seen[key]
     except KeyError:
-        seen[key] = expected = _expected(sent)
-        return expected
-    except TypeError:  # not hashable: not three strings, so nothing to compare (None)
-        return _expected(sent)
+        seen[key] = result = compute(value)
+        return result
 
 
 def _short(value: Any) -> Any:
@@ -108,25 +123,25 @@ def check(run: RunData) -> CheckResult:
     mismatches: list[dict[str, Any]] = []
     unsent: list[str] = []
     uncomparable: list[str] = []
-    expected_for: dict[tuple[Any, ...], dict[str, Any] | None] = {}  # pooled texts repeat
+    expected_for: dict[Any, Any] = {}  # pooled names and messages repeat
     for row in stored:
         wish_id = str(row.get("wish_id"))
-        payload = run.wishes[wish_id].payload if wish_id in run.wishes else None
         record = sent.get(wish_id)
         if record is None:
             unsent.append(wish_id)
             continue
-        expected = _expected_once(record, expected_for)
+        expected = _expected(record, expected_for)
         if expected is None:
             uncomparable.append(wish_id)
             continue
-        for name, want in expected.items():
+        for name, want in expected:
             if name == "markup" and "markup" not in row:
                 continue  # a target that keeps no markup flag (a team's own) is not judged on one
             got = bool(row.get(name)) if name == "markup" else row.get(name)
             why = differs(mode, want, got) if name in _MODED else (
                 None if got == want else "differs")
             if why is not None:
+                payload = run.wishes[wish_id].payload if wish_id in run.wishes else None
                 mismatch = {
                     "wish_id": wish_id,
                     "field": name,

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from exodus2045.app_under_test.settings import AwsConfig, AwsResources
 from exodus2045.app_under_test.statedir import StateDir
@@ -25,6 +25,9 @@ from exodus2045.scenarios.evidence.aws_team import TeamAws
 from exodus2045.scenarios.evidence.http import HttpSource, HttpSourceConfig
 from exodus2045.scenarios.evidence.protocol import EvidenceError, Lookup, Question, Source
 from exodus2045.scenarios.evidence.statedir import StateDirSource
+
+if TYPE_CHECKING:
+    from exodus2045.reports.ahead import RowsAhead
 
 T = TypeVar("T")
 
@@ -164,9 +167,11 @@ class Evidence:
 
     # -- the end of the run ----------------------------------------------------------------
     def collect(self, run_dir: Path, run_id: str, since: float, acked_ids: Sequence[str],
-                sample_ids: Sequence[str], tally_before: dict[str, Any]) -> EvidenceIndex:
-        """Write every answer into ``run_dir`` and then evidence.json; returns the index."""
-        self._collect_store(run_dir, run_id, since, acked_ids)
+                sample_ids: Sequence[str], tally_before: dict[str, Any],
+                keep_store: RowsAhead | None = None) -> EvidenceIndex:
+        """Write every answer into ``run_dir`` and then evidence.json; returns the index.
+        ``keep_store`` keeps the store snapshot's rows as written, for the audit."""
+        self._collect_store(run_dir, run_id, since, acked_ids, keep_store)
         self._collect_tally(run_dir, tally_before)
         self._collect_queues(run_dir)
         pages = self.ask(Question.PAGES, lambda s: _some_pages(s, sample_ids),
@@ -178,10 +183,10 @@ class Evidence:
         return index
 
     def _collect_store(self, run_dir: Path, run_id: str, since: float,
-                       acked_ids: Sequence[str]) -> None:
+                       acked_ids: Sequence[str], keep: RowsAhead | None = None) -> None:
         snapshot = (folder.STORE_SNAPSHOT,)
         rows = self.ask(Question.STORED_WISHES, lambda s: folder.write_jsonl(
-            run_dir / folder.STORE_SNAPSHOT, s.stored_wishes(run_id)), snapshot)
+            run_dir / folder.STORE_SNAPSHOT, s.stored_wishes(run_id), keep), snapshot)
         if rows is not None:
             self._note(Question.STORED_WISHES, rows=rows)
         audience = self.ask(Question.AUDIENCE_WISHES, lambda s: folder.write_jsonl(

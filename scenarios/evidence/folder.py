@@ -11,9 +11,12 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exodus2045.scenarios.evidence.protocol import FetchedPage, Lookup
+
+if TYPE_CHECKING:
+    from exodus2045.reports.ahead import RowsAhead
 
 STORE_SNAPSHOT = "store-snapshot.jsonl"
 AUDIENCE_SNAPSHOT = "audience-snapshot.jsonl"
@@ -22,20 +25,31 @@ TALLY = "tally.json"
 QUEUES = "queues.json"
 PAGES_INDEX = "pages/index.json"
 METRICS = "metrics.jsonl"
+#: ``json.dumps(row, ensure_ascii=False)`` without a new encoder per row (the same text).
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
 
-def write_jsonl(path: Path, rows: Iterable[Any]) -> int:
-    """One JSON object a line; returns how many. The file appears only once complete."""
+def write_jsonl(path: Path, rows: Iterable[Any], keep: RowsAhead | None = None) -> int:
+    """One JSON object a line; returns how many. The file appears only once complete.
+
+    ``keep`` holds on to the rows as written, for the audit (:mod:`exodus2045.reports.ahead`).
+    """
     tmp = path.with_name(f".{path.name}.tmp")
     n = 0
+    if keep is not None:
+        keep.reset()
     try:
         with tmp.open("w", encoding="utf-8") as f:
             for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                f.write(_ENCODE(row) + "\n")
                 n += 1
+                if keep is not None:
+                    keep.keep(row)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    if keep is not None:
+        keep.written(path)
     return n
 
 
