@@ -42,14 +42,18 @@ def request_headers(content_type: str, user_agent: str, run_id: str) -> Template
 
 
 def signed_headers(template: Template, key: bytes, run_id: str, wish_id: str,
-                   raw: bytes | str) -> Template:
-    """One request's read-only headers: the template plus its run-key signature.
+                   raw: bytes | str, traceparent: str | None = None) -> Template:
+    """One request's read-only headers: the template plus its run-key signature (and the
+    W3C ``traceparent`` that starts the wish's trace, when given), made once per wish.
 
     Without a signature the frontend treats the request as the audience's (rate-limited,
     not the run's): ``X-Exodus-Run`` alone proves nothing.
     """
     body = raw.encode() if isinstance(raw, str) else raw
-    return MappingProxyType({**template, SIG_HEADER: signature(key, run_id, wish_id, body)})
+    headers = {**template, SIG_HEADER: signature(key, run_id, wish_id, body)}
+    if traceparent is not None:
+        headers["traceparent"] = traceparent
+    return MappingProxyType(headers)
 
 
 def fresh(template: Template) -> dict[str, str]:
