@@ -60,7 +60,11 @@ def post_wish(sender: WishSender, raw: bytes, headers: Template) -> tuple[int, A
 
 
 class Evacuee(FastHttpUser):
-    """Carries evacuees from the swarm's schedule to ``POST /api/wishes``."""
+    """Carries evacuees from the swarm's schedule to ``POST /api/wishes``.
+
+    Still a FastHttpUser: Locust checks its host and timeouts as for any, and ``self.client``
+    (Locust's session) stays there for anything else; wishes go through ``self.sender``.
+    """
 
     wait_time = constant(0)
     network_timeout = 10.0
