@@ -11,7 +11,7 @@ valid wishes (tests/test_swarm_poisoning.py pins both the hazard and this rule).
 
 So the per-run cache keeps :class:`types.MappingProxyType` templates -- read-only, so a
 dependency writing into one fails loudly instead of poisoning later requests -- and
-:func:`fresh` makes the small dict each request hands over. A six-key ``dict`` copy costs
+:func:`fresh` makes the small dict each request hands over. A seven-key copy costs
 about 100 ns; measured against the whole request it is noise.
 """
 
@@ -57,5 +57,11 @@ def signed_headers(template: Template, key: bytes, run_id: str, wish_id: str,
 
 
 def fresh(template: Template) -> dict[str, str]:
-    """A new dict for one request: whatever the send path does to it dies with the request."""
+    """A new dict for one request: whatever the send path does to it dies with the request.
+
+    A read-only template copies its underlying dict (``MappingProxyType.copy``, a plain dict
+    copy: several times cheaper than ``dict(template)``, which goes key by key).
+    """
+    if type(template) is MappingProxyType:
+        return template.copy()
     return dict(template)
