@@ -69,7 +69,8 @@ class WishSender:
         ``headers`` must be this request's own dict (the URL's credentials go into it).
 
         The whole answer is read (so its connection can carry the next request), and its
-        length is what Locust reports. A body that breaks off after the status line leaves
+        length is what Locust reports: as received (Locust's session reports a compressed
+        answer's decoded length; the pipeline's answers are not compressed). A body that breaks off after the status line leaves
         the status to decide, as it did under Locust's ``catch_response``; the connection is
         then closed, never reused.
         """
