@@ -70,9 +70,9 @@ class WishSender:
 
         The whole answer is read (so its connection can carry the next request), and its
         length is what Locust reports: as received (Locust's session reports a compressed
-        answer's decoded length; the pipeline's answers are not compressed). A body that breaks off after the status line leaves
-        the status to decide, as it did under Locust's ``catch_response``; the connection is
-        then closed, never reused.
+        answer's decoded length; the pipeline's answers are not compressed). A body that
+        breaks off after the status line leaves the status to decide, as it did under
+        Locust's ``catch_response``; the connection is then closed, never reused.
         """
         if self.authorization is not None:
             headers["Authorization"] = self.authorization
@@ -89,6 +89,3 @@ class WishSender:
         finally:
             response.release()
         return response.status_code, response, length
-
-    def close(self) -> None:
-        self.client.close()

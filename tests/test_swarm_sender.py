@@ -110,7 +110,8 @@ def test_answers_become_statuses_as_under_locust() -> None:
     """A status with its body, a Retry-After, a body cut short (the status decides), a reply
     that is not HTTP and a closed port (both status 0); the connection survives them all."""
     script = """[
-        b"HTTP/1.1 503 Service Unavailable\\r\\nRetry-After: 1\\r\\ncontent-length: 4\\r\\n\\r\\nbusy",
+        b"HTTP/1.1 503 Service Unavailable\\r\\nRetry-After: 1\\r\\n"
+        b"content-length: 4\\r\\n\\r\\nbusy",
         b"HTTP/1.1 422 Unprocessable\\r\\ncontent-length: 100\\r\\n\\r\\n{\\"cut",
         b"NOT HTTP AT ALL\\r\\n\\r\\n",
     ]"""
