@@ -34,8 +34,9 @@ from exodus2045.locustfiles.tally import SwarmTally
 
 ROLE_LOCAL, ROLE_MASTER, ROLE_WORKER = "local", "master", "worker"
 #: One evacuee ready to go, as the swarm hands it to a user: ``(n, intended_at, raw, headers,
-#: expect, ledger_prefix, traceparent)``, ``headers`` a read-only template (see
-#: :mod:`exodus2045.locustfiles.headers`), ``traceparent`` the wish's W3C trace context
+#: expect, ledger_prefix, traceparent)``, ``headers`` read-only and complete (see
+#: :mod:`exodus2045.locustfiles.headers`: signature and ``traceparent`` included),
+#: ``traceparent`` the wish's W3C trace context
 #: (:mod:`exodus2045.app_under_test.tracing`). A plain tuple: one per evacuee on the hot path.
 Ticket = tuple[int, float, bytes, Template, str, str, str]
 RUN_KEY = "exodus_run"  # set on parsed_options by the master; Locust ships it to workers

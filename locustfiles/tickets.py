@@ -3,9 +3,9 @@
 The swarm hands users :data:`exodus2045.locustfiles.run.Ticket` tuples, and everything that
 does not change between attempts is made here, once per evacuee and a batch at a time
 (:data:`PLAN_AHEAD`): the body bytes from the plan, the read-only headers carrying the
-run-key signature (``X-Exodus-Sig``, :mod:`exodus2045.app_under_test.runkey`), the ledger
-prefix (:mod:`exodus2045.locustfiles.ledger`) and the W3C ``traceparent`` that starts the
-wish's trace. A user's hot path then only sends and formats numbers.
+run-key signature (``X-Exodus-Sig``, :mod:`exodus2045.app_under_test.runkey`) and the W3C
+``traceparent`` that starts the wish's trace (also on the ticket by itself), and the ledger
+prefix (:mod:`exodus2045.locustfiles.ledger`). A user's hot path then only sends and formats numbers.
 """
 
 from __future__ import annotations
@@ -66,8 +66,9 @@ def plan_ahead(run: Run) -> bool:
             prefix = head + wish_id + mid + trace_id + tail
         else:
             prefix = prefix_of(wish_id, run_id, kind, destination, payload, expect, trace_id)
-        signed = signed_headers(headers, run.key, run_id, wish_id, raw)
-        append((n, t0 + offset(n), raw, signed, expect, prefix, _traceparent(trace_id)))
+        traceparent = _traceparent(trace_id)
+        signed = signed_headers(headers, run.key, run_id, wish_id, raw, traceparent)
+        append((n, t0 + offset(n), raw, signed, expect, prefix, traceparent))
     return True
 
 

@@ -94,29 +94,27 @@ def test_pinned_locust_still_writes_into_the_headers_dict_it_is_given_on_a_conne
 
 
 def test_the_evacuee_send_path_hands_every_request_its_own_headers():
-    """Our path: the template stays untouched and the dependency never sees it or a reused dict."""
+    """Our path: the template stays untouched and the client never sees it or a reused dict."""
     out = _in_a_locust_process(f"""
         import json
-        import geventhttpclient.useragent as ua
-        from locust.contrib.fasthttp import FastHttpSession
-        from locust.event import Events
-        from exodus2045.locustfiles.evacuee import post_wish
+        from geventhttpclient import HTTPClient
+        from exodus2045.locustfiles.evacuee import PATH, post_wish
         from exodus2045.locustfiles.headers import request_headers
+        from exodus2045.locustfiles.sender import WishSender
 
         seen = []
-        original = ua._make_request
+        original = HTTPClient.request
 
-        def spy(url, method="GET", headers=None, *args, **kw):
+        def spy(self, method, request_uri, body=b"", headers=None):
             seen.append(headers)
-            return original(url, method, headers, *args, **kw)
+            return original(self, method, request_uri, body=body, headers=headers)
 
-        ua._make_request = spy
-        session = FastHttpSession("http://127.0.0.1:{free_port()}", Events().request, None,
-                                  connection_timeout=2.0, network_timeout=2.0)
+        HTTPClient.request = spy
+        sender = WishSender("http://127.0.0.1:{free_port()}", PATH, connection_timeout=2.0,
+                            network_timeout=2.0)
         template = request_headers("application/json", "agent/1.0", "r-1")
         before = dict(template)
-        statuses = [post_wish(session, b"{{}}", template, "/api/wishes").status_code
-                    for _ in range(3)]
+        statuses = [post_wish(sender, b"{{}}", template)[0] for _ in range(3)]
         print(json.dumps({{
             "statuses": statuses,
             "template_unchanged": dict(template) == before,
