@@ -213,3 +213,32 @@ def test_evidence_json_round_trips_and_bad_entries_name_their_key(tmp_path):
     (folder / "evidence.json").write_text(json.dumps(data))
     with pytest.raises(RunFolderError, match="questions.tally needs a boolean 'answered'"):
         RunData.load(folder)
+
+
+class _Trailing(SourceBase):
+    """A tally that catches up with the store one read at a time (a cache, a replica)."""
+
+    ANSWERS = frozenset({Question.TALLY})
+
+    def __init__(self, reads: list[dict[str, int]], may_trail: bool) -> None:
+        self.reads, self.tally_may_trail, self.asked = reads, may_trail, 0
+
+    def tally(self) -> dict[str, int]:
+        self.asked += 1
+        return self.reads[min(self.asked, len(self.reads)) - 1]
+
+
+@pytest.mark.parametrize("may_trail", [True, False])
+def test_a_tally_that_may_trail_is_read_until_it_settles(tmp_path, may_trail):
+    """GIVEN a source whose tally moves once more after the first read after the run
+    WHEN the run's evidence is collected THEN a source that says its tally may trail is read
+    until two reads agree, whatever its name; one that does not is read once."""
+    source = _Trailing([{"mars": 0}, {"mars": 2}, {"mars": 3}, {"mars": 3}], may_trail)
+    source.name = "team-cache"
+    evidence = Evidence(EvidenceConfig(), [source])
+    before = evidence.tally_snapshot()
+    evidence.collect(tmp_path, RUN_ID, since=0.0, acked_ids=[], sample_ids=[],
+                     tally_before=before)
+    after = json.loads((tmp_path / "tally.json").read_text())["after"]["tally"]
+    assert after == ({"mars": 3} if may_trail else {"mars": 2})
+    assert source.asked == (4 if may_trail else 2)

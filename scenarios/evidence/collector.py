@@ -206,7 +206,7 @@ class Evidence:
 
     def _collect_tally(self, run_dir: Path, before: dict[str, Any]) -> None:
         after = self.tally_snapshot((folder.TALLY,))
-        if after["tally"] is not None and self.answers[Question.TALLY].source == "http":
+        if after["tally"] is not None and self._answered_by(Question.TALLY).tally_may_trail:
             after["tally"] = self._settled_tally(after["tally"])
         for key, question in (("tally", Question.TALLY), ("stored", Question.STORED_COUNTS)):
             if after[key] is not None and before.get(key) is None:
@@ -218,6 +218,10 @@ class Evidence:
             after[key] = None
         if after["tally"] is not None:
             folder.write_json(run_dir / folder.TALLY, {"before": before, "after": after})
+
+    def _answered_by(self, question: Question) -> Source:
+        name = self.answers[question].source
+        return next(s for s in self.sources if s.name == name)
 
     def _settled_tally(self, first: dict[str, int]) -> dict[str, int]:
         """A tally read over HTTP may trail the store (a cache, a replica, a public view

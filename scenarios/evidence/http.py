@@ -117,6 +117,7 @@ class HttpSource(SourceBase):
     """Answers through ``url``'s public routes: ``/api/wishes/{id}``, ``/api/tally``, pages."""
 
     name: ClassVar[str] = "http"
+    tally_may_trail: ClassVar[bool] = True  # a team's tally route, or our one-second view
     ANSWERS = frozenset({Question.WISH_LOOKUP, Question.TALLY, Question.PAGES})
     WHY_NOT = {
         Question.STORED_WISHES: _NO_LISTING,

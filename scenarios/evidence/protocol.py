@@ -79,6 +79,8 @@ class Source(Protocol):
     """Something that can answer some of the audit's questions about one pipeline."""
 
     name: str
+    #: whether its tally may trail the store, so a final read must wait for it to settle
+    tally_may_trail: bool
     #: exceptions that mean "this answer failed" (a read error), not "Exodus has a bug"
     errors: tuple[type[BaseException], ...]
 
@@ -122,6 +124,9 @@ class SourceBase:
     """
 
     name: ClassVar[str] = "source"
+    #: Its tally may trail the store (a cache, a replica, a public view refreshed each
+    #: second): the collector reads it again until it settles.
+    tally_may_trail: ClassVar[bool] = False
     ANSWERS: ClassVar[frozenset[Question]] = frozenset()
     WHY_NOT: ClassVar[Mapping[Question, str]] = {}
     errors: tuple[type[BaseException], ...] = ()
