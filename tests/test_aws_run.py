@@ -133,8 +133,9 @@ def _redeliver(ministack: Ministack, outputs: dict[str, str], run_dir: Path,
                        resources_from_outputs(outputs))
     while not stop.is_set() and len(sent) < 10:
         ledger = run_dir / "ledger.jsonl"
-        run_ids = {json.loads(line)["run_id"] for line in
-                   (ledger.read_text().splitlines()[:1] if ledger.exists() else [])}
+        text = ledger.read_text() if ledger.exists() else ""
+        first, complete, _ = text.partition("\n")  # the first line, once it is all there
+        run_ids = {json.loads(first)["run_id"]} if complete else set()
         fresh = [w for rid in run_ids for w in backend.store.iterate(rid)
                  if w["wish_id"] not in sent][: 10 - len(sent)]
         if fresh:

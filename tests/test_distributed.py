@@ -53,6 +53,12 @@ def _ledger(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "ledger.jsonl").read_text().splitlines()]
 
 
+def _lines_so_far(out: Path) -> int:
+    """Complete lines of a ledger still being written (its last line may be half there)."""
+    path = out / "ledger.jsonl"
+    return path.read_bytes().count(b"\n") if path.is_file() else 0
+
+
 def _workers_of(pid: int) -> list[psutil.Process]:
     return [p for p in psutil.Process(pid).children(recursive=True)
             if "--worker" in p.cmdline()]
@@ -98,7 +104,7 @@ def test_a_worker_killed_9_ends_the_run_unproven_and_loses_no_acknowledged_line(
                             "--out", str(out)], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
     try:
-        wait_for(lambda: (out / "ledger.jsonl").is_file() and len(_ledger(out)) >= 20,
+        wait_for(lambda: _lines_so_far(out) >= 20,
                  timeout=120, what="both workers to be sending")
         victim = _workers_of(run.pid)[0]
         victim.kill()
@@ -125,7 +131,7 @@ def test_ctrl_c_on_the_master_loses_no_line_a_worker_wrote(tmp_path):
                             "--out", str(out)], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
     try:
-        wait_for(lambda: (out / "ledger.jsonl").is_file() and len(_ledger(out)) >= 20,
+        wait_for(lambda: _lines_so_far(out) >= 20,
                  timeout=120, what="the workers to be sending")
         run.send_signal(signal.SIGINT)
         output, _ = run.communicate(timeout=180)
