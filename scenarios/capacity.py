@@ -32,6 +32,12 @@ from exodus2045.scenarios.runner import RunOptions, run_folder, run_scenario
 BISECT_STEPS = 2  # after the doubling: halves of the gap between sound and not
 MIN_STEP_EVACUEES = 50
 MAX_STEP_S = 10.0  # a step's arrival window at most (short audited runs)
+#: A step holds its rate only if its evacuees left on schedule: with more than this share
+#: leaving over a second late (the swarm's ``late`` count), that rate was never offered --
+#: every carrier was waiting on the pipeline, or the swarm ran out of CPU -- so the step is
+#: not a sound measurement of it, however sound the data (outcome ``fell behind``).
+MAX_LATE_SHARE = 0.01
+FELL_BEHIND = "fell behind"
 
 
 @dataclass
@@ -69,15 +75,27 @@ class Capacity:
 def _why(step: dict[str, Any]) -> str:
     if step["failed"]:
         return f"{step['outcome']}: failed {', '.join(step['failed'])}"
+    if step["outcome"] == FELL_BEHIND:
+        delivered = step.get("throughput")
+        return (f"{FELL_BEHIND}: {step['late']} of {step['evacuees']} evacuees left over a "
+                f"second late" + (f" ({delivered:g}/s delivered)" if delivered else ""))
     return step["outcome"]
 
 
 def _step_record(rate: float, result: Any) -> dict[str, Any]:
     verdict = result.verdict
     figures = verdict.figures or {}
+    counts = figures.get("counts") or {}
+    late, evacuees = int(counts.get("late") or 0), int(counts.get("evacuees") or 0)
+    outcome = verdict.outcome
+    if outcome == "sound" and late > MAX_LATE_SHARE * evacuees:
+        outcome = FELL_BEHIND
     return {
         "rate": rate,
-        "outcome": verdict.outcome,
+        "outcome": outcome,
+        "verdict": verdict.outcome,
+        "late": late,
+        "evacuees": evacuees,
         "failed": [c.id for c in verdict.failed],
         "p95_ms": (figures.get("response_ms") or {}).get("p95"),
         "throughput": figures.get("throughput"),

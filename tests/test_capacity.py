@@ -56,7 +56,7 @@ def test_the_knee_of_a_pipeline_that_sheds_under_load_is_where_it_lost_wishes(tm
     for step in steps:  # every step is a run folder of its own, judged
         assert (step["outcome"] == "sound") == (step["rate"] <= knee)
         verdict = json.loads((folder / Path(step["run_dir"]).name / "verdict.json").read_text())
-        assert verdict["outcome"] == step["outcome"]
+        assert verdict["outcome"] == step["verdict"] == step["outcome"]
     assert f"highest sound rate: {knee}" in result.stdout
 
 
@@ -65,3 +65,28 @@ def test_find_capacity_refuses_a_max_rate_below_the_scenario(tmp_path):
                              "--runs-dir", str(tmp_path)], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 2 and "--max-rate" in result.stderr, result.stderr
+
+
+def test_a_step_whose_evacuees_left_late_never_held_its_rate(tmp_path):
+    """GIVEN steps whose data are all sound, the upper ones with evacuees leaving over a
+    second late (every carrier waiting on a saturated pipeline: measured, 20,382 of 25,600
+    at 6,400/s offered, 2,655/s delivered) WHEN the search is summed up THEN the knee is the
+    last step that kept to its schedule, and why the next did not is said in numbers."""
+    from types import SimpleNamespace
+
+    from exodus2045.scenarios.capacity import FELL_BEHIND, Capacity, _step_record
+
+    def step(rate: float, late: int, evacuees: int, throughput: float) -> dict:
+        figures = {"counts": {"late": late, "evacuees": evacuees}, "throughput": throughput,
+                   "response_ms": {"p95": 10.0}}
+        verdict = SimpleNamespace(outcome="sound", failed=[], figures=figures)
+        return _step_record(rate, SimpleNamespace(verdict=verdict, run_dir=tmp_path / str(rate)))
+
+    capacity = Capacity(tmp_path, [step(1600, 0, 6400, 1542.1), step(3200, 12, 12800, 2860.0),
+                                   step(6400, 20382, 25600, 2655.2)])
+    assert [s["outcome"] for s in capacity.steps] == ["sound", "sound", FELL_BEHIND]
+    assert capacity.steps[2]["verdict"] == "sound"
+    summary = capacity.to_json()
+    assert summary["highest_sound_rate"] == 3200 and summary["first_unsound_rate"] == 6400
+    assert summary["why"] == (f"{FELL_BEHIND}: 20382 of 25600 evacuees left over a second late "
+                              "(2655.2/s delivered)")
