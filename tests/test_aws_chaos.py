@@ -29,6 +29,7 @@ SCENARIO = Path(__file__).parent / "scenarios" / "aws-chaos.toml"
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # a stranded wish waits out the queue's visibility (aws-chaos.toml)
 def test_a_chaos_scenario_on_aws_is_sound_with_recovery_checks(ministack, tmp_path):
     stack, outputs = deploy(ministack)
     lam, sqs = ministack.client("lambda"), ministack.client("sqs")
