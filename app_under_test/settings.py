@@ -56,6 +56,9 @@ ENV_JOIN_TOKEN = "EXODUS_JOIN_TOKEN"
 #: Seconds added to every clock reading of a Locust worker (``SwarmWorkerConfig``): plays a
 #: worker on a host whose clock is off, so the master's offset estimate can be tested.
 ENV_SWARM_CLOCK_SKEW = "EXODUS_SWARM_CLOCK_SKEW"
+#: The read end of the runner's go pipe (locustfiles/go.py): Locust starts while the stack
+#: comes up and waits there for the target's URL and the run's t0. Set by the runner only.
+ENV_SWARM_GO_FD = "EXODUS_SWARM_GO_FD"
 
 ALL_ENV = (
     ENV_STATE_DIR,

@@ -27,6 +27,7 @@ from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.runkey import ENV_RUN_KEY, new_key, parse_key
 from exodus2045.locustfiles.arrivals import ArrivalSchedule, LeaseDesk, LeasedTickets, LocalTickets
 from exodus2045.locustfiles.generate import POOL_SIZE, Pools, SwarmPlan, build_pools
+from exodus2045.locustfiles.go import GO_T0
 from exodus2045.locustfiles.headers import Template
 from exodus2045.locustfiles.ledger import LedgerFile
 from exodus2045.locustfiles.options import SwarmOptions, mint_run_id
@@ -182,7 +183,12 @@ def begin_run(
         calm_gc()
         resync_clock()
     if role == ROLE_LOCAL:
-        run.t0 = time.time()  # after the pools: the first evacuee is due now
+        # The runner's t0 when it sent the go (locustfiles/go.py: its chaos clock counts from
+        # the same instant); else now, after the pools: the first evacuee is due now. Used once.
+        go_t0 = getattr(parsed_options, GO_T0, None)
+        if go_t0 is not None:
+            setattr(parsed_options, GO_T0, None)
+        run.t0 = go_t0 if go_t0 is not None else time.time()
     return run
 
 

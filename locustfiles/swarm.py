@@ -36,6 +36,7 @@ from exodus2045.locustfiles import records
 from exodus2045.locustfiles.arrivals import LeaseDesk, LeasedTickets, LocalTickets
 from exodus2045.locustfiles.clock import ClockBook, attach_clock
 from exodus2045.locustfiles.generate import POOL_SIZE, build_pools
+from exodus2045.locustfiles.go import wait_for_go
 from exodus2045.locustfiles.join import install_join
 from exodus2045.locustfiles.ledger import LedgerFile
 from exodus2045.locustfiles.lifeline import calm_interrupt, watch_runner
@@ -50,6 +51,7 @@ from exodus2045.locustfiles.run import (
     RunSecret,
     Ticket,
     begin_run,
+    calm_gc,
     resync_clock,
 )
 from exodus2045.locustfiles.spill import open_spill
@@ -106,6 +108,7 @@ class Swarm:
         if self.role != ROLE_MASTER and seed not in (None, ""):
             with contextlib.suppress(TypeError, ValueError):  # reported when the test starts
                 build_pools(int(seed), POOL_SIZE)
+            calm_gc()  # its first full pass too: not between the go and the first evacuee
             resync_clock()
 
     # -- the hot path (called by Evacuee users) --------------------------------------------
@@ -365,3 +368,4 @@ def install(events: Any) -> None:
     events.init.add_listener(watch_runner)  # die with the runner (locustfiles/lifeline.py)
     events.init.add_listener(calm_interrupt)  # Ctrl-C ends the run between requests
     install_join(events)  # workers prove they belong (locustfiles/join.py)
+    events.init.add_listener(wait_for_go)  # last: pools drawn, lifeline watched (go.py)

@@ -85,7 +85,7 @@ def join_token(layout: SwarmLayout, environ: Mapping[str, str]) -> str:
 class DistributedSwarm:
     """A master and its workers (local ones started here); the face of :class:`SwarmProcess`."""
 
-    def __init__(self, scenario: Scenario, url: str, run_id: str, run_dir: Path,
+    def __init__(self, scenario: Scenario, url: str | None, run_id: str, run_dir: Path,
                  layout: SwarmLayout, env: Mapping[str, str] | None = None) -> None:
         layout.check()
         run_dir = run_dir.resolve()
@@ -99,7 +99,7 @@ class DistributedSwarm:
             locust_command(scenario, url, run_id, run_dir, extra=[
                 "--master", "--expect-workers", str(layout.workers + layout.remote),
                 "--master-bind-host", host, "--master-bind-port", str(port)]),
-            run_dir / "locust.log", extra_env={**token, **(env or {})})
+            run_dir / "locust.log", extra_env={**token, **(env or {})}, wait_for_go=url is None)
         self.ignored = self.master.ignored
         self.workers: list[SwarmProcess] = []
         try:
@@ -110,6 +110,14 @@ class DistributedSwarm:
         except BaseException:
             self.interrupt()
             raise
+
+    def wait_ready(self) -> None:
+        self.master.wait_ready()
+
+    def go(self, host: str, t0: float) -> None:
+        """The master's go (its workers join meanwhile); it mints its own t0 once they are
+        in, so ``t0`` is when the runner let it start, not when the first evacuee is due."""
+        self.master.go(host, t0)
 
     def wait(self, timeout: float | None = None) -> int:
         return self.master.wait(timeout=timeout)
@@ -149,16 +157,17 @@ def merge_spills(run_dir: Path) -> int:
     return len(missing)
 
 
-def start_swarm(scenario: Scenario, url: str, run_id: str, run_dir: Path,
+def start_swarm(scenario: Scenario, url: str | None, run_id: str, run_dir: Path,
                 layout: SwarmLayout | None = None,
                 env: Mapping[str, str] | None = None) -> SwarmProcess | DistributedSwarm:
     """The single Locust process, or a master and its workers (``layout``). ``env`` goes to
     the process that mints the run (the master): the run key travels to workers only by a
-    Locust message, never through their environment or arguments."""
+    Locust message, never through their environment or arguments. Without ``url`` the swarm
+    loads and then waits for its ``go(url, t0)`` (:mod:`exodus2045.locustfiles.go`)."""
     if layout is not None and layout.distributed:
         return DistributedSwarm(scenario, url, run_id, run_dir, layout, env)
     return SwarmProcess(locust_command(scenario, url, run_id, run_dir), run_dir / "locust.log",
-                        extra_env=env)
+                        extra_env=env, wait_for_go=url is None)
 
 
 def settle(swarm: SwarmProcess | DistributedSwarm | None, run_dir: Path) -> int:

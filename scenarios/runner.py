@@ -112,16 +112,15 @@ def _chaos_schedule(scenario: Scenario, stack: RunStack, run_dir: Path, t0: floa
                          seed=scenario.seed, switch=switch)
 
 
-def _run_key_env(stack: RunStack, run_id: str, meta: dict[str, Any]) -> dict[str, str]:
-    """Mint this run's key, register it with the frontend, hand it to Locust.
+def _register_run_key(stack: RunStack, run_id: str, key: bytes, meta: dict[str, Any]) -> None:
+    """Register this run's key with the frontend (Locust has it already, by environment,
+    never by argument or run folder: docs/architecture.md "Scope of a run").
 
-    By environment, never by argument or run folder (docs/architecture.md "Scope of a run").
     A frontend on disk (our own stack, an attached one, the one serving a deployed stack)
     gets the key file; a remote one gets it through the presenter-token admin route when the
     runner holds the token. Without either, the frontend cannot tell our wishes from a
     visitor's: the run is judged by its ids alone, and ``run.json`` ``scope`` says so.
     """
-    key = new_key()
     on_disk = stack.state.root if stack.state is not None else (
         stack.frontend.state_dir if stack.frontend is not None else None)
     if on_disk is not None:
@@ -129,7 +128,6 @@ def _run_key_env(stack: RunStack, run_id: str, meta: dict[str, Any]) -> dict[str
         meta["scope"] = {"verified": True, "how": "run key in the frontend's state dir"}
     else:
         meta["scope"] = _register_remote_key(stack, run_id, key)
-    return {ENV_RUN_KEY: key.hex()}
 
 
 def _register_remote_key(stack: RunStack, run_id: str, key: bytes) -> dict[str, Any]:
@@ -167,11 +165,19 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     (run_dir / "timeline.jsonl").touch()
     mark_unfinished(run_dir, meta)  # until the audit replaces it (a kill -9 leaves it)
     tick = time.perf_counter()
-    stack = RunStack(options, run_dir).__enter__()
+    key = new_key()  # Locust loads while the stack comes up, then waits for its go
+    swarm = start_swarm(scenario, None, run_id, run_dir, options.swarm,
+                        env={ENV_RUN_KEY: key.hex()})
     try:
-        interrupted, ahead, tick = _play(options, stack, run_dir, run_id, meta, phases, tick,
-                                         progress)
+        stack = RunStack(options, run_dir).__enter__()
     except BaseException:
+        swarm.interrupt()
+        raise
+    try:
+        interrupted, ahead, tick = _play(options, stack, swarm, run_dir, (run_id, key), meta,
+                                         phases, tick, progress)
+    except BaseException:
+        swarm.interrupt()  # a swarm that never had its go just exits
         tear_down(stack)
         raise
     teardown = BackgroundTeardown(stack)  # beside the audit: it never reads what this copies
@@ -201,19 +207,20 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     return RunResult(run_dir, verdict, phases)
 
 
-def _play(options: RunOptions, stack: RunStack, run_dir: Path, run_id: str,
-          meta: dict[str, Any], phases: dict[str, float], tick: float,
-          progress: Progress | None) -> tuple[bool, Ahead, float]:
-    """Swarm, chaos, drain and evidence on a stack that is up: (interrupted?, what was read
-    ahead for the audit, when the audit phase began)."""
+def _play(options: RunOptions, stack: RunStack, swarm: SwarmProcess | DistributedSwarm,
+          run_dir: Path, run_key: tuple[str, bytes], meta: dict[str, Any], phases: dict[str, float],
+          tick: float, progress: Progress | None) -> tuple[bool, Ahead, float]:
+    """Go, chaos, drain and evidence on a stack that is up and a swarm waiting for its go:
+    (interrupted?, what was read ahead for the audit, when the audit phase began)."""
     scenario = options.scenario
+    run_id = run_key[0]
     interrupted = False
     span_copy = stack.follow_spans(run_dir, run_id)
     meta["target"] = stack.url
     stack.open_translator(run_dir)
-    phases["stack_s"] = round(time.perf_counter() - tick, 3)
-    key_env = _run_key_env(stack, run_id, meta)  # before the evidence: it signs its reads
-    stack.run_key = (run_id, bytes.fromhex(key_env[ENV_RUN_KEY]))
+    phases["stack_s"] = round(time.perf_counter() - tick, 3)  # Locust loaded meanwhile
+    _register_run_key(stack, run_id, run_key[1], meta)  # before the evidence: it signs reads
+    stack.run_key = run_key
     evidence = Evidence(stack.evidence_config())
     if options.adapter:
         meta["adapter"] = options.adapter.describe()
@@ -228,6 +235,7 @@ def _play(options: RunOptions, stack: RunStack, run_dir: Path, run_id: str,
     tail = LedgerTail(run_dir / "ledger.jsonl")
     ahead = Ahead(run_dir / "ledger.jsonl", meta["seed"], run_id, meta["scenario"]["load"])
     feeder = AheadFeeder(ahead, tail, also=(span_copy.step,) if span_copy else ())
+    swarm.wait_ready()  # Locust loaded beside the stack: t0 is when both are there
     tally_before = evidence.tally_snapshot()
     t0 = time.time()
     meta["started_at"] = t0
@@ -242,14 +250,12 @@ def _play(options: RunOptions, stack: RunStack, run_dir: Path, run_id: str,
     phase = "swarm"
     sampler = Sampler(evidence, run_dir / "metrics.jsonl", t0, on_sample)
     sampler.start()
-    chaos = _chaos_schedule(scenario, stack, run_dir, t0)
-    swarm = None
+    chaos = _chaos_schedule(scenario, stack, run_dir, t0)  # the swarm's own t0 (go.py)
     try:
         if chaos:
             chaos.start()
         tick = time.perf_counter()
-        swarm = start_swarm(scenario, stack.url, run_id, run_dir, options.swarm,
-                            env=key_env)
+        swarm.go(stack.url, t0)
         feeder.start()
         meta["locust_config_ignored"] = list(swarm.ignored)  # see locust_isolation
         code = _wait_or_abort(swarm, scenario, tail, meta, t0)
@@ -272,9 +278,8 @@ def _play(options: RunOptions, stack: RunStack, run_dir: Path, run_id: str,
         interrupted = True
     finally:
         feeder.stop()
-        if swarm:
-            swarm.interrupt()
-            meta["ledger_merged"] = meta.get("ledger_merged", 0) + settle(swarm, run_dir)
+        swarm.interrupt()
+        meta["ledger_merged"] = meta.get("ledger_merged", 0) + settle(swarm, run_dir)
         if chaos:
             chaos.stop()
         sampler.stop()

@@ -9,9 +9,11 @@ Nothing else reaches it: it starts isolated from the user's own Locust configura
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -21,23 +23,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from exodus2045 import locustfiles
+from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.lifeline import tethered
+from exodus2045.app_under_test.settings import ENV_SWARM_GO_FD
+from exodus2045.locustfiles.go import READY
 from exodus2045.locustfiles.percentiles import percentile
 from exodus2045.scenarios.locust_isolation import isolate
 from exodus2045.scenarios.scenario import Scenario, available
 
 LOCUSTFILE = Path(locustfiles.__file__).resolve().parent / "exodus.py"
+READY_WITHIN_S = 120.0  # Locust's load on a machine busy with the stack and a CI run
 
 
-def locust_command(scenario: Scenario, url: str, run_id: str, run_dir: Path,
+class SwarmFailed(ExodusError):
+    """The swarm could not start (Locust exited or hung before its first evacuee)."""
+
+
+def locust_command(scenario: Scenario, url: str | None, run_id: str, run_dir: Path,
                    extra: Sequence[str] = ()) -> list[str]:
+    """The headless Locust command line; without ``url`` the target comes with the runner's
+    go (:class:`SwarmProcess` ``wait_for_go``)."""
     load = scenario.load
     run_dir = run_dir.resolve()  # Locust starts in a folder of its own
     users = max(1, load.max_in_flight)
     bound_s = int(scenario.swarm_seconds * 1.5 + 60)
     cmd = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
-        "-u", str(users), "-r", str(users), "--host", url,
+        "-u", str(users), "-r", str(users), *(("--host", url) if url else ()),
         "--run-time", f"{bound_s}s", "--stop-timeout", "10",
         "--csv", str(run_dir / "locust"), "--csv-full-history", "--only-summary",
         "--loglevel", "WARNING",
@@ -65,11 +77,19 @@ def load_options(scenario: Scenario) -> list[str]:
 
 
 class SwarmProcess:
-    """Locust, started isolated; ``ignored`` names the user's Locust config it did not read."""
+    """Locust, started isolated; ``ignored`` names the user's Locust config it did not read.
+
+    With ``wait_for_go`` it starts holding one end of a go socket and sends nothing until
+    :meth:`go` names the target and the run's t0 (:mod:`exodus2045.locustfiles.go`): the
+    runner starts it first, brings the stack up while Locust loads, and waits for Locust's
+    ``ready`` (:meth:`wait_ready`) before it picks t0.
+    """
 
     def __init__(self, cmd: list[str], log_path: Path,
-                 extra_env: Mapping[str, str] | None = None) -> None:
+                 extra_env: Mapping[str, str] | None = None, *,
+                 wait_for_go: bool = False) -> None:
         self.cmd = cmd
+        self._go: socket.socket | None = None
         self.home = Path(tempfile.mkdtemp(prefix="exodus-locust-"))
         isolation = isolate(self.home)
         self.ignored = isolation.ignored
@@ -78,15 +98,69 @@ class SwarmProcess:
         self.log.flush()
         if isolation.ignored:
             print(f"exodus: {isolation.summary()}", file=sys.stderr, flush=True)
+        env = {**isolation.env, **(extra_env or {})}
+        theirs = None
+        if wait_for_go:  # non-inheritable (PEP 446): only pass_fds hands their end on
+            self._go, theirs = socket.socketpair()
+            env[ENV_SWARM_GO_FD] = str(theirs.fileno())
         try:
             self.proc = subprocess.Popen(  # own session, tethered: it dies with the runner
                 cmd, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
                 start_new_session=True, cwd=isolation.cwd,
-                **tethered({**isolation.env, **(extra_env or {})}, death_signal=signal.SIGTERM))
+                **tethered(env, pass_fds=() if theirs is None else (theirs.fileno(),),
+                           death_signal=signal.SIGTERM))
         except BaseException:
+            self._close_go()
             self.log.close()
             shutil.rmtree(self.home, ignore_errors=True)
             raise
+        finally:
+            if theirs is not None:
+                theirs.close()
+
+    def wait_ready(self, timeout_s: float = READY_WITHIN_S) -> None:
+        """Until Locust has loaded and waits for its go; raises :class:`SwarmFailed` if it
+        exited (or closed its end) instead, or did not get there within ``timeout_s``."""
+        if self._go is None:
+            raise RuntimeError("this swarm was not started to wait for a go, or had it")
+        self._go.settimeout(timeout_s)
+        got = b""
+        try:
+            while not got.endswith(b"\n"):
+                chunk = self._go.recv(64)
+                if not chunk:
+                    break
+                got += chunk
+        except TimeoutError:
+            raise SwarmFailed(f"Locust was not ready within {timeout_s:.0f} s; see "
+                              f"{self.log.name}") from None
+        except OSError:
+            got = b""
+        if got != READY:
+            try:  # its end closes as it exits: the code is a moment away
+                code: int | None = self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                code = None
+            raise SwarmFailed(f"Locust exited before its start (exit {code}); see "
+                              f"{self.log.name}")
+
+    def go(self, host: str, t0: float) -> None:
+        """Start the swarm against ``host`` with its first evacuee due at ``t0`` (this
+        process's clock). A Locust that died meanwhile is found by :meth:`wait`."""
+        if self._go is None:
+            raise RuntimeError("this swarm was not started to wait for a go, or had it")
+        try:
+            self._go.sendall(json.dumps({"host": host, "t0": t0}).encode() + b"\n")
+        except OSError:
+            pass  # it is gone already: its exit code says why
+        finally:
+            self._close_go()
+
+    def _close_go(self) -> None:
+        """No go, or no more: end of file on the socket (a Locust still waiting exits)."""
+        sock, self._go = self._go, None
+        if sock is not None:
+            sock.close()
 
     def wait(self, timeout: float | None = None) -> int:
         return self.proc.wait(timeout=timeout)
@@ -95,7 +169,12 @@ class SwarmProcess:
         return self.proc.poll()
 
     def interrupt(self, grace_s: float = 15.0) -> None:
-        """Ask Locust to stop and flush (SIGINT), then make sure it is gone."""
+        """Ask Locust to stop and flush (SIGINT), then make sure it is gone. One still
+        waiting for its go is told by end of file instead: it has nothing to flush."""
+        if self._go is not None:
+            self._close_go()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=grace_s)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:

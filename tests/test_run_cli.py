@@ -39,6 +39,10 @@ def test_smoke_run_is_sound_and_writes_every_report(tmp_path):
     suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
     assert suite.get("failures") == "0" and int(suite.get("tests")) == len(ids)
     assert "SOUND" in result.stdout and "report:" in result.stdout
+    # one clock: the swarm's t0 is the run's (and the chaos schedule's) t0, not a later one
+    run, swarm = (json.loads((out / name).read_text()) for name in ("run.json", "swarm.json"))
+    assert swarm["t0"] == pytest.approx(run["started_at"], abs=1e-5)
+    assert min(line["intended_at"] for line in ledger) >= swarm["t0"] - 1e-6
     _judged_cold_the_same(out, tmp_path / "cold")
 
 
