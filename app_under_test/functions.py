@@ -22,12 +22,12 @@ from exodus2045.app_under_test.backends.local import LocalBackend, open_local
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.lifeline import watch_parent
 from exodus2045.app_under_test.poller import Poller
-from exodus2045.app_under_test.settings import PollerConfig
+from exodus2045.app_under_test.settings import FUNCTION_ROLES, PollerConfig
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.app_under_test.tracing_sdk import configure as configure_tracing
 from exodus2045.app_under_test.tracing_sdk import flush_spans
 
-ROLES = ("parser", "pod-worker")
+ROLES = FUNCTION_ROLES
 
 PROG = "python -m exodus2045.app_under_test.functions"
 

@@ -224,6 +224,9 @@ class FrontendConfig:
         return cls(**values)
 
 
+#: The two function roles (parser, pod worker): a poller's ``role`` and its process's KIND.
+FUNCTION_ROLES = ("parser", "pod-worker")
+
 @dataclass(frozen=True)
 class PollerConfig:
     """One Lambda-style poller: which handler, which queue, batch and long-poll settings."""

@@ -13,9 +13,10 @@ import sys
 
 from exodus2045.app_under_test.settings import StackConfig
 from exodus2045.app_under_test.supervisor import Supervisor
+from exodus2045.chaos.entry import MODULE
 from exodus2045.chaos.runtime import held_down_predicate
 
-ENTRY_MODULE = "exodus2045.chaos.entry"
+ENTRY_MODULE = MODULE
 
 
 def component_command(kind: str) -> list[str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -13,6 +15,7 @@ from exodus2045.app_under_test import functions
 from exodus2045.app_under_test.backends.local import LocalBackend
 from exodus2045.app_under_test.backends.local.intake import QUEUED, Submission
 from exodus2045.app_under_test.errors import QueueUnavailable, StoreUnavailable
+from exodus2045.app_under_test.frontend import __main__ as frontend_entry
 from exodus2045.app_under_test.ports import OutgoingMessage
 from exodus2045.app_under_test.settings import PollerConfig
 from exodus2045.app_under_test.statedir import StateDir
@@ -144,8 +147,8 @@ def test_the_chaos_entry_hands_its_hooks_to_the_pipeline(
         seen["frontend"] = (argv, hooks)
         return 0
 
-    monkeypatch.setattr(entry.functions, "main", functions_main)
-    monkeypatch.setattr(entry, "frontend_main", frontend_main)
+    monkeypatch.setattr(functions, "main", functions_main)  # each kind imports its own
+    monkeypatch.setattr(frontend_entry, "main", frontend_main)
     assert entry.main(["pod-worker", "--index", "3"]) == 0
     assert seen["argv"] == ["pod-worker", "--index", "3"] and "chaos.entry" in seen["prog"]
     assert isinstance(seen["poller"].queue, ChaosQueue)
@@ -154,6 +157,17 @@ def test_the_chaos_entry_hands_its_hooks_to_the_pipeline(
     argv, hooks = seen["frontend"]
     assert argv == ["--fd", "5", "--index", "1"]
     assert hooks.wrap_intake is instrument_intake and add_chaos_routes in hooks.routes
+
+
+def test_a_function_under_chaos_loads_no_web_framework() -> None:
+    """A parser or pod worker under chaos imports neither the frontend's framework nor an HTTP
+    client: every component's imports are CPU time while a run's stack comes up."""
+    probe = ("import sys; import exodus2045.chaos.entry, exodus2045.app_under_test.functions, "
+             "exodus2045.chaos.runtime; print(sorted(m for m in ('fastapi', 'starlette', "
+             "'httpx', 'uvicorn', 'rich', 'locust', 'gevent') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=60, check=True).stdout.strip()
+    assert loaded == "[]"
 
 
 def test_the_plain_pipeline_poller_is_not_wrapped(state: StateDir, backend: LocalBackend) -> None:

@@ -409,7 +409,7 @@ def test_the_frontend_opens_its_own_backend_on_startup(tmp_path: Path) -> None:
 
 def test_queue_send_faults_reach_a_frontend_that_opened_its_own_backend(tmp_path: Path) -> None:
     state = StateDir(tmp_path / "chaos").ensure()
-    with running_frontend(config_for(state.root), hooks=entry.FRONTEND_HOOKS) as fe:
+    with running_frontend(config_for(state.root), hooks=entry.frontend_hooks()) as fe:
         assert fe.client.post("/api/wishes", json=wish(17)).status_code == 202
         fault = board.FaultBoard(state).add(board.ActiveFault.new(
             "throttle", "frontend/queue.send", 1.0, {}, 7, "scenario"))

@@ -76,7 +76,7 @@ def test_the_routes_refuse_without_the_token(client: httpx.Client, stack: Superv
 
 
 def test_no_configured_token_means_nobody(tmp_path: Path) -> None:
-    with running_frontend(config_for(tmp_path / "state"), hooks=entry.FRONTEND_HOOKS) as fe:
+    with running_frontend(config_for(tmp_path / "state"), hooks=entry.frontend_hooks()) as fe:
         chaos = fe.client.post("/api/admin/chaos", headers=AUTH, json={"fault": "throttle"})
         hide = fe.client.post(f"/api/admin/wishes/{uuid.uuid4()}/hide", headers=AUTH)
     for answer in (chaos, hide):
