@@ -235,7 +235,9 @@ def _play(options: RunOptions, stack: RunStack, swarm: SwarmProcess | Distribute
     tail = LedgerTail(run_dir / "ledger.jsonl")
     ahead = Ahead(run_dir / "ledger.jsonl", meta["seed"], run_id, meta["scenario"]["load"])
     feeder = AheadFeeder(ahead, tail, also=(span_copy.step,) if span_copy else ())
+    waiting = time.perf_counter()
     swarm.wait_ready()  # Locust loaded beside the stack: t0 is when both are there
+    phases["swarm_ready_wait_s"] = round(time.perf_counter() - waiting, 3)
     tally_before = evidence.tally_snapshot()
     t0 = time.time()
     meta["started_at"] = t0
