@@ -26,8 +26,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import gevent.event
-
 from exodus2045.app_under_test.errors import ConfigError
 from exodus2045.chaos.durations import parse_duration
 
@@ -185,6 +183,8 @@ class LeasedTickets:
         self.left = 0
         self.pending = False
         self.exhausted = False
+        import gevent.event  # here, not at the top: the runner reads Stage without gevent
+
         self.granted = gevent.event.Event()
 
     def take(self) -> int | None:

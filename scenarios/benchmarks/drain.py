@@ -24,7 +24,6 @@ import uuid
 from pathlib import Path
 
 from exodus2045.app_under_test import settings as s
-from exodus2045.app_under_test.backends.local import open_local
 from exodus2045.app_under_test.ports import OutgoingMessage
 from exodus2045.app_under_test.statedir import StateDir
 
@@ -66,6 +65,8 @@ def _send_all(queue, wishes: int, run_id: str, chunk: int = 500) -> None:
 
 
 def prefill(state: StateDir, wishes: int, run_id: str) -> None:
+    from exodus2045.app_under_test.backends.local import open_local
+
     backend = open_local(state)
     _send_all(backend.wishes, wishes, run_id)
     backend.close()
@@ -119,6 +120,8 @@ def run_aws(args: argparse.Namespace) -> dict:
 
 
 def run_local(args: argparse.Namespace) -> dict:
+    from exodus2045.app_under_test.backends.local import open_local
+
     with tempfile.TemporaryDirectory(prefix="exodus-bench-drain-") as tmp:
         state = StateDir(Path(tmp)).ensure()
         prefill(state, args.wishes, "bench-drain")

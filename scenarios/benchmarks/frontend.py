@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from exodus2045.app_under_test import settings as s
 from exodus2045.app_under_test.errors import ExodusError
 
@@ -135,6 +133,8 @@ class FrontendProcess:
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU of the server so far (all threads); None once it is gone."""
+        import psutil
+
         if self.process is None:
             return None
         try:

@@ -20,17 +20,15 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from exodus2045.app_under_test.backends.local import LocalBackend, open_local
-from exodus2045.app_under_test.backends.local.intake import Submission
 from exodus2045.app_under_test.errors import ExodusError, StateDirError
 from exodus2045.app_under_test.settings import StackConfig
-from exodus2045.app_under_test.supervisor import Supervisor
-from exodus2045.app_under_test.wish import content_digest
-from exodus2045.chaos.stack import chaos_supervisor
-from exodus2045.chaos.step import ChaosStep
-from exodus2045.chaos.switch import switch_on
-from exodus2045.chaos.timeline import Timeline
+
+if TYPE_CHECKING:  # the stack is imported when the bench runs, not when `exodus` parses
+    from exodus2045.app_under_test.backends.local import LocalBackend
+    from exodus2045.app_under_test.backends.local.intake import Submission
+    from exodus2045.app_under_test.supervisor import Supervisor
 
 NAME = "recovery"
 HELP = "hold the parsers down while wishes arrive, release, time until the backlog drains"
@@ -49,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> dict:
+    from exodus2045.app_under_test.backends.local import open_local
+    from exodus2045.chaos.stack import chaos_supervisor
+
     with tempfile.TemporaryDirectory(prefix="exodus-bench-recovery-") as tmp:
         root = Path(tmp)
         config = StackConfig(state_dir=root, host="127.0.0.1", port=0, frontends=1,
@@ -87,6 +88,10 @@ def _wait_held(supervisor: Supervisor, deadline_s: float) -> None:
 
 
 def _measure(supervisor: Supervisor, backend: LocalBackend, args: argparse.Namespace) -> dict:
+    from exodus2045.chaos.step import ChaosStep
+    from exodus2045.chaos.switch import switch_on
+    from exodus2045.chaos.timeline import Timeline
+
     t0 = time.time()
     timeline = Timeline(supervisor.state.root / "timeline.jsonl", t0, source="scenario")
     outage = ChaosStep(at_s=0.0, fault="kill", target="parser", duration_s=args.seconds)
@@ -139,6 +144,9 @@ def _arrive(backend: LocalBackend, rate: float, seconds: float) -> tuple[int, fl
 
 def _submission(n: int) -> Submission:
     """A wish exactly as the frontend would have enqueued it after validation."""
+    from exodus2045.app_under_test.backends.local.intake import Submission
+    from exodus2045.app_under_test.wish import content_digest
+
     clean = {"wish_id": str(uuid.uuid4()), "evacuee": f"Evacuee {n}",
              "destination": "mars" if n % 5 < 3 else "jupiter",
              "message": f"Keep the lights on for us, wish number {n}."}

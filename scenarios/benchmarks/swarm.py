@@ -39,7 +39,6 @@ fail on a slow machine.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import socket
@@ -195,31 +194,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 # -- the target: a minimal keep-alive HTTP server that answers 202 to everything ----------------
-class _Accept(asyncio.Protocol):
-    """Answers every request with a fixed 202, honouring Content-Length and keep-alive."""
-
-    def connection_made(self, transport: Any) -> None:
-        self.transport = transport
-        self.buffer = b""
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while True:
-            head_end = self.buffer.find(b"\r\n\r\n")
-            if head_end < 0:
-                return
-            length = 0
-            for line in self.buffer[:head_end].split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value.strip() or 0)
-            end = head_end + 4 + length
-            if len(self.buffer) < end:
-                return
-            self.buffer = self.buffer[end:]
-            self.transport.write(RESPONSE)
-
-
 def serve(fd: int) -> None:
     """Serve on an inherited listening socket until killed.
 
@@ -233,6 +207,32 @@ def serve(fd: int) -> None:
         uvloop.install()
     except ImportError:  # pragma: no cover - uvicorn[standard] brings it
         pass
+    import asyncio  # here: `exodus` itself never needs an event loop
+
+    class _Accept(asyncio.Protocol):
+        """Answers every request with a fixed 202, honouring Content-Length and keep-alive."""
+
+        def connection_made(self, transport: Any) -> None:
+            self.transport = transport
+            self.buffer = b""
+
+        def data_received(self, data: bytes) -> None:
+            self.buffer += data
+            while True:
+                head_end = self.buffer.find(b"\r\n\r\n")
+                if head_end < 0:
+                    return
+                length = 0
+                for line in self.buffer[:head_end].split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value.strip() or 0)
+                end = head_end + 4 + length
+                if len(self.buffer) < end:
+                    return
+                self.buffer = self.buffer[end:]
+                self.transport.write(RESPONSE)
+
     sock = socket.socket(fileno=fd)
 
     async def main() -> None:

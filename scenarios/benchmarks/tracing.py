@@ -34,16 +34,14 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
-
-import psutil
+from typing import TYPE_CHECKING, Any
 
 from exodus2045.app_under_test import settings as s
-from exodus2045.app_under_test.backends.local import open_local
-from exodus2045.app_under_test.ports import OutgoingMessage
 from exodus2045.app_under_test.statedir import StateDir
-from exodus2045.app_under_test.tracing import TRACEPARENT, swarm_traceparent, trace_id_for
 from exodus2045.scenarios.benchmarks.frontend import BenchError, FrontendProcess, Tally, drive
+
+if TYPE_CHECKING:  # the backend and OpenTelemetry load when the bench runs, not at parse time
+    from exodus2045.app_under_test.ports import OutgoingMessage
 
 NAME = "tracing"
 HELP = "throughput with tracing off, head-sampled and full, side by side"
@@ -210,6 +208,9 @@ def _cell(figures: dict[str, Any], key: str, mode: str) -> str:
 
 # -- the drain: the handlers' spans -------------------------------------------------------
 def _messages(count: int, run_id: str) -> Iterator[OutgoingMessage]:
+    from exodus2045.app_under_test.ports import OutgoingMessage
+    from exodus2045.app_under_test.tracing import TRACEPARENT, swarm_traceparent, trace_id_for
+
     now = time.time()
     for n in range(count):
         wish_id = str(uuid.uuid4())
@@ -255,6 +256,8 @@ def pollers(state: StateDir, env: dict[str, str]) -> Iterator[list[subprocess.Po
 
 
 def _cpu(procs: list[subprocess.Popen]) -> float:
+    import psutil
+
     total = 0.0
     for p in procs:
         try:
@@ -267,6 +270,8 @@ def _cpu(procs: list[subprocess.Popen]) -> float:
 
 def drain(root: Path, env: dict[str, str], wishes: int) -> tuple[int, float, float]:
     """``(stored, seconds, poller CPU seconds)`` for ``wishes`` enqueued at once."""
+    from exodus2045.app_under_test.backends.local import open_local
+
     root.mkdir(parents=True)
     state = StateDir(root).ensure()
     backend = open_local(state)

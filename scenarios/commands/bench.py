@@ -8,9 +8,6 @@ import json
 import pkgutil
 from types import ModuleType
 
-from rich.console import Console
-from rich.table import Table
-
 
 def benchmarks() -> dict[str, ModuleType]:
     from exodus2045.scenarios import benchmarks as pkg
@@ -36,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _runner(module: ModuleType):
     def run(args: argparse.Namespace) -> int:
+        from rich.console import Console
+        from rich.table import Table
+
         figures = module.run(args)
         if args.json:
             print(json.dumps(figures, sort_keys=False))

@@ -12,13 +12,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.console import Console
-
-from exodus2045.reports.knee import CAPACITY_FILE, render_capacity
-from exodus2045.reports.render import render_all
-from exodus2045.reports.terminal import print_verdict, safe
-from exodus2045.reports.verdict import Verdict
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
@@ -30,6 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from exodus2045.reports.knee import CAPACITY_FILE, render_capacity
+    from exodus2045.reports.render import render_all
+    from exodus2045.reports.terminal import print_verdict, safe
+    from exodus2045.reports.verdict import Verdict
+
     if (args.run_dir / CAPACITY_FILE).is_file() and not (args.run_dir / "verdict.json").exists():
         written = render_capacity(args.run_dir)  # a --find-capacity folder: the knee
         Console().print("wrote: " + ", ".join(safe(path.name) for path in written))

@@ -32,12 +32,7 @@ import socket
 import sys
 from pathlib import Path
 
-import segno
-from rich.console import Console
-from rich.markup import escape
-
 from exodus2045.app_under_test import settings as s
-from exodus2045.app_under_test.frontend.sse import projector_key
 from exodus2045.app_under_test.settings import FrontendConfig, StackConfig, public_url
 from exodus2045.scenarios.commands.up import add_stack_arguments, stack_config
 
@@ -134,6 +129,8 @@ def join_link(args: argparse.Namespace, host: str, port: int) -> str | None:
 
 
 def terminal_qr(url: str) -> str:
+    import segno
+
     out = io.StringIO()
     segno.make(url, error="m", micro=False).terminal(out=out, compact=True, border=2)
     return out.getvalue()
@@ -173,6 +170,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _announce(config: StackConfig, url: str, join: str, token: str, rate: float) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    from exodus2045.app_under_test.frontend.sse import projector_key
+
     console = Console(highlight=False, soft_wrap=True)
     e = escape
     console.print(f"[bold]Exodus 2045 on stage[/bold] at {e(url)}")

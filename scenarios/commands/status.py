@@ -6,11 +6,7 @@ import argparse
 import json
 import os
 
-from rich.console import Console
-from rich.table import Table
-
 from exodus2045.app_under_test.settings import StackConfig
-from exodus2045.app_under_test.stackview import stack_status
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from exodus2045.app_under_test.stackview import stack_status
 
     status = stack_status(Path(args.state_dir))
     if args.json:

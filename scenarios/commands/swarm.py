@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 
 from exodus2045.app_under_test.errors import ConfigError
-from exodus2045.app_under_test.lifeline import tethered
 from exodus2045.app_under_test.settings import ENV_JOIN_TOKEN
 
 
@@ -41,6 +40,7 @@ def master_address(text: str) -> tuple[str, int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from exodus2045.app_under_test.lifeline import tethered
     from exodus2045.scenarios.distributed import worker_command
     from exodus2045.scenarios.locust_isolation import isolate
 

@@ -10,8 +10,6 @@ import argparse
 import contextlib
 import os
 
-from rich.console import Console
-
 from exodus2045.app_under_test.flaws import parse_flaws
 from exodus2045.app_under_test.settings import StackConfig, trust_proxy
 
@@ -68,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         from exodus2045.scenarios.commands.stage import run as run_stage
 
         return run_stage(args)
+    from rich.console import Console
+
     from exodus2045.chaos.stack import chaos_supervisor
 
     config = stack_config(args)
@@ -96,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
 def run_aws(args: argparse.Namespace) -> int:
     """A frontend on this machine for a deployed stack; its parser and pod worker are the
     stack's Lambdas, so there is nothing else to supervise here."""
+    from rich.console import Console
+
     from exodus2045.app_under_test.errors import ConfigError
     from exodus2045.app_under_test.settings import AwsConfig
     from exodus2045.scenarios.aws_stack import AwsFrontend, find_stack
