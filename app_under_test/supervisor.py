@@ -30,7 +30,6 @@ import httpx
 
 from exodus2045.app_under_test import settings as s
 from exodus2045.app_under_test.errors import StateDirError
-from exodus2045.app_under_test.frontend.metrics import fresh_multiproc_dir, process_dead
 from exodus2045.app_under_test.lifeline import tethered
 from exodus2045.app_under_test.settings import StackConfig
 from exodus2045.app_under_test.statedir import StateDir
@@ -140,6 +139,8 @@ class Supervisor:
         self.url = f"http://{host}:{port}"
         fd = self._sock.fileno()
         if self.config.frontends > 1:  # one /metrics for all of them, counted from zero
+            from exodus2045.app_under_test.frontend.metrics import fresh_multiproc_dir
+
             self.metrics_dir = fresh_multiproc_dir(self.state.root)
         for i in range(self.config.frontends):
             self.components.append(Component(
@@ -193,6 +194,8 @@ class Supervisor:
                 c.reported_exit = True
                 self._event(c, "stopped", code=c.process.returncode)
                 if c.kind == "frontend" and self.metrics_dir is not None:
+                    from exodus2045.app_under_test.frontend.metrics import process_dead
+
                     process_dead(self.metrics_dir, c.process.pid)
         for c in self.components:
             if c.process and c.process.poll() is None:  # continued after a pause, say
@@ -248,6 +251,8 @@ class Supervisor:
     def _exited(self, c: Component) -> None:
         code = c.process.returncode if c.process else None
         if c.kind == "frontend" and self.metrics_dir is not None and c.process is not None:
+            from exodus2045.app_under_test.frontend.metrics import process_dead
+
             process_dead(self.metrics_dir, c.process.pid)
         if code is not None and code < 0:
             self._event(c, "exited", signal=signal.Signals(-code).name, code=None)

@@ -5,16 +5,16 @@
   we run, so we rebuild the handler around wrapped ports (the handler code is unchanged).
 - :func:`instrument_intake`: the frontend's ``wrap_intake`` hook, so ``frontend/queue.send``
   faults hit the one commit that makes a wish "accepted".
-- :func:`held_down_predicate`: the supervisor asks it every 50 ms per component whether a
-  ``kill`` with a duration holds that component down.
 
-All of them read the state dir's ``faults.json`` through a cached
+(The supervisor's ``held`` predicate is :mod:`exodus2045.chaos.hold`: the process that
+supervises imports none of the components' code.)
+
+Both read the state dir's ``faults.json`` through a cached
 :class:`exodus2045.chaos.source.FileFaultSource`, so a change reaches a running process within a second.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,7 @@ from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos.injector import Injector
 from exodus2045.chaos.source import FaultSource, FileFaultSource
 from exodus2045.chaos.span_faults import mark_faulted_spans
-from exodus2045.chaos.targets import Target, parse_target
 from exodus2045.chaos.wrappers import ChaosIntake, ChaosQueue, ChaosStore
-
-HOLD_CHECK_EVERY_S = 0.05  # the supervisor looks every 50 ms; a hold should not lag more
 
 
 def injector_for(state_dir: Path, component: str, source: FaultSource | None = None) -> Injector:
@@ -74,32 +71,3 @@ def instrument_intake(intake: Any, component_name: str, state_dir: Path,
     injector = injector_for(state_dir, component_name, source)
     mark_faulted_spans(injector)
     return ChaosIntake(intake, injector)
-
-
-def held_down_predicate(state_dir: Path) -> Callable[[str, str], bool]:
-    """``held(name, kind)``: True while a ``kill`` with a duration holds that component.
-
-    Cheap enough for every 50 ms per component: one ``stat`` per 50 ms in all, a re-read only
-    when ``faults.json`` changed, target strings parsed once.
-    """
-    source = FileFaultSource(StateDir(Path(state_dir)).faults_file,
-                             check_every_s=HOLD_CHECK_EVERY_S)
-    targets: dict[str, Target | None] = {}
-
-    def parsed(text: str) -> Target | None:
-        if text not in targets:
-            try:
-                targets[text] = parse_target(text)
-            except Exception:  # a bad hand edit holds nothing rather than crash the supervisor
-                targets[text] = None
-        return targets[text]
-
-    def held(name: str, kind: str) -> bool:
-        for entry in source.active():
-            if entry.fault == "kill":
-                target = parsed(entry.target)
-                if target is not None and target.matches(name, kind):
-                    return True
-        return False
-
-    return held

@@ -14,7 +14,7 @@ import sys
 from exodus2045.app_under_test.settings import StackConfig
 from exodus2045.app_under_test.supervisor import Supervisor
 from exodus2045.chaos.entry import MODULE
-from exodus2045.chaos.runtime import held_down_predicate
+from exodus2045.chaos.hold import held_down_predicate
 
 ENTRY_MODULE = MODULE
 

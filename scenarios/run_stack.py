@@ -21,7 +21,6 @@ from exodus2045.app_under_test.errors import StateDirError
 from exodus2045.app_under_test.settings import ENV_PRESENTER_TOKEN, AwsConfig, StackConfig
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos.stack import chaos_supervisor
-from exodus2045.scenarios.adapter.translator import Translator
 from exodus2045.scenarios.evidence import EvidenceConfig, HttpSourceConfig
 from exodus2045.scenarios.evidence.stack_files import (
     SpanCopy,
@@ -31,6 +30,7 @@ from exodus2045.scenarios.evidence.stack_files import (
 )
 
 if TYPE_CHECKING:
+    from exodus2045.scenarios.adapter.translator import Translator
     from exodus2045.scenarios.runner import RunOptions
 
 
@@ -70,6 +70,8 @@ class RunStack:
         adapter = self.options.adapter
         if adapter is None:
             return
+        from exodus2045.scenarios.adapter.translator import Translator
+
         self.listing_token = secrets.token_urlsafe(24) if (
             adapter.listing or adapter.evidence) else None
         self.translator = Translator(adapter, self.url, run_dir / "target-ids.jsonl",

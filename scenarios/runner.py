@@ -24,13 +24,10 @@ import httpx
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.runkey import ENV_RUN_KEY, new_key, write_key
 from exodus2045.app_under_test.settings import AwsConfig
-from exodus2045.app_under_test.tracing_sdk import sample_ratio
 from exodus2045.chaos.schedule import ChaosSchedule
 from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
 from exodus2045.reports.verdict import Verdict
 from exodus2045.scenarios.abort_watch import lost_threshold
-from exodus2045.scenarios.adapter import Adapter
-from exodus2045.scenarios.adapter.auth import preflight as auth_preflight
 from exodus2045.scenarios.distributed import DistributedSwarm, SwarmLayout, settle, start_swarm
 from exodus2045.scenarios.evidence import Evidence, Sampler
 from exodus2045.scenarios.evidence.reach import probe
@@ -50,6 +47,7 @@ if TYPE_CHECKING:  # the reports load when the audit begins, not when a run star
     from exodus2045.reports.ahead import Ahead
     from exodus2045.reports.render import Draft
     from exodus2045.reports.runfolder import RunData
+    from exodus2045.scenarios.adapter import Adapter  # loaded only by a run that has one
 
 Progress = Callable[[dict[str, Any]], None]
 #: What the swarm exits with when it ran (complete, or not): anything else means it broke.
@@ -151,6 +149,8 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     if options.target:  # a target that is not there is "could not run", not unsound
         probe(options.target)
         if options.adapter:  # nor one that refuses our credentials
+            from exodus2045.scenarios.adapter.auth import preflight as auth_preflight
+
             auth_preflight(options.adapter, options.target)
     started = datetime.now(UTC)
     run_dir = run_folder(options, started)
@@ -195,6 +195,8 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
         phases["teardown_s"] = teardown.seconds  # stack down, spans, logs (beside the audit)
         phases["teardown_wait_s"] = round(time.perf_counter() - waiting, 3)
         meta["ended_at"] = time.time()
+        from exodus2045.app_under_test.tracing_sdk import sample_ratio
+
         meta["tracing"] = {"spans": stack.spans, "sample": sample_ratio(os.environ)}
         meta["events"] = stack.events
         return drafted

@@ -21,9 +21,10 @@ from exodus2045.app_under_test.settings import PollerConfig
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos import entry
 from exodus2045.chaos.board import ActiveFault, FaultBoard
+from exodus2045.chaos.hold import held_down_predicate
 from exodus2045.chaos.injector import Injector
 from exodus2045.chaos.presenter import add_chaos_routes
-from exodus2045.chaos.runtime import held_down_predicate, instrument_intake, instrument_poller
+from exodus2045.chaos.runtime import instrument_intake, instrument_poller
 from exodus2045.chaos.source import FileFaultSource, StaticFaultSource
 from exodus2045.chaos.wrappers import ChaosQueue, ChaosStore
 from tests.conftest import frontend_body, wait_for

@@ -3,7 +3,7 @@
 Without ``duration`` it is one ``kill -9``: the timeline gets ``on`` and an immediate
 ``off`` and recovery is the supervisor's restart plus redelivery of whatever was in flight.
 With ``duration`` the fault is published on the board and the supervisor's hold predicate
-(:func:`exodus2045.chaos.runtime.held_down_predicate`) keeps the component dead until it is off -- the
+(:func:`exodus2045.chaos.hold.held_down_predicate`) keeps the component dead until it is off -- the
 local stand-in for "Lambda reserved concurrency 0" or a deployment scaled to zero.
 """
 

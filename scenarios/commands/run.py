@@ -207,10 +207,6 @@ def _browser_or_refuse() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
-    from exodus2045.reports.terminal import print_verdict
-    from exodus2045.scenarios.ci_output import report_to_ci
     from exodus2045.scenarios.runner import run_scenario
 
     options = options_from(args, args.scenario)
@@ -226,6 +222,11 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "find_capacity", False):
         return _find_capacity(options, args.max_rate)
     result = run_scenario(options)
+    import sys  # the terminal's and CI's reporters load with the verdict, after the audit
+
+    from exodus2045.reports.terminal import print_verdict
+    from exodus2045.scenarios.ci_output import report_to_ci
+
     print_verdict(result.verdict, result.run_dir)
     report_to_ci(result.verdict, result.run_dir, os.environ, sys.stdout)
     return result.exit_code
