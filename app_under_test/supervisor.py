@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import httpx
-
 from exodus2045.app_under_test import settings as s
 from exodus2045.app_under_test.errors import StateDirError
 from exodus2045.app_under_test.lifeline import tethered
@@ -160,6 +158,8 @@ class Supervisor:
 
     def wait_ready(self, timeout_s: float = 30.0) -> None:
         """Block until the frontend answers /healthz (or raise StateDirError)."""
+        import httpx  # here: while the components load, not before the supervisor starts them
+
         deadline = time.monotonic() + timeout_s
         last = ""
         while time.monotonic() < deadline:

@@ -21,16 +21,11 @@ from exodus2045.app_under_test.errors import StateDirError
 from exodus2045.app_under_test.settings import ENV_PRESENTER_TOKEN, AwsConfig, StackConfig
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.chaos.stack import chaos_supervisor
-from exodus2045.scenarios.evidence import EvidenceConfig, HttpSourceConfig
-from exodus2045.scenarios.evidence.stack_files import (
-    SpanCopy,
-    copy_events,
-    copy_logs,
-    copy_spans,
-)
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the evidence (httpx with it) loads once the stack has been started
     from exodus2045.scenarios.adapter.translator import Translator
+    from exodus2045.scenarios.evidence import EvidenceConfig, HttpSourceConfig
+    from exodus2045.scenarios.evidence.stack_files import SpanCopy
     from exodus2045.scenarios.runner import RunOptions
 
 
@@ -59,6 +54,8 @@ class RunStack:
     def follow_spans(self, run_dir: Path, run_id: str) -> SpanCopy | None:
         """Copy the run's spans into ``run_dir`` at teardown; the :class:`SpanCopy` returned
         (None without a state dir) may be stepped meanwhile, so little is left by then."""
+        from exodus2045.scenarios.evidence.stack_files import SpanCopy
+
         self.spans_to = (run_dir, run_id)
         if self.state is not None:
             self.span_copy = SpanCopy(self.state.root, run_dir, run_id)
@@ -80,6 +77,8 @@ class RunStack:
         self.url = self.translator.url
 
     def http_config(self) -> HttpSourceConfig:
+        from exodus2045.scenarios.evidence import HttpSourceConfig
+
         adapter = self.options.adapter
         if adapter is None:
             run_id, key = self.run_key or (None, None)
@@ -129,6 +128,8 @@ class RunStack:
         return self
 
     def evidence_config(self) -> EvidenceConfig:
+        from exodus2045.scenarios.evidence import EvidenceConfig
+
         d = self.deployed
         team = {} if d else self._team_aws()
         http = self.http_config()
@@ -161,6 +162,8 @@ class RunStack:
         if self.supervisor:
             self.supervisor.stop()  # its processes flush their last spans on the way out
         if self.state and self.spans_to:
+            from exodus2045.scenarios.evidence.stack_files import copy_events, copy_logs, copy_spans
+
             run_dir, run_id = self.spans_to
             self.spans = (self.span_copy.finish() if self.span_copy is not None
                           else copy_spans(self.state.root, run_dir, run_id))

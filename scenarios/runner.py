@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.runkey import ENV_RUN_KEY, new_key, write_key
 from exodus2045.app_under_test.settings import AwsConfig
@@ -29,15 +27,6 @@ from exodus2045.locustfiles.outcome import SOUND, UNPROVEN, exit_code
 from exodus2045.reports.verdict import Verdict
 from exodus2045.scenarios.abort_watch import lost_threshold
 from exodus2045.scenarios.distributed import DistributedSwarm, SwarmLayout, settle, start_swarm
-from exodus2045.scenarios.evidence import Evidence, Sampler
-from exodus2045.scenarios.evidence.reach import probe
-from exodus2045.scenarios.run_phases import (
-    AheadFeeder,
-    audit_and_render,
-    drain,
-    judge_in_browser,
-    merge_stack_timeline,
-)
 from exodus2045.scenarios.run_stack import BackgroundTeardown, RunStack, presenter_token, tear_down
 from exodus2045.scenarios.scenario import Scenario
 from exodus2045.scenarios.swarm_process import LedgerTail, SwarmProcess
@@ -133,6 +122,8 @@ def _register_remote_key(stack: RunStack, run_id: str, key: bytes) -> dict[str, 
     if not token:
         return {"verified": False, "how": "no presenter token to register the run key with "
                                           "the target: its wishes are judged by their ids alone"}
+    import httpx
+
     try:
         answer = httpx.put(f"{stack.url}/api/admin/runs/{run_id}/key", json={"key": key.hex()},
                            headers={"Authorization": f"Bearer {token}"}, timeout=10.0)
@@ -147,6 +138,8 @@ def _register_remote_key(stack: RunStack, run_id: str, key: bytes) -> dict[str, 
 def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunResult:
     scenario = options.scenario
     if options.target:  # a target that is not there is "could not run", not unsound
+        from exodus2045.scenarios.evidence.reach import probe
+
         probe(options.target)
         if options.adapter:  # nor one that refuses our credentials
             from exodus2045.scenarios.adapter.auth import preflight as auth_preflight
@@ -201,6 +194,8 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
         meta["events"] = stack.events
         return drafted
 
+    from exodus2045.scenarios.run_phases import audit_and_render
+
     try:
         verdict = audit_and_render(run_dir, meta, phases, tick, ahead=ahead,
                                    before_render=stack_down)
@@ -214,6 +209,15 @@ def _play(options: RunOptions, stack: RunStack, swarm: SwarmProcess | Distribute
           tick: float, progress: Progress | None) -> tuple[bool, Ahead, float]:
     """Go, chaos, drain and evidence on a stack that is up and a swarm waiting for its go:
     (interrupted?, what was read ahead for the audit, when the audit phase began)."""
+    # the evidence, httpx and the phases load here, while Locust may still be loading
+    from exodus2045.scenarios.evidence import Evidence, Sampler
+    from exodus2045.scenarios.run_phases import (
+        AheadFeeder,
+        drain,
+        judge_in_browser,
+        merge_stack_timeline,
+    )
+
     scenario = options.scenario
     run_id = run_key[0]
     interrupted = False

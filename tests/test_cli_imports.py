@@ -25,13 +25,16 @@ NOT_FOR_PARSING = (
 
 #: Not loaded by the modules ``exodus run`` imports to start its stack: the stack's own code
 #: (it runs in subprocesses), Locust and what the swarm draws with (a subprocess), the
-#: audit's renderers (after the swarm), the stage's QR codes, AWS's SDK (a local run).
+#: evidence and its HTTP client (once the stack is starting), an adapter's code, AWS's SDK
+#: (a local run), the audit's renderers and the terminal's (after the swarm).
 NOT_BEFORE_THE_STACK = (
-    "boto3", "fastapi", "faker", "gevent", "locust", "opentelemetry", "prometheus_client",
-    "segno", "starlette", "uvicorn",
+    "boto3", "botocore", "fastapi", "faker", "gevent", "httpx", "locust", "opentelemetry",
+    "prometheus_client", "rich", "segno", "starlette", "uvicorn",
     "exodus2045.app_under_test.frontend", "exodus2045.app_under_test.parser",
     "exodus2045.app_under_test.pod_worker", "exodus2045.chaos.runtime",
     "exodus2045.locustfiles.generate", "exodus2045.reports.render",
+    "exodus2045.scenarios.adapter", "exodus2045.scenarios.evidence",
+    "exodus2045.scenarios.run_phases",
 )
 
 
