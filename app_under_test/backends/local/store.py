@@ -144,15 +144,17 @@ class LocalWishStore:
             self._conn.execute("SELECT destination, COUNT(*) FROM wishes GROUP BY destination")
         )
 
-    def iterate(self, run_id: str | None = None) -> Iterator[dict[str, Any]]:
+    def iterate(self, run_id: str | None = None, *,
+                source: str | None = None) -> Iterator[dict[str, Any]]:
+        where = {"run_id = ?": run_id, "source = ?": source}
+        terms = [term for term, value in where.items() if value is not None]
         cur = self._conn.execute(
             f"SELECT {', '.join(COLUMNS)} FROM wishes"
-            + (" WHERE run_id = ?" if run_id is not None else "")
+            + (f" WHERE {' AND '.join(terms)}" if terms else "")
             + " ORDER BY rowid",
-            (run_id,) if run_id is not None else (),
+            [value for value in where.values() if value is not None],
         )
-        for r in cur:
-            yield _row(r)
+        yield from map(_row, cur)
 
     def hide(self, wish_id: str) -> bool:
         with write_txn(self._conn) as conn:
