@@ -8,6 +8,7 @@ sends the audit back to reading the file itself, with the same errors.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -162,36 +163,48 @@ def test_charts_drafted_while_the_stack_goes_down_render_the_same_bytes(tmp_path
     assert _reports(cold_copy, None) == {name: (folder / name).read_bytes() for name in REPORTS}
 
 
-def _spans_file(path: Path, run_id: str) -> bytes:
-    lines = []
-    for n in range(40):
-        owner = run_id if n % 3 else "r-another"
-        lines.append(json.dumps({"name": f"span {n} é", "attributes": {"exodus.run_id": owner}}))
-    lines[7] = lines[7][:20]  # torn by a kill -9
-    lines[11] = '"not an object"'
-    data = ("\n".join(lines)).encode() + b"\n\xff\xfe broken utf-8\n"
-    data += json.dumps({"attributes": {"exodus.run_id": run_id}}).encode()  # no final newline
-    path.write_bytes(data)
-    return data
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="drafting beside the judge needs os.fork")
+@pytest.mark.parametrize("final_end", [13.0, 500.0])
+def test_charts_drafted_in_a_child_beside_the_judge_render_the_same_bytes(tmp_path: Path,
+                                                                          final_end: float):
+    """The runner's draft comes from a forked child while it judges (before any verdict):
+    pickled back, it renders the bytes of a cold render, and it is the in-process draft."""
+    from exodus2045.reports.render import draft
+    from exodus2045.scenarios.draft_beside import DraftBeside
+    from tests.runfolder_factory import T0
+
+    folder = make_run_folder(tmp_path / "a")
+    meta = json.loads((folder / "run.json").read_text())
+    meta["ended_at"] = T0 + final_end
+    (folder / "run.json").write_text(json.dumps(meta))
+    cold_copy = tmp_path / "cold"
+    shutil.copytree(folder, cold_copy)
+    data = RunData.load(folder)
+    beside = DraftBeside().start(folder, data, ended_at=T0 + 11.0)  # before the judge
+    verdict = audit_data(data)
+    verdict.save(folder)
+    drafted = beside.result()
+    assert drafted is not None, beside.failed
+    assert drafted == draft(folder, verdict, data, ended_at=T0 + 11.0)
+    assert beside.child_s is not None and beside.pid is None  # collected, no zombie left
+    render_all(folder, verdict=verdict, run=data, drafted=drafted)
+    assert _reports(cold_copy, None) == {name: (folder / name).read_bytes() for name in REPORTS}
 
 
-@pytest.mark.parametrize("odd", [b"", b"\r"])
-def test_spans_copied_while_the_run_goes_are_the_spans_copied_at_the_end(tmp_path: Path,
-                                                                         odd: bytes):
-    from exodus2045.scenarios.evidence.stack_files import SpanCopy, copy_spans
+class _Unreadable:
+    """A loaded folder that breaks whoever reads it."""
 
-    state, live, cold = tmp_path / "state", tmp_path / "live", tmp_path / "cold"
-    for folder in (state, live, cold):
-        folder.mkdir()
-    data = _spans_file(state / "spans.jsonl", "r-this")
-    data = data[:100] + odd + data[100:]
-    source = state / "spans.jsonl"
-    copy = SpanCopy(state, live, "r-this")
-    for cut in (0, 50, 333, len(data) // 2, len(data)):  # the stack appends as it goes
-        source.write_bytes(data[:cut])
-        copy.step()
-    assert copy.finish() == copy_spans(state, cold, "r-this") > 0
-    assert (live / "spans.jsonl").read_bytes() == (cold / "spans.jsonl").read_bytes()
-    none = SpanCopy(state, tmp_path, "r-nobody")
-    none.step()
-    assert none.finish() == 0 and not (tmp_path / "spans.jsonl").exists()
+    def __getattr__(self, name: str):
+        raise RuntimeError(f"cannot read {name}")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="drafting beside the judge needs os.fork")
+def test_a_draft_child_that_fails_hands_back_nothing(tmp_path: Path):
+    """A child whose draft raises exits non-zero: no draft comes back (the runner then drafts
+    in-process, as it did before) and the child is reaped."""
+    from exodus2045.scenarios.draft_beside import DraftBeside
+
+    folder = make_run_folder(tmp_path / "a")
+    beside = DraftBeside().start(folder, _Unreadable(), ended_at=0.0)  # type: ignore[arg-type]
+    assert beside.result() is None
+    assert beside.failed and "exited with 1" in beside.failed and beside.pid is None
