@@ -9,6 +9,7 @@ verdict interrupted, and leaves no process behind. The exit code is the verdict'
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 import subprocess
@@ -173,6 +174,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
         interrupted, ahead, tick = _play(options, stack, run_dir, run_id, meta, phases, tick,
                                          progress)
     except BaseException:
+        gc.unfreeze()
         tear_down(stack)
         raise
     teardown = BackgroundTeardown(stack)  # beside the audit: it never reads what this copies
@@ -181,6 +183,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     beside = DraftBeside()
 
     def judge_begins(data: RunData) -> None:  # the charts' costly part in a child meanwhile
+        gc.freeze()  # the loaded folder too; and the child's pages stay shared (gc docs)
         beside.start(run_dir, data, ended_at=time.time())
 
     def stack_down(verdict: Verdict, data: RunData) -> Draft | None:
@@ -208,6 +211,7 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
     finally:
         beside.result()  # a failed audit still leaves no process behind
         teardown.join()
+        gc.unfreeze()  # what the audit phase froze is the collector's again
     return RunResult(run_dir, verdict, phases)
 
 
@@ -291,6 +295,7 @@ def _play(options: RunOptions, stack: RunStack, run_dir: Path, run_id: str,
     phase = "audit"
     tick = time.perf_counter()
     tail.read()
+    gc.freeze()  # the swarm's reads live to the end: full collections skip them (run_scenario)
     try:
         if options.state_dir and stack.state:
             merge_stack_timeline(stack.state, run_dir, t0)
