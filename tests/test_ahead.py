@@ -208,3 +208,38 @@ def test_a_draft_child_that_fails_hands_back_nothing(tmp_path: Path):
     beside = DraftBeside().start(folder, _Unreadable(), ended_at=0.0)  # type: ignore[arg-type]
     assert beside.result() is None
     assert beside.failed and "exited with 1" in beside.failed and beside.pid is None
+
+
+def _spans_file(path: Path, run_id: str) -> bytes:
+    lines = []
+    for n in range(40):
+        owner = run_id if n % 3 else "r-another"
+        lines.append(json.dumps({"name": f"span {n} é", "attributes": {"exodus.run_id": owner}}))
+    lines[7] = lines[7][:20]  # torn by a kill -9
+    lines[11] = '"not an object"'
+    data = ("\n".join(lines)).encode() + b"\n\xff\xfe broken utf-8\n"
+    data += json.dumps({"attributes": {"exodus.run_id": run_id}}).encode()  # no final newline
+    path.write_bytes(data)
+    return data
+
+
+@pytest.mark.parametrize("odd", [b"", b"\r"])
+def test_spans_copied_while_the_run_goes_are_the_spans_copied_at_the_end(tmp_path: Path,
+                                                                         odd: bytes):
+    from exodus2045.scenarios.evidence.stack_files import SpanCopy, copy_spans
+
+    state, live, cold = tmp_path / "state", tmp_path / "live", tmp_path / "cold"
+    for folder in (state, live, cold):
+        folder.mkdir()
+    data = _spans_file(state / "spans.jsonl", "r-this")
+    data = data[:100] + odd + data[100:]
+    source = state / "spans.jsonl"
+    copy = SpanCopy(state, live, "r-this")
+    for cut in (0, 50, 333, len(data) // 2, len(data)):  # the stack appends as it goes
+        source.write_bytes(data[:cut])
+        copy.step()
+    assert copy.finish() == copy_spans(state, cold, "r-this") > 0
+    assert (live / "spans.jsonl").read_bytes() == (cold / "spans.jsonl").read_bytes()
+    none = SpanCopy(state, tmp_path, "r-nobody")
+    none.step()
+    assert none.finish() == 0 and not (tmp_path / "spans.jsonl").exists()
