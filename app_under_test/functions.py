@@ -46,7 +46,9 @@ def build_poller(config: PollerConfig, backend: LocalBackend) -> Poller:
         queue = backend.parsed
     else:
         raise ExodusError(f"unknown role {config.role!r}; expected one of {', '.join(ROLES)}")
-    return Poller(queue, handler, name, config.batch_size, config.wait_time_s)
+    poller = Poller(queue, handler, name, config.batch_size, config.wait_time_s)
+    queue.stop_waiting = poller.stop_event  # a stop ends an idle long poll now, not a second on
+    return poller
 
 
 def main(argv: list[str] | None = None, *, decorate: PollerDecorator | None = None,

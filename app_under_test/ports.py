@@ -90,7 +90,10 @@ class WishStore(Protocol):
 
     def count(self) -> int: ...
 
-    def iterate(self, run_id: str | None = None) -> Iterator[dict[str, Any]]: ...
+    def iterate(self, run_id: str | None = None, *,
+                source: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every stored wish (of ``run_id``, of ``source``: filtered by the store itself, so a
+        question about the few audience wishes never turns a whole run's rows into dicts)."""
 
     def hide(self, wish_id: str) -> bool:
         """Keep a wish off the wall and projector (it stays stored and audited)."""

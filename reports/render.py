@@ -81,8 +81,11 @@ class Draft:
     hops: HopBreakdown
 
 
-def draft(run_dir: Path, verdict: Verdict, run: RunData, ended_at: float) -> Draft:
-    """A :class:`Draft` of ``run_dir`` as if run.json said ``ended_at`` (a lower bound)."""
+def draft(run_dir: Path, verdict: Verdict | None, run: RunData, ended_at: float) -> Draft:
+    """A :class:`Draft` of ``run_dir`` as if run.json said ``ended_at`` (a lower bound).
+
+    Nothing in it depends on the checks: ``verdict`` may be None (a draft made while the
+    audit judges), and the run's id is then the one the verdict takes, ``run.run_id``."""
     inputs = _inputs(Path(run_dir), verdict, run, [])
     meta = {**inputs.meta, "ended_at": ended_at}
     series = derive_series(meta, inputs.ledger, inputs.snapshot, inputs.metrics,
@@ -101,7 +104,8 @@ class _Inputs:
     timeline: list[dict[str, Any]]
 
 
-def _inputs(run_dir: Path, verdict: Verdict, data: RunData | None, notes: list[str]) -> _Inputs:
+def _inputs(run_dir: Path, verdict: Verdict | None, data: RunData | None,
+            notes: list[str]) -> _Inputs:
     run = _read_json(run_dir / "run.json", notes)
     if data is not None and data.points is not None:  # the audit's pass cut them already
         ledger: Sequence[LedgerPoint] = data.points
@@ -113,7 +117,8 @@ def _inputs(run_dir: Path, verdict: Verdict, data: RunData | None, notes: list[s
         snapshot = read_jsonl(run_dir / "store-snapshot.jsonl", notes) or _looked_up(run_dir, notes)
     metrics = read_jsonl(run_dir / "metrics.jsonl", notes)
     timeline = read_jsonl(run_dir / "timeline.jsonl", notes)
-    run_id = verdict.run_id or run.get("run_id")
+    judged = verdict.run_id if verdict is not None else data.run_id if data is not None else None
+    run_id = judged or run.get("run_id")
     own = [w for w in snapshot if run_id is None or w.get("run_id") == run_id]
     return _Inputs(run, ledger, snapshot, own, metrics, timeline)
 

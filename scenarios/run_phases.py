@@ -105,13 +105,16 @@ def judge_in_browser(url: str, run_dir: Path, markers: set[str]) -> None:
 
 def audit_and_render(run_dir: Path, meta: dict[str, Any], phases: dict[str, float],
                      tick: float, *, ahead: Ahead | None = None,
+                     before_judge: Callable[[RunData], None] | None = None,
                      before_render: Callable[[Verdict, RunData], Draft | None] | None = None
                      ) -> Verdict:
     """Judge the folder and save the verdict at once (a renderer that breaks must not cost
     the verdict of a long run), then render every report from the verdict in hand.
 
     ``ahead`` is what was read and re-planned while the swarm ran (:mod:`exodus2045.reports.ahead`:
-    the same verdict, sooner); ``before_render`` runs between the two (the runner joins its
+    the same verdict, sooner); ``before_judge`` is handed the loaded folder before the checks
+    run (the runner forks its charts' draft there: :mod:`exodus2045.scenarios.draft_beside`);
+    ``before_render`` runs between the two (the runner joins its
     background teardown there, records what it copied into ``meta``, and may hand back a
     :func:`~exodus2045.reports.render.draft` of the charts it made while waiting).
     """
@@ -124,6 +127,8 @@ def audit_and_render(run_dir: Path, meta: dict[str, Any], phases: dict[str, floa
     judging = time.perf_counter()
     phases["peak_rss_before_judge_mb"] = peak_rss_mb()  # the swarm's tail, evidence, spans
     data = RunData.load(run_dir, ahead)  # read once, for the audit and the reports
+    if before_judge is not None:
+        before_judge(data)
     verdict = audit_data(data, timings)
     phases["judge_s"] = round(time.perf_counter() - judging, 3)  # within audit_s: load+checks
     verdict.save(run_dir)

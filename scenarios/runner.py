@@ -9,6 +9,7 @@ verdict interrupted, and leaves no process behind. The exit code is the verdict'
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 import subprocess
@@ -171,19 +172,31 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
                                          phases, tick, progress)
     except BaseException:
         swarm.interrupt()  # a swarm that never had its go just exits
+        gc.unfreeze()
         tear_down(stack)
         raise
     teardown = BackgroundTeardown(stack)  # beside the audit: it never reads what this copies
     meta["interrupted"] = interrupted
 
+    from exodus2045.scenarios.draft_beside import DraftBeside
+
+    beside = DraftBeside()
+
+    def judge_begins(data: RunData) -> None:  # the charts' costly part in a child meanwhile
+        gc.freeze()  # the loaded folder too; and the child's pages stay shared (gc docs)
+        beside.start(run_dir, data, ended_at=time.time())
+
     def stack_down(verdict: Verdict, data: RunData) -> Draft | None:
         waiting = time.perf_counter()
-        drafted = None
-        if teardown.running():  # the charts' costly part meanwhile (the same bytes)
+        drafted = beside.result()  # the same bytes as drafting here (tests/test_ahead.py)
+        if drafted is not None:
+            phases.update(draft_beside_s=beside.child_s,
+                          draft_peak_rss_mb=beside.child_peak_rss_mb)
+        elif teardown.running():  # no child's draft: the charts here, meanwhile
             from exodus2045.reports.render import draft
 
             drafted = draft(run_dir, verdict, data, ended_at=time.time())
-            phases["draft_s"] = round(time.perf_counter() - waiting, 3)
+        phases["draft_s"] = round(time.perf_counter() - waiting, 3)
         teardown.join()
         phases["teardown_s"] = teardown.seconds  # stack down, spans, logs (beside the audit)
         phases["teardown_wait_s"] = round(time.perf_counter() - waiting, 3)
@@ -198,9 +211,11 @@ def run_scenario(options: RunOptions, progress: Progress | None = None) -> RunRe
 
     try:
         verdict = audit_and_render(run_dir, meta, phases, tick, ahead=ahead,
-                                   before_render=stack_down)
+                                   before_judge=judge_begins, before_render=stack_down)
     finally:
-        teardown.join()  # a failed audit still leaves no process behind
+        beside.result()  # a failed audit still leaves no process behind
+        teardown.join()
+        gc.unfreeze()  # what the audit phase froze is the collector's again
     return RunResult(run_dir, verdict, phases)
 
 
@@ -294,6 +309,7 @@ def _play(options: RunOptions, stack: RunStack, swarm: SwarmProcess | Distribute
     phase = "audit"
     tick = time.perf_counter()
     tail.read()
+    gc.freeze()  # the swarm's reads live to the end: full collections skip them (run_scenario)
     try:
         if options.state_dir and stack.state:
             merge_stack_timeline(stack.state, run_dir, t0)

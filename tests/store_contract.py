@@ -146,6 +146,19 @@ class StoreContract:
         [aud] = [w for w in everything if w["source"] == "audience"]
         assert aud["run_id"] is None
 
+    def test_iterate_one_source_is_filtered_by_the_store(self, store_opener):
+        store = store_opener()
+        swarm = [wish(n, run_id="r-ours") for n in range(4)]
+        store.put_wishes(swarm)
+        assert list(store.iterate(source="audience")) == []  # a run without audience
+        audience = [wish(9, run_id=None, source="audience")]
+        store.put_wishes(audience)
+        assert [w["wish_id"] for w in store.iterate(source="audience")] == [audience[0]["wish_id"]]
+        assert {w["wish_id"] for w in store.iterate(source="swarm")} == {
+            w["wish_id"] for w in swarm}
+        assert list(store.iterate("r-ours", source="audience")) == []
+        assert len(list(store.iterate("r-ours", source="swarm"))) == 4
+
     def test_text_and_flags_round_trip_exactly(self, store_opener):
         store = store_opener()
         w = wish(2, message='Ἀθηνᾶ 🚀 <script>alert("x")</script>\nline two', markup=True,

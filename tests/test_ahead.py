@@ -8,6 +8,7 @@ sends the audit back to reading the file itself, with the same errors.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -160,6 +161,53 @@ def test_charts_drafted_while_the_stack_goes_down_render_the_same_bytes(tmp_path
     assert (drafted.series.bucket_s == 1.0) and drafted.series.span_s < final_end
     render_all(folder, verdict=verdict, run=data, drafted=drafted)
     assert _reports(cold_copy, None) == {name: (folder / name).read_bytes() for name in REPORTS}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="drafting beside the judge needs os.fork")
+@pytest.mark.parametrize("final_end", [13.0, 500.0])
+def test_charts_drafted_in_a_child_beside_the_judge_render_the_same_bytes(tmp_path: Path,
+                                                                          final_end: float):
+    """The runner's draft comes from a forked child while it judges (before any verdict):
+    pickled back, it renders the bytes of a cold render, and it is the in-process draft."""
+    from exodus2045.reports.render import draft
+    from exodus2045.scenarios.draft_beside import DraftBeside
+    from tests.runfolder_factory import T0
+
+    folder = make_run_folder(tmp_path / "a")
+    meta = json.loads((folder / "run.json").read_text())
+    meta["ended_at"] = T0 + final_end
+    (folder / "run.json").write_text(json.dumps(meta))
+    cold_copy = tmp_path / "cold"
+    shutil.copytree(folder, cold_copy)
+    data = RunData.load(folder)
+    beside = DraftBeside().start(folder, data, ended_at=T0 + 11.0)  # before the judge
+    verdict = audit_data(data)
+    verdict.save(folder)
+    drafted = beside.result()
+    assert drafted is not None, beside.failed
+    assert drafted == draft(folder, verdict, data, ended_at=T0 + 11.0)
+    assert beside.child_s is not None and beside.pid is None  # collected, no zombie left
+    render_all(folder, verdict=verdict, run=data, drafted=drafted)
+    assert _reports(cold_copy, None) == {name: (folder / name).read_bytes() for name in REPORTS}
+
+
+class _Unreadable:
+    """A loaded folder that breaks whoever reads it."""
+
+    def __getattr__(self, name: str):
+        raise RuntimeError(f"cannot read {name}")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="drafting beside the judge needs os.fork")
+def test_a_draft_child_that_fails_hands_back_nothing(tmp_path: Path):
+    """A child whose draft raises exits non-zero: no draft comes back (the runner then drafts
+    in-process, as it did before) and the child is reaped."""
+    from exodus2045.scenarios.draft_beside import DraftBeside
+
+    folder = make_run_folder(tmp_path / "a")
+    beside = DraftBeside().start(folder, _Unreadable(), ended_at=0.0)  # type: ignore[arg-type]
+    assert beside.result() is None
+    assert beside.failed and "exited with 1" in beside.failed and beside.pid is None
 
 
 def _spans_file(path: Path, run_id: str) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exodus2045.app_under_test.backends.local.store import LocalWishStore
+from exodus2045.app_under_test.backends.local.store import COLUMNS, LocalWishStore, _row
 from tests.store_contract import StoreContract
 
 
@@ -21,3 +21,14 @@ class TestLocalStoreContract(StoreContract):
         yield open_store
         for store in opened:
             store.close()
+
+
+def test_a_row_is_its_columns_in_order():
+    """``_row`` spells the columns out: it keeps COLUMNS' names and order (the snapshot's key
+    order, hence its bytes), with the two flags as booleans."""
+    values = list(range(len(COLUMNS)))
+    wish = _row(values)
+    assert list(wish) == list(COLUMNS)
+    flags = {"markup", "hidden"}
+    assert wish == {c: bool(v) if c in flags else v for c, v in zip(COLUMNS, values, strict=True)}
+    assert wish["markup"] is True and wish["hidden"] is True

@@ -21,13 +21,13 @@ from exodus2045.app_under_test.settings import AwsConfig, AwsResources
 from exodus2045.app_under_test.statedir import StateDir
 from exodus2045.reports.evidence_index import Answer, EvidenceIndex
 from exodus2045.scenarios.evidence import folder
-from exodus2045.scenarios.evidence.aws_team import TeamAws
 from exodus2045.scenarios.evidence.http import HttpSource, HttpSourceConfig
 from exodus2045.scenarios.evidence.protocol import EvidenceError, Lookup, Question, Source
 from exodus2045.scenarios.evidence.statedir import StateDirSource
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a team's AWS (botocore, the aws backend) loads only when it is used
     from exodus2045.reports.ahead import RowsAhead
+    from exodus2045.scenarios.evidence.aws_team import TeamAws
 
 T = TypeVar("T")
 

@@ -33,8 +33,8 @@ class PortsSource(SourceBase):
         return self._backend.store.iterate(run_id)
 
     def audience_wishes(self, since: float) -> Iterator[dict[str, Any]]:
-        return (w for w in self._backend.store.iterate(None)
-                if w["source"] == "audience" and (w["stored_at"] or 0) >= since)
+        return (w for w in self._backend.store.iterate(None, source="audience")
+                if (w["stored_at"] or 0) >= since)
 
     def lookup(self, wish_ids: Sequence[str]) -> list[Lookup]:
         store = self._backend.store

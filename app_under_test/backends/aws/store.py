@@ -224,7 +224,8 @@ class DynamoWishStore:
                 return
             kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
-    def _scan_wishes(self, run_id: str | None, select_count: bool = False) -> dict[str, Any]:
+    def _scan_wishes(self, run_id: str | None, select_count: bool = False,
+                     source: str | None = None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "TableName": self.table, "ConsistentRead": True,
             "FilterExpression": "sk = :w", "ExpressionAttributeValues": {":w": {"S": "WISH"}},
@@ -232,14 +233,20 @@ class DynamoWishStore:
         if run_id is not None:
             kwargs["FilterExpression"] += " AND run_id = :r"
             kwargs["ExpressionAttributeValues"][":r"] = {"S": run_id}
+        if source is not None:  # SOURCE is a DynamoDB reserved word: through a name
+            kwargs["FilterExpression"] += " AND #source = :s"
+            kwargs["ExpressionAttributeNames"] = {"#source": "source"}
+            kwargs["ExpressionAttributeValues"][":s"] = {"S": source}
         if select_count:
             kwargs["Select"] = "COUNT"
         if self.page_size:
             kwargs["Limit"] = self.page_size
         return kwargs
 
-    def iterate(self, run_id: str | None = None) -> Iterator[dict[str, Any]]:
-        for item in self._pages("iterate", self.ddb.scan, self._scan_wishes(run_id)):
+    def iterate(self, run_id: str | None = None, *,
+                source: str | None = None) -> Iterator[dict[str, Any]]:
+        scan = self._scan_wishes(run_id, source=source)
+        for item in self._pages("iterate", self.ddb.scan, scan):
             yield self._wish(item)
 
     def count(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -86,6 +87,10 @@ class LocalQueue:
         self.dlq_name = f"{name}-dlq"
         self.config = config or QueueConfig()
         self._conn = connect(self.path, SCHEMA)
+        #: Once set (a poller's stop), a long poll ends at its next look, empty, instead of
+        #: waiting out ``wait_time_s``: a stopping process exits promptly. Read, never waited
+        #: on, so a signal handler may set it at any moment.
+        self.stop_waiting: threading.Event | None = None
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -153,10 +158,13 @@ class LocalQueue:
         pause = _POLL_MIN_S
         while True:
             messages = self._receive_once(max_messages, visibility_timeout)
-            if messages or time.monotonic() >= deadline:
+            if messages or time.monotonic() >= deadline or self._stopping():
                 return messages
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, _POLL_MAX_S)
+
+    def _stopping(self) -> bool:
+        return self.stop_waiting is not None and self.stop_waiting.is_set()
 
     def _receive_once(self, max_messages: int, visibility_timeout: float | None) -> list[Message]:
         vt = self.config.visibility_timeout if visibility_timeout is None else visibility_timeout

@@ -60,10 +60,16 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
 
 def _row(values: Sequence[Any]) -> dict[str, Any]:
-    wish = dict(zip(COLUMNS, values, strict=True))
-    wish["markup"] = bool(wish["markup"])
-    wish["hidden"] = bool(wish["hidden"])
-    return wish
+    """A selected row as the wish dict, keys in :data:`COLUMNS` order (spelt out: a 65k run's
+    snapshot builds 65k of these, in half the time of ``dict(zip(...))``; a test keeps the
+    two in step)."""
+    (wish_id, run_id, source, evacuee, destination, message, markup, accepted_at, parsed_at,
+     stored_at, hidden, trace_id, enqueued_at, parse_started_at, store_started_at) = values
+    return {"wish_id": wish_id, "run_id": run_id, "source": source, "evacuee": evacuee,
+            "destination": destination, "message": message, "markup": bool(markup),
+            "accepted_at": accepted_at, "parsed_at": parsed_at, "stored_at": stored_at,
+            "hidden": bool(hidden), "trace_id": trace_id, "enqueued_at": enqueued_at,
+            "parse_started_at": parse_started_at, "store_started_at": store_started_at}
 
 
 def _time(wish: Mapping[str, Any], name: str) -> float | None:
@@ -144,15 +150,17 @@ class LocalWishStore:
             self._conn.execute("SELECT destination, COUNT(*) FROM wishes GROUP BY destination")
         )
 
-    def iterate(self, run_id: str | None = None) -> Iterator[dict[str, Any]]:
+    def iterate(self, run_id: str | None = None, *,
+                source: str | None = None) -> Iterator[dict[str, Any]]:
+        where = {"run_id = ?": run_id, "source = ?": source}
+        terms = [term for term, value in where.items() if value is not None]
         cur = self._conn.execute(
             f"SELECT {', '.join(COLUMNS)} FROM wishes"
-            + (" WHERE run_id = ?" if run_id is not None else "")
+            + (f" WHERE {' AND '.join(terms)}" if terms else "")
             + " ORDER BY rowid",
-            (run_id,) if run_id is not None else (),
+            [value for value in where.values() if value is not None],
         )
-        for r in cur:
-            yield _row(r)
+        yield from map(_row, cur)
 
     def hide(self, wish_id: str) -> bool:
         with write_txn(self._conn) as conn:
