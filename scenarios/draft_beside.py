@@ -20,6 +20,8 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import select
+import signal
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,10 +31,16 @@ if TYPE_CHECKING:  # the reports load when the audit begins (before the fork), n
     from exodus2045.reports.runfolder import RunData
 
 
+#: How long the parent waits for the child's draft (a 65k run's takes under a second): a
+#: child that hangs (a lock another thread held at the fork) is killed and the parent drafts.
+CHILD_WITHIN_S = 60.0
+
+
 class DraftBeside:
     """One forked draft of a run folder; :meth:`result` collects it (once)."""
 
-    def __init__(self) -> None:
+    def __init__(self, within_s: float = CHILD_WITHIN_S) -> None:
+        self.within_s = within_s
         self.pid: int | None = None
         self._read_fd: int | None = None
         self.child_s: float | None = None  # the child's own time to draft
@@ -82,9 +90,16 @@ class DraftBeside:
         if self.pid is None or self._read_fd is None:
             return None
         chunks = []
+        deadline = time.monotonic() + self.within_s
         try:
-            while chunk := os.read(self._read_fd, 1 << 16):
+            while select.select([self._read_fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                chunk = os.read(self._read_fd, 1 << 16)
+                if not chunk:
+                    break
                 chunks.append(chunk)
+            else:  # past the deadline: a hung child is not worth the run
+                os.kill(self.pid, signal.SIGKILL)
+                chunks = []
         finally:
             os.close(self._read_fd)
             self._read_fd = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -208,6 +209,23 @@ def test_a_draft_child_that_fails_hands_back_nothing(tmp_path: Path):
     beside = DraftBeside().start(folder, _Unreadable(), ended_at=0.0)  # type: ignore[arg-type]
     assert beside.result() is None
     assert beside.failed and "exited with 1" in beside.failed and beside.pid is None
+
+
+class _Endless:
+    """A loaded folder whose reader never comes back (a child stuck on a lock at the fork)."""
+
+    def __getattr__(self, name: str):
+        threading.Event().wait()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="drafting beside the judge needs os.fork")
+def test_a_draft_child_that_hangs_is_killed_and_hands_back_nothing(tmp_path: Path):
+    from exodus2045.scenarios.draft_beside import DraftBeside
+
+    folder = make_run_folder(tmp_path / "a")
+    beside = DraftBeside(within_s=1.0).start(folder, _Endless(), ended_at=0.0)  # type: ignore[arg-type]
+    assert beside.result() is None
+    assert beside.failed and "exited with -9" in beside.failed and beside.pid is None
 
 
 def _spans_file(path: Path, run_id: str) -> bytes:
