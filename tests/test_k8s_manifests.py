@@ -1,4 +1,4 @@
-"""docs/k8s/: the master Job, worker Deployment and scenario ConfigMap validate offline.
+"""deploy/k8s/: the master Job, worker Deployment and scenario ConfigMap validate offline.
 
 Schemas come with ``kubernetes-validate`` (no cluster); beyond the schemas, the scenario in
 the ConfigMap must load, and the commands the pods run must parse with today's CLI.
@@ -15,7 +15,7 @@ import yaml
 from exodus2045.scenarios.cli import build_parser
 from exodus2045.scenarios.scenario import load_scenario
 
-K8S = Path(__file__).resolve().parent.parent / "docs" / "k8s"
+K8S = Path(__file__).resolve().parent.parent / "deploy" / "k8s"
 VERSION = "1.30.0"
 
 
