@@ -11,10 +11,15 @@ and Locust is ready (whichever comes last), writes one JSON line:
     {"host": "http://127.0.0.1:PORT", "t0": 1796052052.16}
 
 ``host`` is the target (unknown while the stack binds port 0), ``t0`` the run's time zero on
-the runner's clock: the first evacuee is due then, and the chaos schedule counts from the
-same instant, so a fault ``at = "10s"`` lands ten seconds into the arrivals, not ten seconds
-after the stack came up (docs/architecture.md "Data flow of a run"). A master uses ``host``
-only: it mints its own t0 once its workers are in.
+the runner's clock: the first evacuee is due then. A master uses ``host`` only: it mints its
+own t0 once its workers are in (a lead later, for their pools). Either way the swarm answers
+on the same socket, when its run begins, with the t0 it runs on (:func:`answer_go`):
+
+    {"t0": 1796052052.16}
+
+and the runner's chaos schedule counts from that instant, so a fault ``at = "10s"`` lands ten
+seconds into the arrivals, not ten seconds after the stack came up (docs/architecture.md
+"Data flow of a run").
 
 The runner picks t0 only after ``ready``: a go that came while Locust was still loading
 would leave the first evacuees late by however long that took. End of file before a whole
@@ -35,6 +40,8 @@ from exodus2045.app_under_test.settings import ENV_SWARM_GO_FD
 
 #: Where the go line's t0 is kept for :func:`exodus2045.locustfiles.run.begin_run`.
 GO_T0 = "exodus_go_t0"
+#: Where the go socket is kept until :func:`answer_go` says which t0 the swarm runs on.
+GO_ANSWER = "exodus_go_answer_fd"
 MAX_LINE = 4096  # a go line is a URL and a number
 
 
@@ -54,7 +61,8 @@ READY = b"ready\n"
 
 def read_go(fd: int) -> dict[str, Any]:
     """Say ready, then wait (cooperatively: the lifeline and a master's worker channel keep
-    running) for the go line; raises :class:`NoGo` on end of file or a line that is not a go."""
+    running) for the go line; raises :class:`NoGo` on end of file or a line that is not a go
+    (the socket closed). On a go the socket stays open for :func:`answer_go`."""
     from gevent.socket import wait_read  # here: the runner imports this module's protocol
 
     buf = b""
@@ -75,9 +83,26 @@ def read_go(fd: int) -> dict[str, Any]:
             buf += chunk
             if len(buf) > MAX_LINE:
                 raise NoGo("exodus: the go line is longer than a go")
+        return parse_go(buf.split(b"\n", 1)[0])
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def answer_go(parsed_options: Any, t0: float) -> bool:
+    """Tell the runner the t0 this run is on, once, and close the go socket (a process that
+    had no go has nothing to answer). A runner gone meanwhile is not this run's problem."""
+    fd = getattr(parsed_options, GO_ANSWER, None)
+    if fd is None:
+        return False
+    setattr(parsed_options, GO_ANSWER, None)
+    try:
+        os.write(fd, json.dumps({"t0": t0}).encode() + b"\n")
+    except OSError:
+        return False
     finally:
         os.close(fd)
-    return parse_go(buf.split(b"\n", 1)[0])
+    return True
 
 
 def parse_go(line: bytes) -> dict[str, Any]:
@@ -108,7 +133,10 @@ def wait_for_go(environment: Any, **_: Any) -> bool:
         raise NoGo(2) from None
     environment.host = go["host"]
     options = environment.parsed_options
-    if options is not None:
+    if options is None:
+        os.close(fd)
+    else:
         options.host = go["host"]
         setattr(options, GO_T0, go["t0"])
+        setattr(options, GO_ANSWER, fd)  # answered when the run begins (run.begin_run)
     return True

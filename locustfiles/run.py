@@ -27,7 +27,7 @@ from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.runkey import ENV_RUN_KEY, new_key, parse_key
 from exodus2045.locustfiles.arrivals import ArrivalSchedule, LeaseDesk, LeasedTickets, LocalTickets
 from exodus2045.locustfiles.generate import POOL_SIZE, Pools, SwarmPlan, build_pools
-from exodus2045.locustfiles.go import GO_T0
+from exodus2045.locustfiles.go import GO_T0, answer_go
 from exodus2045.locustfiles.headers import Template
 from exodus2045.locustfiles.ledger import LedgerFile
 from exodus2045.locustfiles.options import SwarmOptions, mint_run_id
@@ -189,6 +189,8 @@ def begin_run(
         if go_t0 is not None:
             setattr(parsed_options, GO_T0, None)
         run.t0 = go_t0 if go_t0 is not None else time.time()
+    if role != ROLE_WORKER:  # the runner's chaos counts from the t0 this run is on (go.py)
+        answer_go(parsed_options, run.t0)
     return run
 
 

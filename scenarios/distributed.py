@@ -114,10 +114,10 @@ class DistributedSwarm:
     def wait_ready(self) -> None:
         self.master.wait_ready()
 
-    def go(self, host: str, t0: float) -> None:
+    def go(self, host: str, t0: float) -> float | None:
         """The master's go (its workers join meanwhile); it mints its own t0 once they are
-        in, so ``t0`` is when the runner let it start, not when the first evacuee is due."""
-        self.master.go(host, t0)
+        in, a lead later, and answers with it: when the first evacuee is due."""
+        return self.master.go(host, t0)
 
     def wait(self, timeout: float | None = None) -> int:
         return self.master.wait(timeout=timeout)

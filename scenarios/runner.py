@@ -273,12 +273,14 @@ def _play(options: RunOptions, stack: RunStack, swarm: SwarmProcess | Distribute
     phase = "swarm"
     sampler = Sampler(evidence, run_dir / "metrics.jsonl", t0, on_sample)
     sampler.start()
-    chaos = _chaos_schedule(scenario, stack, run_dir, t0)  # the swarm's own t0 (go.py)
+    chaos = None
     try:
+        tick = time.perf_counter()
+        t0 = swarm.go(stack.url, t0) or t0  # the t0 the swarm runs on (a master's is later)
+        meta["started_at"] = t0  # the report's, the chaos schedule's and the swarm's zero
+        chaos = _chaos_schedule(scenario, stack, run_dir, t0)
         if chaos:
             chaos.start()
-        tick = time.perf_counter()
-        swarm.go(stack.url, t0)
         feeder.start()
         meta["locust_config_ignored"] = list(swarm.ignored)  # see locust_isolation
         code = _wait_or_abort(swarm, scenario, tail, meta, t0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import shutil
 import signal
 import socket
@@ -33,6 +34,20 @@ from exodus2045.scenarios.scenario import Scenario, available
 
 LOCUSTFILE = Path(locustfiles.__file__).resolve().parent / "exodus.py"
 READY_WITHIN_S = 120.0  # Locust's load on a machine busy with the stack and a CI run
+
+
+MAX_ANSWER = 256  # the swarm's answer is one short JSON line
+
+
+def answered_t0(line: bytes) -> float | None:
+    """The ``t0`` of the swarm's answer (locustfiles/go.py ``answer_go``), if it is one."""
+    try:
+        t0 = json.loads(line).get("t0")
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(t0, bool) or not isinstance(t0, (int, float)) or not math.isfinite(t0):
+        return None
+    return float(t0)
 
 
 class SwarmFailed(ExodusError):
@@ -144,17 +159,27 @@ class SwarmProcess:
             raise SwarmFailed(f"Locust exited before its start (exit {code}); see "
                               f"{self.log.name}")
 
-    def go(self, host: str, t0: float) -> None:
+    def go(self, host: str, t0: float) -> float | None:
         """Start the swarm against ``host`` with its first evacuee due at ``t0`` (this
-        process's clock). A Locust that died meanwhile is found by :meth:`wait`."""
+        process's clock); returns the t0 its run is on, once it begins (a master's own,
+        later than ``t0``: it waits for its workers), or None if it never began (a Locust
+        that died meanwhile is found by :meth:`wait`)."""
         if self._go is None:
             raise RuntimeError("this swarm was not started to wait for a go, or had it")
         try:
             self._go.sendall(json.dumps({"host": host, "t0": t0}).encode() + b"\n")
+            self._go.settimeout(None)  # a master waits for its workers as long as Locust does
+            got = b""
+            while not got.endswith(b"\n") and len(got) <= MAX_ANSWER:
+                chunk = self._go.recv(256)
+                if not chunk:
+                    break
+                got += chunk
         except OSError:
-            pass  # it is gone already: its exit code says why
+            return None  # it is gone already: its exit code says why
         finally:
             self._close_go()
+        return answered_t0(got)
 
     def _close_go(self) -> None:
         """No go, or no more: end of file on the socket (a Locust still waiting exits)."""

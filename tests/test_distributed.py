@@ -73,7 +73,11 @@ def test_two_workers_give_one_exact_ledger_and_a_sound_verdict(tmp_path):
     assert (verdict["outcome"], verdict["complete"]) == ("sound", True)
     swarm = json.loads((out / "swarm.json").read_text())
     assert (swarm["role"], swarm["workers"], swarm["workers_lost"]) == ("master", 2, [])
-    run_id = json.loads((out / "run.json").read_text())["run_id"]
+    run = json.loads((out / "run.json").read_text())
+    run_id = run["run_id"]
+    # the master mints its t0 (a lead after its workers are in) and answers the go with it:
+    # the run's zero, and the chaos schedule's, is when its first evacuee is due
+    assert run["started_at"] == pytest.approx(swarm["t0"], abs=1e-5)
     plan = SwarmPlan(seed=SEED, run_id=run_id, evacuees=200, infiltrator_share=0.1)
     pools = build_pools(SEED)
     lines = _ledger(out)

@@ -3,6 +3,7 @@ and when (locustfiles/go.py, scenarios/swarm_process.py ``wait_for_go``)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import socket
 import time
@@ -13,13 +14,34 @@ from pathlib import Path
 import pytest
 
 from exodus2045.app_under_test.runkey import ENV_RUN_KEY
-from exodus2045.locustfiles.go import READY, NoGo, parse_go, read_go
+from exodus2045.locustfiles.go import GO_ANSWER, READY, NoGo, answer_go, parse_go, read_go
 from exodus2045.locustfiles.ledger import read_ledger
 from exodus2045.scenarios.scenario import load_scenario
-from exodus2045.scenarios.swarm_process import SwarmFailed, SwarmProcess, locust_command
+from exodus2045.scenarios.swarm_process import (
+    SwarmFailed,
+    SwarmProcess,
+    answered_t0,
+    locust_command,
+)
 from tests.swarm_fixtures import StandIn
 
 KEY = b"G" * 32
+
+
+def test_the_swarm_answers_the_t0_its_run_is_on_once() -> None:
+    ours, theirs = socket.socketpair()
+    options = argparse.Namespace(**{GO_ANSWER: theirs.detach()})
+    with ours:
+        assert answer_go(options, 12.5) is True
+        assert ours.recv(64) == b'{"t0": 12.5}\n' and ours.recv(64) == b""  # then closed
+    assert answer_go(options, 13.0) is False  # once
+    assert answer_go(argparse.Namespace(), 1.0) is False  # no go, nothing to answer
+
+
+@pytest.mark.parametrize("answer", [b"", b"{}", b'{"t0": "soon"}', b'{"t0": NaN}', b"[]"])
+def test_an_answer_that_is_not_a_t0_leaves_the_runner_on_its_own(answer: bytes) -> None:
+    assert answered_t0(answer) is None
+    assert answered_t0(b'{"t0": 7}\n') == 7.0
 
 
 @pytest.mark.parametrize("line", [
@@ -38,13 +60,15 @@ def test_a_go_line_names_the_host_and_an_optional_t0() -> None:
     assert parse_go(b'{"host": "https://h"}') == {"host": "https://h", "t0": None}
 
 
-def test_the_swarm_says_ready_then_reads_the_go_and_closes_its_end() -> None:
+def test_the_swarm_says_ready_then_reads_the_go_and_keeps_its_end_for_the_answer() -> None:
     ours, theirs = socket.socketpair()
     with ours:
         ours.sendall(b'{"host": "http://127.0.0.1:1", "t0": 5.5}\n')
-        assert read_go(theirs.detach()) == {"host": "http://127.0.0.1:1", "t0": 5.5}
+        fd = theirs.detach()
+        assert read_go(fd) == {"host": "http://127.0.0.1:1", "t0": 5.5}
         assert ours.recv(64) == READY
-        assert ours.recv(64) == b""  # its end is closed: nothing more will be read
+        assert answer_go(argparse.Namespace(**{GO_ANSWER: fd}), 5.5)
+        assert ours.recv(64) == b'{"t0": 5.5}\n' and ours.recv(64) == b""
 
 
 def test_end_of_file_before_a_whole_line_is_no_go() -> None:
@@ -87,7 +111,7 @@ def test_a_swarm_told_to_go_starts_at_the_runners_t0_and_sends_everything(tmp_pa
             swarm.wait_ready()
             assert frontend.seen == []  # loaded, waiting: nothing sent yet
             t0 = time.time()
-            swarm.go(frontend.url, t0)
+            answered = swarm.go(frontend.url, t0)  # once its run has begun: on that t0
             code = swarm.wait(timeout=120)
             seen = len(frontend.seen)
     finally:
@@ -95,7 +119,7 @@ def test_a_swarm_told_to_go_starts_at_the_runners_t0_and_sends_everything(tmp_pa
     # THEN it ran against that host, on that clock, and sent every evacuee once
     assert code == 0, (run_dir / "locust.log").read_text()[-2000:]
     summary = json.loads((run_dir / "swarm.json").read_text())
-    assert summary["t0"] == pytest.approx(t0, abs=1e-6)  # the chaos clock's t0 too
+    assert answered == t0 and summary["t0"] == pytest.approx(t0, abs=1e-6)  # chaos's too
     lines = list(read_ledger(run_dir / "ledger.jsonl"))
     assert len({line["n"] for line in lines}) == 40 == summary["sent"] == seen
     assert min(line["intended_at"] for line in lines) >= t0 - 1e-6  # written to the µs
