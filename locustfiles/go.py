@@ -50,8 +50,8 @@ class NoGo(SystemExit):
 
 
 def go_fd(environ: dict[str, str] | None = None) -> int | None:
-    """The inherited end of the go socket, taken out of the environment (Locust's own children must not
-    see a name whose fd they do not have); None when started without one."""
+    """The inherited end of the go socket, taken out of the environment (Locust's own
+    children must not see a name whose fd they do not have); None when started without one."""
     raw = (os.environ if environ is None else environ).pop(ENV_SWARM_GO_FD, None)
     return int(raw) if raw is not None and raw.isdigit() else None
 
@@ -105,6 +105,18 @@ def answer_go(parsed_options: Any, t0: float) -> bool:
     return True
 
 
+def go_line(host: str, t0: float) -> bytes:
+    """The runner's go, as :func:`parse_go` reads it."""
+    return json.dumps({"host": host, "t0": t0}).encode() + b"\n"
+
+
+def _time(value: Any) -> float | None:
+    """A t0 if ``value`` is one (a finite number, not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
 def parse_go(line: bytes) -> dict[str, Any]:
     try:
         go = json.loads(line)
@@ -114,10 +126,19 @@ def parse_go(line: bytes) -> dict[str, Any]:
     t0 = go.get("t0") if isinstance(go, dict) else None
     if not isinstance(host, str) or not host.startswith(("http://", "https://")):
         raise NoGo(f"exodus: the go line has no http(s) host: {line[:200]!r}")
-    if t0 is not None and (isinstance(t0, bool) or not isinstance(t0, (int, float))
-                           or not math.isfinite(t0)):
+    if t0 is not None and _time(t0) is None:
         raise NoGo(f"exodus: the go line's t0 is not a time: {t0!r}")
-    return {"host": host, "t0": None if t0 is None else float(t0)}
+    return {"host": host, "t0": _time(t0)}
+
+
+def parse_answer(line: bytes) -> float | None:
+    """The t0 of the swarm's answer (:func:`answer_go`), or None if it is not one: the runner
+    then keeps its own."""
+    try:
+        answer = json.loads(line)
+    except ValueError:
+        return None
+    return _time(answer.get("t0")) if isinstance(answer, dict) else None
 
 
 def wait_for_go(environment: Any, **_: Any) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import shutil
 import signal
 import socket
@@ -27,27 +26,13 @@ from exodus2045 import locustfiles
 from exodus2045.app_under_test.errors import ExodusError
 from exodus2045.app_under_test.lifeline import tethered
 from exodus2045.app_under_test.settings import ENV_SWARM_GO_FD
-from exodus2045.locustfiles.go import READY
+from exodus2045.locustfiles.go import MAX_LINE, READY, go_line, parse_answer
 from exodus2045.locustfiles.percentiles import percentile
 from exodus2045.scenarios.locust_isolation import isolate
 from exodus2045.scenarios.scenario import Scenario, available
 
 LOCUSTFILE = Path(locustfiles.__file__).resolve().parent / "exodus.py"
 READY_WITHIN_S = 120.0  # Locust's load on a machine busy with the stack and a CI run
-
-
-MAX_ANSWER = 256  # the swarm's answer is one short JSON line
-
-
-def answered_t0(line: bytes) -> float | None:
-    """The ``t0`` of the swarm's answer (locustfiles/go.py ``answer_go``), if it is one."""
-    try:
-        t0 = json.loads(line).get("t0")
-    except (ValueError, AttributeError):
-        return None
-    if isinstance(t0, bool) or not isinstance(t0, (int, float)) or not math.isfinite(t0):
-        return None
-    return float(t0)
 
 
 class SwarmFailed(ExodusError):
@@ -139,13 +124,8 @@ class SwarmProcess:
         if self._go is None:
             raise RuntimeError("this swarm was not started to wait for a go, or had it")
         self._go.settimeout(timeout_s)
-        got = b""
         try:
-            while not got.endswith(b"\n"):
-                chunk = self._go.recv(64)
-                if not chunk:
-                    break
-                got += chunk
+            got = self._read_line()
         except TimeoutError:
             raise SwarmFailed(f"Locust was not ready within {timeout_s:.0f} s; see "
                               f"{self.log.name}") from None
@@ -167,19 +147,23 @@ class SwarmProcess:
         if self._go is None:
             raise RuntimeError("this swarm was not started to wait for a go, or had it")
         try:
-            self._go.sendall(json.dumps({"host": host, "t0": t0}).encode() + b"\n")
+            self._go.sendall(go_line(host, t0))
             self._go.settimeout(None)  # a master waits for its workers as long as Locust does
-            got = b""
-            while not got.endswith(b"\n") and len(got) <= MAX_ANSWER:
-                chunk = self._go.recv(256)
-                if not chunk:
-                    break
-                got += chunk
+            return parse_answer(self._read_line())
         except OSError:
             return None  # it is gone already: its exit code says why
         finally:
             self._close_go()
-        return answered_t0(got)
+
+    def _read_line(self) -> bytes:
+        """One line from Locust's end of the go socket (less at end of file)."""
+        got = b""
+        while not got.endswith(b"\n") and len(got) <= MAX_LINE:
+            chunk = self._go.recv(256)
+            if not chunk:
+                break
+            got += chunk
+        return got
 
     def _close_go(self) -> None:
         """No go, or no more: end of file on the socket (a Locust still waiting exits)."""

@@ -14,15 +14,19 @@ from pathlib import Path
 import pytest
 
 from exodus2045.app_under_test.runkey import ENV_RUN_KEY
-from exodus2045.locustfiles.go import GO_ANSWER, READY, NoGo, answer_go, parse_go, read_go
+from exodus2045.locustfiles.go import (
+    GO_ANSWER,
+    READY,
+    NoGo,
+    answer_go,
+    go_line,
+    parse_answer,
+    parse_go,
+    read_go,
+)
 from exodus2045.locustfiles.ledger import read_ledger
 from exodus2045.scenarios.scenario import load_scenario
-from exodus2045.scenarios.swarm_process import (
-    SwarmFailed,
-    SwarmProcess,
-    answered_t0,
-    locust_command,
-)
+from exodus2045.scenarios.swarm_process import SwarmFailed, SwarmProcess, locust_command
 from tests.swarm_fixtures import StandIn
 
 KEY = b"G" * 32
@@ -40,8 +44,8 @@ def test_the_swarm_answers_the_t0_its_run_is_on_once() -> None:
 
 @pytest.mark.parametrize("answer", [b"", b"{}", b'{"t0": "soon"}', b'{"t0": NaN}', b"[]"])
 def test_an_answer_that_is_not_a_t0_leaves_the_runner_on_its_own(answer: bytes) -> None:
-    assert answered_t0(answer) is None
-    assert answered_t0(b'{"t0": 7}\n') == 7.0
+    assert parse_answer(answer) is None
+    assert parse_answer(b'{"t0": 7}\n') == 7.0
 
 
 @pytest.mark.parametrize("line", [
@@ -55,6 +59,8 @@ def test_anything_but_a_go_line_is_no_go(line: bytes) -> None:
 
 
 def test_a_go_line_names_the_host_and_an_optional_t0() -> None:
+    assert parse_go(go_line("http://127.0.0.1:9", 3.25).rstrip()) == {
+        "host": "http://127.0.0.1:9", "t0": 3.25}
     assert parse_go(b'{"host": "http://127.0.0.1:9/x", "t0": 12}') == {
         "host": "http://127.0.0.1:9/x", "t0": 12.0}
     assert parse_go(b'{"host": "https://h"}') == {"host": "https://h", "t0": None}
